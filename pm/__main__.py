@@ -1,0 +1,3 @@
+from pm.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""`App`: one managed app instance as the daemon holds it, and how it looks to the outside.
+
+The supervisor owns the lifecycle; this module holds the record, the environment its process is
+given (PM2.md 3.5) and its PM2-shaped `jlist` entry (PM2.md 3.10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pm.logs import LogPaths
+from pm.policy import Counters, Policy
+from pm.process import OSProcess
+from pm.protocol import Status
+from pm.spec import AppSpec, Command, is_python
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class App:
+    pm_id: int
+    spec: AppSpec
+    command: Command
+    paths: LogPaths
+    shell_env: dict[str, str]
+    instance: int = 0
+    status: Status = Status.STOPPED
+    proc: OSProcess | None = None
+    counters: Counters = field(default_factory=Counters)
+    exit_code: int | None = None
+    unique_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    stop_requested: bool = False
+    restart_timer: asyncio.TimerHandle | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc is not None and not self.proc.exited else 0
+
+    @property
+    def policy(self) -> Policy:
+        spec = self.spec
+        return Policy(
+            autorestart=spec.autorestart,
+            stop_exit_codes=tuple(spec.stop_exit_codes),
+            min_uptime=spec.min_uptime,
+            max_restarts=spec.max_restarts,
+            restart_delay=spec.restart_delay,
+            exp_backoff_restart_delay=spec.exp_backoff_restart_delay,
+        )
+
+    def label(self) -> str:
+        """PM2's `[name:id]` used in daemon log lines."""
+        return f"[{self.name}:{self.pm_id}]"
+
+    def pm_fields(self, home: str) -> dict[str, Any]:
+        """PM2's runtime fields, shared by the child env and jlist's pm2_env."""
+        return {
+            "name": self.name,
+            "namespace": self.spec.namespace,
+            "pm_id": self.pm_id,
+            self.spec.instance_var: self.instance,
+            "PM_HOME": home,
+            "status": str(self.status),
+            "pm_uptime": self.counters.pm_uptime,
+            "created_at": self.counters.created_at,
+            "restart_time": self.counters.restart_time,
+            "unstable_restarts": self.counters.unstable_restarts,
+            "exec_mode": self.spec.exec_mode,
+            "exec_interpreter": self.command.interpreter,
+            "pm_exec_path": self.command.exec_path,
+            "pm_cwd": self.spec.cwd,
+            "pm_out_log_path": self.paths.out,
+            "pm_err_log_path": self.paths.err,
+            "pm_pid_path": self.paths.pid,
+            "unique_id": self.unique_id,
+            "instances": self.spec.instances,
+            "autorestart": self.spec.autorestart,
+            "username": _username(),
+        }
+
+    def child_env(self, home: str) -> dict[str, str]:
+        """Environment for the next launch: shell env < app env < PM2 fields."""
+        env = dict(self.shell_env)
+        env.update(self.spec.env)
+        for key, value in self.pm_fields(home).items():
+            env[key] = _env_value(value)
+        if self.spec.port is not None:
+            env["PORT"] = str(self.spec.port)
+        if self.spec.increment_var:
+            base = int(self.spec.env.get(self.spec.increment_var, 0) or 0)
+            env[self.spec.increment_var] = str(base + self.instance)
+        if is_python(self.command.interpreter) or is_python(self.command.exec_path):
+            env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def jlist_entry(self, home: str, cpu: float = 0.0, memory: int = 0) -> dict[str, Any]:
+        """The app as `pm2 jlist` shows it: {pid, name, pm2_env, pm_id, monit}."""
+        pm2_env: dict[str, Any] = dict(self.spec.env)
+        pm2_env.update(self.spec.to_dict())
+        pm2_env.update(self.pm_fields(home))
+        pm2_env["env"] = {**self.shell_env, **self.spec.env}
+        pm2_env["pm_log_path"] = self.paths.combined
+        pm2_env["exit_code"] = self.exit_code
+        pm2_env["prev_restart_delay"] = self.counters.prev_restart_delay
+        pm2_env["version"] = self.spec.version or "N/A"
+        pm2_env["watching"] = bool(self.spec.watch)
+        pm2_env["axm_actions"] = []
+        pm2_env["axm_monitor"] = {}
+        pm2_env["axm_options"] = {}
+        pm2_env["axm_dynamic"] = {}
+        online = self.status == Status.ONLINE
+        return {
+            "pid": self.pid,
+            "name": self.name,
+            "pm2_env": pm2_env,
+            "pm_id": self.pm_id,
+            "monit": {"memory": memory if online else 0, "cpu": cpu if online else 0},
+        }
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_USER: list[str] = []
+
+
+def _username() -> str:
+    if not _USER:
+        try:
+            _USER.append(getpass.getuser())
+        except (KeyError, OSError):
+            _USER.append("unknown")
+    return _USER[0]

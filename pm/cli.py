@@ -1,0 +1,384 @@
+"""The `pm` command line: click commands that parse, call the client and print via render.
+
+No process logic lives here. Heavy modules are imported inside the commands that need them so
+`pm list` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from pm import render
+from pm.client import Client
+from pm.errors import PMError
+
+#: PM2's aliases, resolved without listing each alias in --help.
+ALIASES = {
+    "ls": "list", "l": "list", "ps": "list", "status": "list",
+    "del": "delete",
+    "show": "describe", "info": "describe", "desc": "describe",
+    "dump": "save",
+}
+
+
+#: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class PMGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        name = ALIASES.get(cmd_name, cmd_name)
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module_name, attribute = LAZY_COMMANDS[name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attribute)
+            return command
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else name), cmd, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PMError as exc:
+            click.echo(render.error(exc.message), err=True)
+            sys.exit(exc.exit_code)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> None:
+    """Output piped into `head` that closed early: exit quietly, as a Unix tool should."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
+
+
+def client() -> Client:
+    ctx = click.get_current_context()
+    if ctx.obj is None:
+        ctx.obj = Client()
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+def print_table(entries: list[dict[str, Any]] | None = None) -> None:
+    if entries is None:
+        entries = client().call("list")
+    width = shutil.get_terminal_size((200, 24)).columns
+    click.echo(render.table(entries, render.narrow_columns(width)))
+
+
+@click.group(cls=PMGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pm", prog_name="pm")
+def main_group() -> None:
+    """pm: a PM2-compatible process manager."""
+
+
+# ------------------------------------------------------------ start
+
+
+def _start_options(func: Any) -> Any:
+    options = [
+        click.option("-n", "--name", help="App name (default: script name without extension)."),
+        click.option("--interpreter", help="Interpreter, or 'none' to exec the file directly."),
+        click.option("--interpreter-args", "--node-args", "interpreter_args",
+                     help="Arguments for the interpreter."),
+        click.option("--cwd", help="Working directory of the app."),
+        click.option("--namespace", help="Namespace (default: 'default')."),
+        click.option("-i", "--instances", help="Number of instances ('max' = CPU count)."),
+        click.option("--no-autorestart", "no_autorestart", is_flag=True,
+                     help="Do not restart the app when it exits."),
+        click.option("--no-autostart", "no_autostart", is_flag=True,
+                     help="Register the app without starting it."),
+        click.option("--restart-delay", help="Delay before an automatic restart (ms)."),
+        click.option("--exp-backoff-restart-delay", help="Exponential backoff base delay (ms)."),
+        click.option("--max-restarts", help="Unstable restarts before 'errored' (default 16)."),
+        click.option("--min-uptime", help="Uptime below which an exit is unstable (default 1000ms)."),
+        click.option("-k", "--kill-timeout", help="Grace period before SIGKILL (default 1600ms)."),
+        click.option("--stop-exit-codes", multiple=True, help="Exit codes that do not restart."),
+        click.option("--max-memory-restart", help="Restart above this memory (e.g. 150M)."),
+        click.option("-c", "--cron", "--cron-restart", "cron_restart", help="Cron restart pattern."),
+        click.option("-o", "--output", "out_file", help="Stdout log file."),
+        click.option("-e", "--error", "error_file", help="Stderr log file."),
+        click.option("-l", "--log", "log_file", help="Combined log file."),
+        click.option("-p", "--pid", "pid_file", help="Pid file path."),
+        click.option("--merge-logs", is_flag=True, default=None, help="One log file for all instances."),
+        click.option("--log-type", help="'json' for JSON log lines."),
+        click.option("--log-date-format", help="Prefix lines with this date format."),
+        click.option("--time", is_flag=True, default=None, help="Prefix log lines with the time."),
+        click.option("--disable-logs", is_flag=True, default=None, help="Discard the app's output."),
+        click.option("--watch", is_flag=True, default=None, help="Restart on file changes."),
+        click.option("--ignore-watch", help="Paths or globs not to watch."),
+        click.option("--no-treekill", "no_treekill", is_flag=True,
+                     help="Signal only the main process, not its tree."),
+        click.option("--listen-timeout", help="Wait-ready timeout (ms)."),
+        click.option("--wait-ready", is_flag=True, default=None, help="Wait for a ready signal."),
+        click.option("--shutdown-with-message", is_flag=True, default=None,
+                     help="Ask the app to shut down by message."),
+        click.option("--filter-env", multiple=True, help="Drop shell variables with this prefix."),
+        click.option("--uid", help="Run as this user (root only)."),
+        click.option("--gid", help="Run as this group (root only)."),
+        click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file."),
+        click.option("--only", help="Only these apps of the ecosystem file (a,b)."),
+        click.option("-f", "--force", is_flag=True, help="Start even if already running."),
+        click.option("-a", "--update-env", is_flag=True, help="Update the environment on restart."),
+        click.option("-x", "force_fork", is_flag=True, help="Force fork mode."),
+        click.option("-s", "--silent", is_flag=True, help="Print nothing on success."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+#: CLI flag -> ecosystem attribute, for flags whose value passes through unchanged.
+_PASS_THROUGH = ("name", "interpreter", "interpreter_args", "cwd", "namespace", "instances",
+                 "restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime",
+                 "kill_timeout", "max_memory_restart", "cron_restart", "out_file", "error_file",
+                 "log_file", "pid_file", "merge_logs", "log_type", "log_date_format", "time",
+                 "disable_logs", "watch", "ignore_watch", "listen_timeout", "wait_ready",
+                 "shutdown_with_message", "uid", "gid")
+
+
+def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
+    """The attributes the user set on the command line (nothing for flags left unset)."""
+    found = {key: options[key] for key in _PASS_THROUGH if options.get(key) not in (None, ())}
+    if options.get("cwd"):
+        found["cwd"] = os.path.abspath(options["cwd"])
+    if options.get("no_autorestart"):
+        found["autorestart"] = False
+    if options.get("no_autostart"):
+        found["autostart"] = False
+    if options.get("no_treekill"):
+        found["treekill"] = False
+    if options.get("stop_exit_codes"):
+        found["stop_exit_codes"] = [code for item in options["stop_exit_codes"]
+                                    for code in item.replace(",", " ").split()]
+    if options.get("filter_env"):
+        found["filter_env"] = list(options["filter_env"])
+    return found
+
+
+@main_group.command(context_settings={"ignore_unknown_options": False})
+@click.argument("targets", nargs=-1)
+@_start_options
+def start(targets: tuple[str, ...], **options: Any) -> None:
+    """Start a script, a command, an ecosystem file, or known apps by name/id."""
+    from pm.ecosystem import plan_start
+
+    targets = targets or ("ecosystem.config.js",)
+    known: list[dict[str, Any]] | None = None
+
+    def is_known(target: str) -> bool:
+        nonlocal known
+        if known is None:
+            known = client().call("list")
+        return target == "all" or any(
+            target in (entry["name"], entry["pm2_env"].get("namespace"), str(entry["pm_id"]))
+            for entry in known)
+
+    plan = plan_start(list(targets), overrides_from(options), SCRIPT_ARGS, options["env_name"],
+                      options["only"].split(",") if options["only"] else None, is_known)
+    for warning in plan.warnings:
+        click.echo(render.warn(warning), err=True)
+    entries: list[dict[str, Any]] = []
+    if plan.restart_targets:
+        for target in plan.restart_targets:
+            click.echo(render.prefix(f"Applying action restartProcessId on app [{target}]"))
+        entries += client().call("start", targets=plan.restart_targets)
+    for spec in plan.specs:
+        mode = spec.exec_mode
+        count = spec.instances
+        click.echo(render.prefix(f"Starting {spec.script} in {mode} ({count} instance"
+                                 f"{'s' if count > 1 else ''})"))
+    if plan.specs:
+        entries += client().call("start", apps=[spec.to_dict() for spec in plan.specs],
+                                 shell_env=dict(os.environ), force=options["force"])
+        click.echo(render.prefix("Done."))
+    if not options["silent"]:
+        print_table()
+
+
+#: Arguments after `--` on the command line, for the script (set by main()).
+SCRIPT_ARGS: list[str] = []
+
+
+# ------------------------------------------------------------ actions on known apps
+
+
+def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = client().call(cmd, targets=list(targets), **extra)
+    for entry in entries:
+        click.echo(render.prefix(f"[{entry['name']}]({entry['pm_id']}) ✓ {verb}"))
+    return entries
+
+
+@main_group.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--watch", is_flag=True, help="Only stop watching (kept for PM2 compatibility).")
+@click.option("-s", "--silent", is_flag=True)
+def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
+    """Stop apps (id, name, namespace, all or /regex/)."""
+    _action("stop", "stopped", targets)
+    if not silent:
+        print_table()
+
+
+@main_group.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-a", "--update-env", is_flag=True, help="Take the current shell environment.")
+@click.option("--env", "env_name", help="Only with an ecosystem file.")
+@click.option("-s", "--silent", is_flag=True)
+def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, silent: bool) -> None:
+    """Restart apps (stop, then start with the same id)."""
+    if env_name:
+        raise PMError("Using --env [env] without passing the ecosystem file does not work")
+    extra: dict[str, Any] = {"update_env": True, "shell_env": dict(os.environ)} if update_env else {}
+    _action("restart", "restarted", targets, **extra)
+    if not update_env:
+        click.echo(render.prefix("Use --update-env to update environment variables"))
+    if not silent:
+        print_table()
+
+
+@main_group.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("-s", "--silent", is_flag=True)
+def delete(targets: tuple[str, ...], silent: bool) -> None:
+    """Stop apps and remove them from the list."""
+    _action("delete", "deleted", targets)
+    if not silent:
+        print_table()
+
+
+@main_group.command()
+@click.argument("targets", nargs=-1, required=True)
+def reset(targets: tuple[str, ...]) -> None:
+    """Reset the restart counters of apps."""
+    _action("reset", "reset", targets)
+
+
+@main_group.command("sendSignal")
+@click.argument("signal_name", metavar="SIGNAL")
+@click.argument("targets", nargs=-1, required=True)
+def send_signal(signal_name: str, targets: tuple[str, ...]) -> None:
+    """Send a signal (name or number) to apps."""
+    entries = client().call("signal", signal=signal_name, targets=list(targets))
+    for entry in entries:
+        click.echo(render.prefix(f"successfully sent signal {signal_name} to process id {entry['pm_id']}"))
+
+
+# ------------------------------------------------------------ reading state
+
+
+@main_group.command("list")
+@click.option("-m", "--mini-list", is_flag=True, help="One block of key: value lines per app.")
+@click.option("--sort", "sort_key", help="name|id|pid|cpu|memory|uptime|status[:asc|desc]")
+def list_cmd(mini_list: bool, sort_key: str | None) -> None:
+    """Show the process table."""
+    entries = client().call("list")
+    if sort_key:
+        entries = sort_entries(entries, sort_key)
+    if mini_list:
+        for entry in entries:
+            row = render.row(entry)
+            click.echo(f"+--- {entry['name']}")
+            for key, value in row.items():
+                click.echo(f"{key} : {value}")
+        return
+    print_table(entries)
+
+
+def sort_entries(entries: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:
+    field_name, _, order = spec.partition(":")
+    keys = {
+        "name": lambda e: e["name"], "id": lambda e: e["pm_id"], "pid": lambda e: e["pid"],
+        "cpu": lambda e: e["monit"]["cpu"], "memory": lambda e: e["monit"]["memory"],
+        "uptime": lambda e: e["pm2_env"].get("pm_uptime", 0),
+        "status": lambda e: e["pm2_env"].get("status", ""),
+        "namespace": lambda e: e["pm2_env"].get("namespace", ""),
+    }
+    if field_name not in keys:
+        raise PMError(f"cannot sort by {field_name!r}; use one of {', '.join(keys)}")
+    return sorted(entries, key=keys[field_name], reverse=order == "desc")
+
+
+@main_group.command()
+def jlist() -> None:
+    """The process list as JSON (PM2's shape)."""
+    sys.stdout.write(json.dumps(client().call("list")) + "\n")
+
+
+@main_group.command()
+def prettylist() -> None:
+    """The process list as indented JSON."""
+    click.echo(json.dumps(client().call("list"), indent=2))
+
+
+@main_group.command()
+@click.argument("target")
+def describe(target: str) -> None:
+    """Everything about one app."""
+    for entry in client().call("describe", targets=[target]):
+        click.echo(render.describe(entry))
+
+
+@main_group.command()
+@click.argument("name", required=False)
+def pid(name: str | None) -> None:
+    """Pids of an app (of all apps without a name)."""
+    entries = client().call("describe", targets=[name]) if name else client().call("list")
+    for entry in entries:
+        click.echo(entry["pid"])
+
+
+@main_group.command("id")
+@click.argument("name")
+def id_cmd(name: str) -> None:
+    """Ids of the apps with this name, as `[ 0, 1 ]`."""
+    ids = [entry["pm_id"] for entry in client().call("list") if entry["name"] == name]
+    click.echo("[ " + ", ".join(map(str, ids)) + " ]" if ids else "[]")
+
+
+@main_group.command()
+@click.argument("target")
+def env(target: str) -> None:
+    """The environment an app's process is given."""
+    for key, value in sorted(client().call("env", target=target).items()):
+        click.echo(f"{key}: {value}")
+
+
+@main_group.command()
+def ping() -> None:
+    """Start the daemon if needed and check it answers."""
+    result = client().call("ping")
+    click.echo(f"{{ msg: '{result['msg']}' }}")
+
+
+@main_group.command()
+def kill() -> None:
+    """Stop every app and the daemon (does not save)."""
+    if client().kill():
+        click.echo(render.prefix("All processes stopped; pm daemon killed"))
+    else:
+        click.echo(render.prefix("No pm daemon running"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--" in args:
+        cut = args.index("--")
+        SCRIPT_ARGS[:] = args[cut + 1:]
+        args = args[:cut]
+    main_group.main(args=args, prog_name="pm")

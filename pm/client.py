@@ -1,0 +1,176 @@
+"""Find or start the daemon, send it a request, return the result or raise a clear error.
+
+Kept light on imports: every `pm` command pays for what this module loads.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pm import protocol
+from pm.errors import DaemonUnavailable, PMError, from_wire
+from pm.paths import Home
+
+START_TIMEOUT = 15.0
+
+
+class Client:
+    """A connection-per-request client of one PM_HOME's daemon."""
+
+    def __init__(self, home: Home | None = None, autostart: bool = True) -> None:
+        self.home = home or Home.from_env()
+        self.autostart = autostart
+        self._ids = itertools.count(1)
+
+    # ------------------------------------------------------------ connecting
+
+    def _connect(self) -> socket.socket:
+        self.home.check_socket_length()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.home.socket))
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            if not self.autostart:
+                raise DaemonUnavailable(
+                    f"no pm daemon is running for {self.home.root}") from None
+            self.start_daemon()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(str(self.home.socket))
+        except PermissionError:
+            sock.close()
+            raise DaemonUnavailable(
+                f"permission denied on {self.home.socket}: it belongs to another user; "
+                "set PM_HOME to a home of your own") from None
+        return sock
+
+    def daemon_running(self) -> bool:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(str(self.home.socket))
+        except OSError:
+            return False
+        finally:
+            sock.close()
+        return True
+
+    def start_daemon(self) -> None:
+        """Launch a detached daemon and wait until its socket listens."""
+        import subprocess
+
+        self.home.ensure()
+        env = dict(os.environ, PM_HOME=str(self.home.root))
+        with open(self.home.daemon_log, "ab") as log_file:
+            os.chmod(self.home.daemon_log, 0o600)
+            launcher = subprocess.Popen(
+                [sys.executable, "-m", "pm.daemon", "--detach"],
+                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+                start_new_session=True, close_fds=True, env=env,
+            )
+        try:
+            code = launcher.wait(START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+            raise DaemonUnavailable(self._failure("did not start in time")) from None
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.daemon_running():
+            if code not in (0, 3) or time.monotonic() > deadline:
+                raise DaemonUnavailable(self._failure("failed to start"))
+            time.sleep(0.005)
+
+    def _failure(self, what: str) -> str:
+        tail = ""
+        try:
+            lines = self.home.daemon_log.read_text(errors="replace").splitlines()[-5:]
+            tail = "\n  " + "\n  ".join(lines) if lines else ""
+        except OSError:
+            pass
+        return f"the pm daemon {what}; see {self.home.daemon_log}{tail}"
+
+    # ------------------------------------------------------------ requests
+
+    def call(self, cmd: str, **args: Any) -> Any:
+        """Send one request and return its result, raising the daemon's error as a PMError."""
+        request = protocol.request(next(self._ids), cmd, args)
+        request["v"] = protocol.PROTOCOL_VERSION
+        sock = self._connect()
+        try:
+            sock.sendall(protocol.encode(request))
+            reply = _read_frame(sock)
+        finally:
+            sock.close()
+        return _unwrap(reply)
+
+    def subscribe(self) -> Iterator[dict[str, Any]]:
+        """Yield daemon events (process state changes) until the daemon goes away."""
+        sock = self._connect()
+        try:
+            sock.sendall(protocol.encode({"id": 0, "cmd": "subscribe", "v": protocol.PROTOCOL_VERSION}))
+            buffer = b""
+            first = True
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    message = protocol.decode(line)
+                    if first:
+                        first = False
+                        _unwrap(message)
+                        continue
+                    yield message
+        finally:
+            sock.close()
+
+    def kill(self, timeout: float = 30.0) -> bool:
+        """Stop every app and the daemon; wait until the daemon process is gone."""
+        if not self.daemon_running():
+            return False
+        pid = self.call("kill")["pid"]
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return True
+
+
+def _read_frame(sock: socket.socket) -> dict[str, Any]:
+    chunks = []
+    while True:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise DaemonUnavailable("the pm daemon closed the connection without replying; "
+                                    "see pm.log in PM_HOME")
+        chunks.append(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    try:
+        return protocol.decode(b"".join(chunks))
+    except protocol.FrameError as exc:
+        raise PMError(f"unreadable reply from the daemon: {exc}") from None
+
+
+def _unwrap(reply: dict[str, Any]) -> Any:
+    if reply.get("ok"):
+        return reply.get("result")
+    error = reply.get("error") or {}
+    raise from_wire(str(error.get("code", "error")), str(error.get("message", json.dumps(reply))))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,126 @@
+"""Every path under PM_HOME, in one table, created with private permissions.
+
+``PM_HOME`` (default ``~/.pm``) mirrors PM2's ``~/.pm2``: the daemon's socket, pid file and log,
+the saved process list, the live state used for crash recovery, and the app logs and pid files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pm.errors import ConfigError
+
+#: sun_path is 108 bytes on Linux, including the terminating NUL.
+MAX_SOCKET_PATH = 107
+
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9.\-]")
+
+
+def default_home() -> Path:
+    env = os.environ.get("PM_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    return Path.home() / ".pm"
+
+
+def sanitize_name(name: str) -> str:
+    """PM2's file-name rule: every character outside ``[A-Za-z0-9.-]`` becomes ``-``."""
+    return _UNSAFE_NAME_CHARS.sub("-", name)
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> Home:
+        return cls(default_home())
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "rpc.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "pm.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "pm.lock"
+
+    @property
+    def daemon_log(self) -> Path:
+        return self.root / "pm.log"
+
+    @property
+    def dump(self) -> Path:
+        return self.root / "dump"
+
+    @property
+    def dump_backup(self) -> Path:
+        return self.root / "dump.bak"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def config(self) -> Path:
+        """Settings written by `pm set` (PM2's module_conf.json)."""
+        return self.root / "module_conf.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def pids_dir(self) -> Path:
+        return self.root / "pids"
+
+    def out_log(self, name: str, pm_id: int | None = None) -> Path:
+        return self.logs_dir / _with_id(f"{sanitize_name(name)}-out", pm_id, ".log")
+
+    def err_log(self, name: str, pm_id: int | None = None) -> Path:
+        return self.logs_dir / _with_id(f"{sanitize_name(name)}-error", pm_id, ".log")
+
+    def combined_log(self, name: str) -> Path:
+        return self.logs_dir / f"{sanitize_name(name)}.log"
+
+    def pid_path(self, name: str, pm_id: int) -> Path:
+        return self.pids_dir / f"{sanitize_name(name)}-{pm_id}.pid"
+
+    def check_socket_length(self) -> None:
+        if len(os.fsencode(self.socket)) > MAX_SOCKET_PATH:
+            raise ConfigError(
+                f"PM_HOME {self.root} is too long for a Unix socket path "
+                f"({len(os.fsencode(self.socket))} > {MAX_SOCKET_PATH} bytes); "
+                "choose a shorter PM_HOME"
+            )
+
+    def ensure(self) -> None:
+        """Create the home and its folders, private to the user (0700)."""
+        self.check_socket_length()
+        for folder in (self.root, self.logs_dir, self.pids_dir):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+
+
+def _with_id(stem: str, pm_id: int | None, suffix: str) -> str:
+    return f"{stem}{suffix}" if pm_id is None else f"{stem}-{pm_id}{suffix}"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file atomically (temp, fsync, rename) with mode 0600."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

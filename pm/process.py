@@ -1,0 +1,234 @@
+"""One OS process: spawn it in its own session, learn of its exit at once, signal its whole tree.
+
+Exit detection uses a pidfd per process registered with the event loop: the kernel wakes us the
+moment the process exits, with no polling tick and no SIGCHLD juggling. A pidfd also works for a
+process that is not our child (one re-adopted after a daemon restart), where waitpid cannot.
+We reap our own children with ``waitpid(pid)`` for that pid only, so other code in the daemon
+that spawns processes (hooks) never has its exit statuses stolen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+log = logging.getLogger("pm")
+
+#: Called once with the exit code (negative signal number for a signal, None when unknown).
+ExitCallback = Callable[[int | None], None]
+
+
+@dataclass
+class LaunchSpec:
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    stdout: int
+    stderr: int
+    uid: int | None = None
+    gid: int | None = None
+
+
+class OSProcess:
+    """A running process we watch: our own child, or one adopted after a daemon restart."""
+
+    def __init__(self, pid: int, create_time: float, own_child: bool) -> None:
+        self.pid = pid
+        self.create_time = create_time
+        self.own_child = own_child
+        self.returncode: int | None = None
+        self.exited = False
+        self._pidfd: int | None = None
+        self._exit_waiters: list[asyncio.Future[int | None]] = []
+
+    @classmethod
+    def spawn(cls, spec: LaunchSpec) -> OSProcess:
+        """Start the process in a new session so its whole tree can be signalled as a group."""
+        popen = subprocess.Popen(  # noqa: S603 - argv comes from the user's own app spec
+            spec.argv,
+            cwd=spec.cwd,
+            env=spec.env,
+            stdin=subprocess.DEVNULL,
+            stdout=spec.stdout,
+            stderr=spec.stderr,
+            start_new_session=True,
+            close_fds=True,
+            user=spec.uid,
+            group=spec.gid,
+        )
+        # We reap the child ourselves; tell Popen so it never tries to (or warns) later.
+        popen.returncode = 0
+        return cls(popen.pid, process_create_time(popen.pid) or time.time(), own_child=True)
+
+    @classmethod
+    def adopt(cls, pid: int, create_time: float) -> OSProcess | None:
+        """Watch a live process that a previous daemon started, if it is really that process."""
+        actual = process_create_time(pid)
+        if actual is None or abs(actual - create_time) > 0.05:
+            return None
+        return cls(pid, actual, own_child=False)
+
+    def watch(self, loop: asyncio.AbstractEventLoop, on_exit: ExitCallback) -> None:
+        """Call on_exit(returncode) from the loop as soon as the process has exited."""
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            loop.call_soon(self._finish, on_exit)
+            return
+        loop.add_reader(self._pidfd, self._on_readable, loop, on_exit)
+
+    def _on_readable(self, loop: asyncio.AbstractEventLoop, on_exit: ExitCallback) -> None:
+        if self._pidfd is not None:
+            loop.remove_reader(self._pidfd)
+        self._finish(on_exit)
+
+    def _finish(self, on_exit: ExitCallback) -> None:
+        if self.exited:
+            return
+        self.returncode = self._reap()
+        self.exited = True
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        for waiter in self._exit_waiters:
+            if not waiter.done():
+                waiter.set_result(self.returncode)
+        self._exit_waiters.clear()
+        on_exit(self.returncode)
+
+    def _reap(self) -> int | None:
+        if not self.own_child:
+            return None
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return None
+        return os.waitstatus_to_exitcode(status)
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the process has exited; False if the timeout ran out first."""
+        if self.exited:
+            return True
+        waiter: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._exit_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def tree(self) -> list[int]:
+        """The pids of this process's descendants, deepest first (not including itself)."""
+        return descendants(self.pid)
+
+
+def process_create_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return []
+    # psutil lists breadth-first; signal the deepest first so parents don't respawn them.
+    return [child.pid for child in reversed(children)]
+
+
+def send_signal(pid: int, sig: int) -> bool:
+    """Signal one pid; a process that is already gone (ESRCH, EPERM) is not an error."""
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def signal_tree(root: int, pids: Iterable[int], sig: int, group: bool = True) -> None:
+    """Signal a process tree: descendants first, then the root, then its process group."""
+    for pid in pids:
+        send_signal(pid, sig)
+    send_signal(root, sig)
+    if group:
+        signal_group(root, sig)
+
+
+def alive(pid: int) -> bool:
+    """True while pid names a live (non-zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    # The state letter follows the parenthesised command name, which may contain spaces.
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
+
+
+def signal_number(name: str | int) -> int:
+    """'SIGTERM', 'TERM', 'term' or 15 -> 15; raise ValueError for anything else."""
+    if isinstance(name, int) or str(name).isdigit():
+        number = int(name)
+        signal.Signals(number)
+        return number
+    upper = str(name).upper()
+    if not upper.startswith("SIG"):
+        upper = "SIG" + upper
+    return int(signal.Signals[upper])
+
+
+async def wait_gone(pids: Iterable[int], timeout: float) -> list[int]:
+    """Wait until every pid has exited (via pidfds); return the ones still alive at the deadline."""
+    loop = asyncio.get_running_loop()
+    pending: dict[int, int] = {}
+    done = asyncio.Event()
+
+    def on_gone(pid: int) -> None:
+        fd = pending.pop(pid, None)
+        if fd is not None:
+            loop.remove_reader(fd)
+            os.close(fd)
+        if not pending:
+            done.set()
+
+    for pid in set(pids):
+        try:
+            fd = os.pidfd_open(pid)
+        except (ProcessLookupError, OSError):
+            continue
+        if not alive(pid):  # a zombie reads as exited only once reaped; treat it as gone
+            os.close(fd)
+            continue
+        pending[pid] = fd
+        loop.add_reader(fd, on_gone, pid)
+    if not pending:
+        return []
+    try:
+        await asyncio.wait_for(done.wait(), timeout)
+    except asyncio.TimeoutError:
+        pass
+    survivors = [pid for pid in pending if alive(pid)]
+    for pid in list(pending):
+        on_gone(pid)
+    return survivors

@@ -1,0 +1,349 @@
+"""`AppSpec`: every ecosystem attribute, its type, its PM2 default and its normalisation.
+
+An AppSpec is what the CLI sends the daemon and what the dump stores: plain data, resolved on the
+client side (absolute paths, captured environment) so the daemon can start it again as-is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import shlex
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pm.errors import ConfigError
+
+DEFAULT_KILL_TIMEOUT_MS = 1600
+DEFAULT_MAX_RESTARTS = 16
+DEFAULT_MIN_UPTIME_MS = 1000
+DEFAULT_LISTEN_TIMEOUT_MS = 3000
+
+#: Interpreter by file extension, as PM2 chooses it (PM2.md 2.4).
+INTERPRETER_BY_EXTENSION = {
+    ".sh": "bash",
+    ".bash": "bash",
+    ".py": "python",
+    ".rb": "ruby",
+    ".php": "php",
+    ".pl": "perl",
+    ".js": "node",
+    ".cjs": "node",
+    ".mjs": "node",
+    ".coffee": "coffee",
+    ".ls": "lsc",
+    ".ts": "bun",
+    ".tsx": "bun",
+}
+
+#: Other spellings PM2 accepts for an attribute, mapped to the canonical name.
+ALIASES = {
+    "exec": "script",
+    "cmd": "script",
+    "command": "script",
+    "exec_interpreter": "interpreter",
+    "node_args": "interpreter_args",
+    "out": "out_file",
+    "output": "out_file",
+    "out_log": "out_file",
+    "error": "error_file",
+    "err": "error_file",
+    "err_file": "error_file",
+    "err_log": "error_file",
+    "log": "log_file",
+    "pid": "pid_file",
+    "combine_logs": "merge_logs",
+    "cron": "cron_restart",
+    "user": "uid",
+}
+
+
+def _camel_to_snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+@dataclass
+class AppSpec:
+    """One app as configured. Field names and defaults are PM2's (PM2.md 2.3)."""
+
+    script: str
+    name: str = ""
+    namespace: str = "default"
+    cwd: str = ""
+    args: list[str] = field(default_factory=list)
+    interpreter: str | None = None
+    interpreter_args: list[str] = field(default_factory=list)
+    instances: int = 1
+    exec_mode: str = "fork_mode"
+    env: dict[str, str] = field(default_factory=dict)
+    autorestart: bool = True
+    autostart: bool = True
+    max_restarts: int = DEFAULT_MAX_RESTARTS
+    min_uptime: int = DEFAULT_MIN_UPTIME_MS
+    restart_delay: int = 0
+    exp_backoff_restart_delay: int = 0
+    stop_exit_codes: list[int] = field(default_factory=list)
+    kill_timeout: int = DEFAULT_KILL_TIMEOUT_MS
+    listen_timeout: int = DEFAULT_LISTEN_TIMEOUT_MS
+    wait_ready: bool = False
+    shutdown_with_message: bool = False
+    cron_restart: str | None = None
+    max_memory_restart: int | None = None
+    watch: bool | list[str] = False
+    ignore_watch: list[str] = field(default_factory=list)
+    watch_delay: int = 0
+    time: bool = False
+    log_date_format: str | None = None
+    log_type: str | None = None
+    out_file: str | None = None
+    error_file: str | None = None
+    log_file: str | bool | None = None
+    merge_logs: bool | None = None
+    disable_logs: bool = False
+    pid_file: str | None = None
+    port: int | None = None
+    instance_var: str = "NODE_APP_INSTANCE"
+    increment_var: str | None = None
+    filter_env: bool | list[str] = False
+    append_env_to_name: bool = False
+    treekill: bool = True
+    uid: int | str | None = None
+    gid: int | str | None = None
+    version: str | None = None
+    # pm additions (documented in the README): event hooks and start ordering.
+    hooks: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    depends_on: list[str] = field(default_factory=list)
+    restart_group: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], where: str = "app") -> AppSpec:
+        """Build a spec from an already canonical dict (the wire and the dump)."""
+        known = set(cls.field_names())
+        values = {key: value for key, value in raw.items() if key in known}
+        if not values.get("script"):
+            raise ConfigError(f"{where}: field 'script' is required")
+        spec = cls(**values)
+        validate(spec, where)
+        return spec
+
+
+def canonical_key(key: str) -> str:
+    """The canonical attribute name for a key as a user may write it (alias, camelCase)."""
+    if key in ALIASES:
+        return ALIASES[key]
+    snake = _camel_to_snake(key)
+    return ALIASES.get(snake, snake)
+
+
+def suggest_key(key: str) -> str | None:
+    """The nearest known attribute name, for "did you mean" warnings."""
+    candidates = AppSpec.field_names() + list(ALIASES)
+    close = difflib.get_close_matches(canonical_key(key), candidates, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+# ---------------------------------------------------------------- value parsing
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG])?B?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_duration_ms(value: Any, where: str, default_unit: str = "ms") -> int:
+    """Milliseconds from a number (in default_unit) or a string like '500', '5s', '1m', '1h'."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a duration (ms or '5s'/'1m'/'1h'), got {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value * _DURATION_UNITS_MS[default_unit])
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ConfigError(f"{where}: expected a duration (ms or '5s'/'1m'/'1h'), got {value!r}")
+    unit = (match.group(2) or default_unit).lower()
+    return int(float(match.group(1)) * _DURATION_UNITS_MS[unit])
+
+
+def parse_size(value: Any, where: str) -> int:
+    """Bytes from a number or a string like '150M', '1G', '512K'."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a size like '150M' or '1G', got {value!r}")
+    if isinstance(value, (int, float)):
+        return int(value)
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ConfigError(f"{where}: expected a size like '150M' or '1G', got {value!r}")
+    unit = (match.group(2) or "").upper()
+    return int(float(match.group(1)) * _SIZE_UNITS.get(unit, 1))
+
+
+def split_args(value: Any, where: str) -> list[str]:
+    """A list of strings from a list or a shell-quoted string, as PM2 splits `args`."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: cannot split {value!r}: {exc}") from None
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [str(value)]
+    raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
+
+
+def resolve_instances(value: Any, where: str) -> int:
+    """PM2's rule: 'max' or 0 = CPU count, -N = CPUs - N, never below 1."""
+    cpus = os.cpu_count() or 1
+    if value in ("max", "MAX", "Max"):
+        return cpus
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected a number or 'max', got {value!r}") from None
+    if number == 0:
+        return cpus
+    if number < 0:
+        return max(1, cpus + number)
+    return number
+
+
+def validate(spec: AppSpec, where: str) -> None:
+    """Check the types of a canonical spec; raise ConfigError naming the field."""
+    checks: list[tuple[str, tuple[type, ...]]] = [
+        ("script", (str,)),
+        ("name", (str,)),
+        ("namespace", (str,)),
+        ("cwd", (str,)),
+        ("instances", (int,)),
+        ("max_restarts", (int,)),
+        ("min_uptime", (int,)),
+        ("restart_delay", (int,)),
+        ("exp_backoff_restart_delay", (int,)),
+        ("kill_timeout", (int,)),
+        ("autorestart", (bool,)),
+        ("autostart", (bool,)),
+        ("treekill", (bool,)),
+        ("env", (dict,)),
+    ]
+    for name, types in checks:
+        value = getattr(spec, name)
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            expected = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"{where}: field '{name}' expects {expected}, got {value!r}")
+    for name in ("max_restarts", "min_uptime", "restart_delay", "kill_timeout", "instances"):
+        if getattr(spec, name) < 0:
+            raise ConfigError(f"{where}: field '{name}' must not be negative")
+    if not all(isinstance(arg, str) for arg in spec.args):
+        raise ConfigError(f"{where}: field 'args' expects strings, got {spec.args!r}")
+    if not all(isinstance(code, int) for code in spec.stop_exit_codes):
+        raise ConfigError(f"{where}: field 'stop_exit_codes' expects integers")
+
+
+# ---------------------------------------------------------------- command resolution
+
+
+@dataclass(frozen=True)
+class Command:
+    """What to exec for an app, with the facts `jlist` reports about it."""
+
+    argv: list[str]
+    exec_path: str
+    interpreter: str  # "none" when the file is executed directly
+
+
+def default_name(script: str) -> str:
+    """PM2: the script's basename without its last extension; a command's first word."""
+    if " " in script.strip() and not Path(script).exists():
+        return Path(shlex.split(script)[0]).name if script.strip() else script
+    base = Path(script).name
+    stem = Path(base).stem
+    return stem or base
+
+
+def resolve_script_path(script: str, cwd: str, path_env: str | None) -> str | None:
+    """Absolute path of the script (relative to cwd, then on PATH), or None for a command line."""
+    candidate = Path(script).expanduser()
+    if not candidate.is_absolute():
+        candidate = Path(cwd) / candidate
+    if candidate.is_file():
+        return str(candidate.resolve())
+    if "/" not in script and " " not in script.strip():
+        found = shutil.which(script, path=path_env)
+        if found:
+            return found
+    return None
+
+
+def _has_shebang(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+def _is_binary(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(1024)
+    except OSError:
+        return False
+    return head.startswith(b"\x7fELF") or b"\0" in head
+
+
+def infer_interpreter(exec_path: str, path_env: str | None) -> str:
+    """PM2's extension table; binaries and (unlike PM2) shebang scripts run directly."""
+    extension = Path(exec_path).suffix.lower()
+    interpreter = INTERPRETER_BY_EXTENSION.get(extension)
+    if interpreter == "python" and shutil.which("python", path=path_env) is None:
+        return "python3"
+    if interpreter:
+        return interpreter
+    if _is_binary(exec_path) or _has_shebang(exec_path):
+        return "none"
+    return "node"
+
+
+def resolve_command(spec: AppSpec, path_env: str | None) -> Command:
+    """Turn script + interpreter into an argv, or raise a clear error."""
+    exec_path = resolve_script_path(spec.script, spec.cwd, path_env)
+    if exec_path is None:
+        if " " in spec.script.strip():
+            shell = shutil.which("bash", path=path_env) or shutil.which("sh", path=path_env) or "/bin/sh"
+            return Command([shell, "-c", spec.script, *spec.args], spec.script, "none")
+        raise ConfigError(
+            f"script not found: {spec.script!r} (looked in {spec.cwd} and on PATH); "
+            "check the path or the app's cwd"
+        )
+    interpreter = spec.interpreter or infer_interpreter(exec_path, path_env)
+    if interpreter == "none":
+        if not os.access(exec_path, os.X_OK):
+            raise ConfigError(
+                f"{exec_path} is not executable; chmod +x it or set an interpreter"
+            )
+        return Command([exec_path, *spec.args], exec_path, "none")
+    interpreter_path = shutil.which(interpreter, path=path_env)
+    if interpreter_path is None:
+        raise ConfigError(
+            f"interpreter {interpreter!r} is not available in PATH; install it or pass "
+            "--interpreter with a full path"
+        )
+    argv = [interpreter_path, *spec.interpreter_args, exec_path, *spec.args]
+    return Command(argv, exec_path, interpreter)
+
+
+def is_python(interpreter: str) -> bool:
+    return "python" in Path(interpreter).name

@@ -1,0 +1,410 @@
+"""The process table: ids, selectors, and the lifecycle of every app.
+
+Actions (start, stop, restart, delete, reset, signal) take apps chosen by selectors; exits arrive
+from the event loop the moment they happen and run PM2's restart policy (`policy.after_exit`).
+Batch actions run in parallel: stopping 50 apps takes one kill_timeout, not 25.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from pm import logs, process
+from pm.app import App, now_ms
+from pm.errors import BadRequest, Conflict, NotFound, SpawnError
+from pm.events import EventBus
+from pm.paths import Home
+from pm.policy import after_exit
+from pm.protocol import DOWN_STATUSES, Status
+from pm.spec import AppSpec, resolve_command
+
+log = logging.getLogger("pm")
+
+ChangeListener = Callable[[], None]
+
+
+def kill_signal() -> int:
+    """PM2's global stop signal: SIGINT unless PM_KILL_SIGNAL (or PM2_KILL_SIGNAL) says otherwise."""
+    name = os.environ.get("PM_KILL_SIGNAL") or os.environ.get("PM2_KILL_SIGNAL") or "SIGINT"
+    try:
+        return process.signal_number(name)
+    except (ValueError, KeyError):
+        return int(signal.SIGINT)
+
+
+class Supervisor:
+    def __init__(self, home: Home, bus: EventBus | None = None) -> None:
+        self.home = home
+        self.bus = bus or EventBus()
+        self.apps: dict[int, App] = {}
+        self._listeners: list[ChangeListener] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call listener after every change of the table or of an app's state."""
+        self._listeners.append(listener)
+
+    def _changed(self, app: App, event: str, **extra: Any) -> None:
+        self.bus.publish(
+            "process",
+            {"event": event, "pm_id": app.pm_id, "name": app.name,
+             "namespace": app.spec.namespace, "status": str(app.status), "pid": app.pid, **extra},
+        )
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:  # a listener must never break the lifecycle
+                log.exception("change listener failed")
+
+    def next_id(self) -> int:
+        """PM2 never reuses an id until the table is empty."""
+        return max(self.apps) + 1 if self.apps else 0
+
+    # ------------------------------------------------------------ selection
+
+    def select(self, targets: Iterable[str | int]) -> list[App]:
+        """Apps matching any target: all, id, name, namespace or /regex/ (PM2.md 1.1)."""
+        chosen: dict[int, App] = {}
+        for target in targets:
+            for app in self._select_one(str(target)):
+                chosen[app.pm_id] = app
+        return [chosen[pm_id] for pm_id in sorted(chosen)]
+
+    def _select_one(self, target: str) -> list[App]:
+        apps = list(self.apps.values())
+        if target == "all":
+            return apps
+        if len(target) > 2 and target.startswith("/") and target.endswith("/"):
+            try:
+                pattern = re.compile(target[1:-1])
+            except re.error as exc:
+                raise BadRequest(f"invalid regex {target}: {exc}") from None
+            found = [app for app in apps if pattern.search(app.name)]
+        else:
+            found = [app for app in apps if app.name == target]
+            found = found or [app for app in apps if app.spec.namespace == target]
+            found = found or [app for app in apps if app.command.exec_path == target]
+            if not found and target.isdigit():
+                found = [app for app in apps if app.pm_id == int(target)]
+        if not found:
+            raise NotFound(f"Process or Namespace {target} not found")
+        return found
+
+    # ------------------------------------------------------------ creating apps
+
+    def prepare(self, spec: AppSpec, shell_env: dict[str, str]) -> list[App]:
+        """Resolve a spec into one App per instance, without adding or starting them.
+
+        Raises before anything changes if the script or interpreter cannot be found.
+        """
+        path_env = spec.env.get("PATH") or shell_env.get("PATH") or os.environ.get("PATH")
+        command = resolve_command(spec, path_env)
+        if not spec.cwd or not Path(spec.cwd).is_dir():
+            raise BadRequest(f"cwd {spec.cwd!r} of app {spec.name!r} is not a directory")
+        shell_env = filter_shell_env(shell_env, spec.filter_env)
+        first = self.next_id()
+        apps = []
+        for index in range(spec.instances):
+            pm_id = first + index
+            paths = logs.resolve_paths(self.home, spec, pm_id)
+            apps.append(App(pm_id, spec, command, paths, shell_env, instance=index))
+        return apps
+
+    async def add(self, apps: list[App]) -> list[App]:
+        """Put prepared apps in the table and start those with autostart."""
+        for app in apps:
+            app.instance = self._free_instance(app)
+            self.apps[app.pm_id] = app
+            app.counters.created_at = now_ms()
+        await asyncio.gather(*(self._launch_added(app) for app in apps))
+        return apps
+
+    def _free_instance(self, app: App) -> int:
+        """PM2: NODE_APP_INSTANCE is the smallest index unused among apps of that name."""
+        used = {other.instance for other in self.apps.values() if other.name == app.name}
+        index = 0
+        while index in used:
+            index += 1
+        return index
+
+    async def _launch_added(self, app: App) -> None:
+        if not app.spec.autostart:
+            self._changed(app, "stop")
+            return
+        async with app.lock:
+            self._spawn(app, raise_errors=False)
+
+    # ------------------------------------------------------------ spawning and exits
+
+    def _spawn(self, app: App, raise_errors: bool = True) -> None:
+        """Start app's process now; on failure the app ends errored."""
+        app.status = Status.LAUNCHING
+        app.stop_requested = False
+        try:
+            out_fd, err_fd = logs.open_outputs(app.paths)
+        except OSError as exc:
+            self._spawn_failed(app, f"cannot open log files: {exc}", raise_errors)
+            return
+        try:
+            proc = process.OSProcess.spawn(
+                process.LaunchSpec(
+                    argv=app.command.argv,
+                    cwd=app.spec.cwd,
+                    env=app.child_env(str(self.home.root)),
+                    stdout=out_fd,
+                    stderr=err_fd,
+                    uid=_id_or_none(app.spec.uid),
+                    gid=_id_or_none(app.spec.gid),
+                )
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc}", raise_errors)
+            return
+        finally:
+            os.close(out_fd)
+            if err_fd != out_fd:
+                os.close(err_fd)
+        log.info("App %s starting in -%s mode-", app.label(), app.spec.exec_mode.replace("_mode", ""))
+        self._attach(app, proc)
+
+    def _attach(self, app: App, proc: process.OSProcess) -> None:
+        app.proc = proc
+        app.counters.pm_uptime = now_ms()
+        app.status = Status.ONLINE
+        app.exit_code = None
+        _write_pid_file(app.paths.pid, proc.pid)
+        proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
+        log.info("App %s online", app.label())
+        self._changed(app, "online")
+
+    def adopt(self, app: App, proc: process.OSProcess) -> None:
+        """Take over a process a previous daemon started (crash recovery)."""
+        self.apps[app.pm_id] = app
+        app.proc = proc
+        app.status = Status.ONLINE
+        proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
+        log.info("App %s re-adopted (pid %d)", app.label(), proc.pid)
+        self._changed(app, "online")
+
+    def _spawn_failed(self, app: App, message: str, raise_errors: bool) -> None:
+        app.status = Status.ERRORED
+        app.proc = None
+        log.error("App %s %s", app.label(), message)
+        self._changed(app, "errored", reason=message)
+        if raise_errors:
+            raise SpawnError(f"app {app.name!r}: {message}")
+
+    def _on_exit(self, app: App, proc: process.OSProcess, code: int | None) -> None:
+        if app.proc is not proc:
+            return  # a stale process of an app that was restarted meanwhile
+        app.proc = None
+        app.exit_code = code
+        _remove_pid_file(app.paths.pid)
+        if app.spec.treekill:
+            process.signal_group(proc.pid, signal.SIGKILL)  # no orphan outlives the app's group
+        log.info("App %s exited with code [%s] via signal [%s]", app.label(),
+                 *_describe_exit(code))
+        if app.stop_requested or app.pm_id not in self.apps:
+            self._changed(app, "exit", exit_code=code)
+            return  # stop() is waiting for this exit and sets the final status
+        decision = after_exit(app.policy, app.counters, code, now_ms())
+        self._changed(app, "exit", exit_code=code)
+        if decision.action == "stop":
+            app.status = Status.STOPPED
+            self._changed(app, "stop", reason=decision.reason)
+        elif decision.action == "errored":
+            app.status = Status.ERRORED
+            log.info("Script %s had %s. Stopped. \"errored\"", app.command.exec_path, decision.reason)
+            self._changed(app, "restart overlimit", reason=decision.reason)
+        elif decision.delay_ms:
+            app.status = Status.WAITING_RESTART
+            log.info("App %s will restart in %dms", app.label(), decision.delay_ms)
+            app.restart_timer = self.loop.call_later(decision.delay_ms / 1000, self._relaunch, app)
+            self._changed(app, "waiting restart", delay_ms=decision.delay_ms)
+        else:
+            self._relaunch(app)
+
+    def _relaunch(self, app: App) -> None:
+        app.restart_timer = None
+        if app.pm_id not in self.apps or app.stop_requested or app.proc is not None:
+            return
+        app.counters.restart_time += 1
+        self._spawn(app, raise_errors=False)
+        if app.status == Status.ONLINE:
+            self._changed(app, "restart")
+
+    # ------------------------------------------------------------ actions
+
+    async def start(self, app: App) -> None:
+        """Start a stopped or errored app again (`pm start <name>` on a known app)."""
+        async with app.lock:
+            if app.status in DOWN_STATUSES:
+                self._reset_for_manual_start(app)
+                self._spawn(app)
+
+    async def stop(self, app: App) -> None:
+        async with app.lock:
+            await self._stop_locked(app)
+
+    async def _stop_locked(self, app: App) -> None:
+        app.stop_requested = True
+        if app.restart_timer is not None:
+            app.restart_timer.cancel()
+            app.restart_timer = None
+        proc = app.proc
+        if proc is None or proc.exited:
+            if app.status != Status.STOPPED:
+                app.status = Status.STOPPED
+                self._changed(app, "stop")
+            return
+        app.status = Status.STOPPING
+        self._changed(app, "stopping")
+        survivors = await terminate(proc, app.spec.kill_timeout / 1000, app.spec.treekill)
+        if survivors:
+            app.status = Status.ERRORED
+            log.error("App %s could not be stopped: pids %s survive SIGKILL", app.label(), survivors)
+            self._changed(app, "errored", reason="stop failed")
+            return
+        if app.proc is proc:  # exit callback not yet run (adopted or racing): finish here
+            app.proc = None
+            _remove_pid_file(app.paths.pid)
+        app.status = Status.STOPPED
+        self._changed(app, "stop")
+
+    async def restart(self, app: App, spec: AppSpec | None = None) -> None:
+        """Stop then start with the same id; spec, when given, replaces the stored one."""
+        async with app.lock:
+            was_running = app.proc is not None and not app.proc.exited
+            await self._stop_locked(app)
+            if spec is not None:
+                self._replace_spec(app, spec)
+            self._reset_for_manual_start(app)
+            if was_running:  # PM2 counts a restart only when a process was replaced
+                app.counters.restart_time += 1
+            self._spawn(app)
+            self._changed(app, "restart")
+
+    def _replace_spec(self, app: App, spec: AppSpec) -> None:
+        path_env = spec.env.get("PATH") or app.shell_env.get("PATH")
+        app.command = resolve_command(spec, path_env)
+        app.spec = spec
+        app.paths = logs.resolve_paths(self.home, spec, app.pm_id)
+
+    def _reset_for_manual_start(self, app: App) -> None:
+        app.counters.created_at = now_ms()
+        app.counters.unstable_restarts = 0
+        app.counters.prev_restart_delay = 0
+
+    async def delete(self, app: App) -> None:
+        async with app.lock:
+            await self._stop_locked(app)
+            self.apps.pop(app.pm_id, None)
+            self._changed(app, "delete")
+
+    def reset(self, app: App) -> None:
+        """PM2's reset: zero the counters and start the created_at clock again."""
+        app.counters.restart_time = 0
+        app.counters.unstable_restarts = 0
+        app.counters.created_at = now_ms()
+        self._changed(app, "reset")
+
+    def send_signal(self, app: App, signum: int) -> bool:
+        if app.proc is None or app.proc.exited:
+            return False
+        return process.send_signal(app.proc.pid, signum)
+
+    async def stop_all(self) -> None:
+        await each(self.apps.values(), self.stop)
+
+
+async def each(apps: Iterable[App], action: Callable[[App], Awaitable[None]]) -> list[BaseException]:
+    """Run action on every app at once; return the errors instead of stopping at the first."""
+    results = await asyncio.gather(*(action(app) for app in list(apps)), return_exceptions=True)
+    return [result for result in results if isinstance(result, BaseException)]
+
+
+async def terminate(proc: process.OSProcess, timeout: float, treekill: bool) -> list[int]:
+    """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived."""
+    tree = proc.tree() if treekill else []
+    process.signal_tree(proc.pid, tree, kill_signal(), group=treekill)
+    survivors = await _wait_tree(proc, tree, timeout)
+    if not survivors:
+        return []
+    tree = sorted(set(tree) | set(proc.tree() if treekill else []))
+    process.signal_tree(proc.pid, tree, signal.SIGKILL, group=treekill)
+    return await _wait_tree(proc, tree, timeout)
+
+
+async def _wait_tree(proc: process.OSProcess, tree: list[int], timeout: float) -> list[int]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    if not await proc.wait(timeout):
+        return [proc.pid]
+    return await process.wait_gone(tree, max(0.0, deadline - loop.time()))
+
+
+def filter_shell_env(env: dict[str, str], filter_env: bool | list[str]) -> dict[str, str]:
+    """PM2's filter_env: true drops the whole shell env; strings drop keys starting with them."""
+    if filter_env is True:
+        return {}
+    if not filter_env:
+        return dict(env)
+    prefixes = [filter_env] if isinstance(filter_env, str) else list(filter_env)
+    return {key: value for key, value in env.items()
+            if not any(key.startswith(prefix) for prefix in prefixes)}
+
+
+def _describe_exit(code: int | None) -> tuple[str, str]:
+    if code is None:
+        return "unknown", "unknown"
+    if code < 0:
+        try:
+            return "null", signal.Signals(-code).name
+        except ValueError:
+            return "null", str(-code)
+    return str(code), "null"
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(str(pid))
+    except OSError as exc:
+        log.warning("cannot write pid file %s: %s", path, exc)
+
+
+def _remove_pid_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _id_or_none(value: int | str | None) -> int | str | None:
+    """uid/gid as Popen takes them; an empty value means the daemon's own."""
+    return value if value not in (None, "") else None
+
+
+def ensure_unique_start(existing: list[App], force: bool, name: str) -> None:
+    """PM2 refuses to launch the same script and name twice unless forced."""
+    if existing and not force:
+        raise Conflict(
+            f"Script already launched as {name!r} (id {existing[0].pm_id}), "
+            "add -f option to force re-execution"
+        )
