@@ -167,7 +167,7 @@ def reload(targets: tuple[str, ...], env_name: str | None, only: str | None, upd
     _print_table(silent)
 
 
-@click.command("scale")
+@click.command("scale", context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("count", metavar="<N|+N|-N>")
 @click.option("-s", "--silent", is_flag=True, help="Do not print the table.")
