@@ -135,9 +135,10 @@ def _read_js(path: str) -> Any:
             f"{path}: JavaScript config files need 'node' on PATH to be evaluated, and it was not "
             "found; install Node.js or write the same apps as ecosystem.json or ecosystem.yaml")
     try:
-        result = subprocess.run(  # noqa: S603 - the user's own config, evaluated like PM2 does
+        result = subprocess.run(
             [node, "-e", _NODE_LOADER, path], cwd=str(Path(path).parent),
-            capture_output=True, text=True, timeout=NODE_TIMEOUT, stdin=subprocess.DEVNULL)
+            capture_output=True, text=True, timeout=NODE_TIMEOUT, stdin=subprocess.DEVNULL,
+            check=False)
     except subprocess.TimeoutExpired:
         raise ConfigError(f"{path}: node did not finish evaluating the file "
                           f"within {NODE_TIMEOUT:.0f}s") from None

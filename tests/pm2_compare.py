@@ -114,7 +114,7 @@ def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
 
     def run(*args: str) -> str:
         result = subprocess.run([*base, *args], cwd=corpus, env=env, capture_output=True,
-                                text=True, timeout=120)
+                                text=True, timeout=120, check=False)
         if result.returncode != 0:
             raise AssertionError(f"{kind} {' '.join(args)} failed: {result.stderr}{result.stdout}")
         return result.stdout
@@ -135,7 +135,8 @@ def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
 
         return _wait_for(ready, 60, f"every app under {kind} to record its env")  # type: ignore[no-any-return]
     finally:
-        subprocess.run([*base, "kill"], cwd=corpus, env=env, capture_output=True, timeout=120)
+        subprocess.run([*base, "kill"], cwd=corpus, env=env, capture_output=True, timeout=120,
+                       check=False)
 
 
 def _normal(value: Any, corpus: Path, home: Path, pm_id: int) -> Any:
@@ -165,8 +166,12 @@ def compare(pm2: Run, pm: Run, roots: dict[str, tuple[Path, Path]],
     for key in sorted(set(pm2_apps) & set(pm_apps)):
         a, b = pm2_apps[key], pm_apps[key]
         where = f"{key[0]}[{key[1]}]"
-        norm_a = lambda v: _normal(v, *roots["pm2"], a["pm_id"])  # noqa: E731
-        norm_b = lambda v: _normal(v, *roots["pm"], b["pm_id"])  # noqa: E731
+        def norm_a(value: Any, pm_id: int = a["pm_id"]) -> Any:
+            return _normal(value, *roots["pm2"], pm_id)
+
+        def norm_b(value: Any, pm_id: int = b["pm_id"]) -> Any:
+            return _normal(value, *roots["pm"], pm_id)
+
         for pm2_key, pm_key in FIELDS:
             if pm2_key in a["pm2_env"]:
                 report.check(f"{where}.{pm2_key}", norm_a(a["pm2_env"][pm2_key]),

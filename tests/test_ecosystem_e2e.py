@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import PM, wait_for
+
 from pm.ecosystem import load_file
 
 DUMPER = Path(__file__).parent / "corpus" / "apps" / "dump_env.py"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from pm2_compare import compare_corpus
 
 pytestmark = [
