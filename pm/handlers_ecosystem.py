@@ -87,25 +87,28 @@ def target_count(current: int, request: str) -> int:
 
 @handler("scale")
 async def scale(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    """Add instances (next free ids, own log files) or delete the newest ones."""
+    """Add instances (next ids, own log files) or delete the oldest ones, as PM2 does.
+
+    PM2 7 was observed to delete the lowest ids first (`scale s 1` of ids 0,1,2 keeps 2),
+    and `scale s 0` deletes every instance.
+    """
     name = arg_str(args, "name")
     sup = ctx.supervisor
     apps = sorted((app for app in sup.apps.values() if app.name == name), key=lambda a: a.pm_id)
     if not apps:
         raise NotFound(f"Process {name} not found; scale takes an app name")
     wanted = target_count(len(apps), arg_str(args, "count"))
-    if wanted < 1:
-        raise BadRequest(f"cannot scale {name} to {wanted} instances; use `pm delete {name}` "
-                         "to remove the app")
+    if wanted < 0:
+        raise BadRequest(f"cannot scale {name} to {wanted} instances (it has {len(apps)})")
     added: list[App] = []
     removed: list[dict[str, Any]] = []
     if wanted > len(apps):
         added = await _scale_up(ctx, apps, wanted)
     elif wanted < len(apps):
-        victims = apps[wanted:]
+        victims = apps[:len(apps) - wanted]
         removed = ctx.entries(victims)
         raise_first(await each(victims, sup.delete))
-    for app in apps[:wanted]:
+    for app in apps[len(apps) - wanted:] if wanted < len(apps) else apps:
         app.spec = dataclasses.replace(app.spec, instances=wanted)
     remaining = sorted((app for app in sup.apps.values() if app.name == name),
                        key=lambda a: a.pm_id)

@@ -84,16 +84,18 @@ def test_instances_env_per_id_logs_and_scale(pm: PM) -> None:
     assert all(e["pm2_env"]["instances"] == 4 for e in entries)
     assert entries[3]["pm2_env"]["pm_out_log_path"].endswith("/logs/w-out-3.log")
     assert child_env(pm, "w", 3)["NODE_APP_INSTANCE"] == "3"
-    pm.run("scale", "w", "-3")
-    assert [e["pm_id"] for e in pm.jlist()] == [0]
+    pm.run("scale", "w", "-3")  # PM2 deletes the oldest ids first
+    assert [(e["pm_id"], e["pm2_env"]["instances"]) for e in pm.jlist()] == [(3, 1)]
     for old in (pm.workdir / "dumps").glob("w-*.json"):
         old.unlink()  # so the next record read is the new instance's
     pm.run("scale", "w", "+1")
     ids = [e["pm_id"] for e in pm.jlist()]
-    assert len(ids) == 2 and ids[0] == 0  # the new id is the supervisor's next id
-    assert child_env(pm, "w", ids[1])["NODE_APP_INSTANCE"] == "1"
+    assert len(ids) == 2 and ids[0] == 3
+    assert child_env(pm, "w", ids[1])["NODE_APP_INSTANCE"] == "0"  # smallest free index
     bad = pm.run("scale", "w", "lots", check=False)
     assert bad.returncode != 0 and "N, +N or -N" in bad.stderr
+    pm.run("scale", "w", "0")
+    assert pm.jlist() == []
 
 
 def test_only_start_or_restart_reload_stop_and_delete_a_file(pm: PM) -> None:
