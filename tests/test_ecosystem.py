@@ -115,6 +115,17 @@ def test_js_configs_commonjs_and_esm() -> None:
 
 
 @needs_node
+def test_cjs_config_and_default_export(tmp_path: Path) -> None:
+    (tmp_path / "w.py").write_text("")
+    (tmp_path / "a.config.cjs").write_text(
+        "const base = {script: 'w.py'};\n"
+        "module.exports = {apps: [1, 2].map(i => ({...base, name: `w${i}`}))};\n")
+    assert [s.name for s in load_file(str(tmp_path / "a.config.cjs")).specs] == ["w1", "w2"]
+    (tmp_path / "b.config.mjs").write_text("export default [{script: 'w.py', name: 'bare'}];\n")
+    assert [s.name for s in load_file(str(tmp_path / "b.config.mjs")).specs] == ["bare"]
+
+
+@needs_node
 def test_js_syntax_error_is_explained() -> None:
     with pytest.raises(ConfigError) as info:
         read_file(str(BROKEN / "bad.config.js"))
@@ -212,3 +223,12 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
     (tmp_path / "list.json").write_text('{"apps": [1]}')
     with pytest.raises(ConfigError, match=r"app #0: expected an object"):
         load_file(str(tmp_path / "list.json"))
+
+
+def test_scale_counts() -> None:
+    from pm.errors import BadRequest
+    from pm.handlers_ecosystem import target_count
+
+    assert (target_count(2, "5"), target_count(2, "+3"), target_count(4, "-1")) == (5, 5, 3)
+    with pytest.raises(BadRequest, match=r"N, \+N or -N"):
+        target_count(2, "many")
