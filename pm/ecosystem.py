@@ -218,6 +218,9 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     for name in _duplicate_names(loaded.specs):
         loaded.warnings.append(f"{path}: several apps are named '{name}'; actions by name "
                                "will reach all of them")
+    if env_name and not any(f"env_{env_name}" in raw for raw in raw_apps):
+        loaded.warnings.append(f"{path}: no app has 'env_{env_name}'; --env {env_name} "
+                               "changes no environment")
     loaded.warnings = list(dict.fromkeys(loaded.warnings))
     if only:
         wanted = set(only)

@@ -58,6 +58,8 @@ def test_yaml_env_profile_and_append_env_to_name() -> None:
                           "SHARED": "base"}
     assert web["port"] == 8080 and web["namespace"] == "shop"
     assert prod["mailer"]["env"] == {"SHARED": "mailer", "MAIL_HOST": "smtp.example.com"}
+    staging = load_file(str(CORPUS / "profiles.yaml"), env_name="staging")
+    assert any("no app has 'env_staging'" in w for w in staging.warnings)
 
 
 def test_instances_and_instance_variables() -> None:
