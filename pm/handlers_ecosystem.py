@@ -36,9 +36,10 @@ async def apply_file(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     touched: list[App] = []
     restarted: list[str] = []
     started: list[str] = []
+    managed = {app.name for app in sup.apps.values()}  # before this file: same-name apps all start
     for spec in specs:
         known = [app for app in sup.apps.values() if app.name == spec.name]
-        if known:
+        if spec.name in managed:
             for app in known:
                 app.shell_env = filter_shell_env({**app.shell_env, **shell_env}, spec.filter_env)
             raise_first(await each(known, lambda app, spec=spec: sup.restart(app, spec)))
