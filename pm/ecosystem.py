@@ -109,6 +109,8 @@ def _read_json(path: str, text: str) -> Any:
         match = _JSON5_ERROR.match(str(exc))
         if match:
             line, problem, column = match.groups()
+            char = re.fullmatch(r'Unexpected "(.*)"', problem, re.DOTALL)
+            problem = f"unexpected character {char.group(1)!r}" if char else problem
             raise ConfigError(f"{path}:{line}:{column}: invalid JSON: {problem}") from None
         raise ConfigError(f"{path}: invalid JSON: {exc}") from None
 
@@ -212,6 +214,7 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
             errors.append(exc.message)
             continue
         loaded.specs.append(spec)
+    errors = [line for error in errors for line in error.splitlines()]
     if errors:
         count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
         raise ConfigError(f"{path}: {count}, nothing started:\n" + "\n".join(errors))
@@ -473,6 +476,8 @@ def plan_start(targets: list[str], overrides: dict[str, Any], script_args: list[
     plan = StartPlan()
     cwd = os.getcwd()
     for target in targets:
+        if is_config_file(target) and not os.path.exists(target):
+            raise ConfigError(f"File {target} not found (run `pm init` to write a sample)")
         if is_config_file(target) and os.path.isfile(target):
             loaded = load_file(target, env_name, only, overrides)
             plan.file_specs += loaded.specs
