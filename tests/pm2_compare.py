@@ -91,6 +91,8 @@ class Run:
 
     entries: list[dict[str, Any]]
     dumps: dict[int, dict[str, Any]]
+    #: (name, restart_time, status) of every app after the first case was started again.
+    after_restart: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
@@ -133,7 +135,12 @@ def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
                 dumps[entry["pm_id"]] = json.loads(path.read_text())
             return Run(entries, dumps)
 
-        return _wait_for(ready, 60, f"every app under {kind} to record its env")  # type: ignore[no-any-return]
+        result: Run = _wait_for(ready, 60, f"every app under {kind} to record its env")
+        run("start", CASES[0][0], *CASES[0][1])  # again: a restart, never a duplicate
+        result.after_restart = sorted(
+            (e["name"], e["pm2_env"]["restart_time"], e["pm2_env"]["status"])
+            for e in json.loads(run("jlist")))
+        return result
     finally:
         subprocess.run([*base, "kill"], cwd=corpus, env=env, capture_output=True, timeout=120,
                        check=False)
@@ -163,6 +170,7 @@ def compare(pm2: Run, pm: Run, roots: dict[str, tuple[Path, Path]],
     report = Report()
     pm2_apps, pm_apps = _by_name_rank(pm2), _by_name_rank(pm)
     report.check("apps (name, instance)", sorted(pm2_apps), sorted(pm_apps))
+    report.check("apps after starting a file again", pm2.after_restart, pm.after_restart)
     for key in sorted(set(pm2_apps) & set(pm_apps)):
         a, b = pm2_apps[key], pm_apps[key]
         where = f"{key[0]}[{key[1]}]"
