@@ -28,7 +28,15 @@ ALIASES = {
 
 
 #: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "startOrRestart": "pm.commands.ecosystem:start_or_restart",
+    "startOrReload": "pm.commands.ecosystem:start_or_reload",
+    "startOrGracefulReload": "pm.commands.ecosystem:start_or_graceful_reload",
+    "reload": "pm.commands.ecosystem:reload",
+    "scale": "pm.commands.ecosystem:scale",
+    "init": "pm.commands.ecosystem:init",
+    "ecosystem": "pm.commands.ecosystem:init",
+}
 
 
 class PMGroup(click.Group):
@@ -206,6 +214,10 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
         entries += client().call("start", apps=[spec.to_dict() for spec in plan.specs],
                                  shell_env=dict(os.environ), force=options["force"])
         click.echo(render.prefix("Done."))
+    if plan.file_specs:  # ecosystem files: restart known names, start the rest (PM2's rule)
+        from pm.commands.ecosystem import apply_specs
+
+        entries += apply_specs(client(), plan.file_specs)
     if not options["silent"]:
         print_table()
 
@@ -218,6 +230,14 @@ SCRIPT_ARGS: list[str] = []
 
 
 def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
+    if any("." in target for target in targets) or extra.get("env_name"):
+        from pm.commands.ecosystem import file_action  # ecosystem files act on their apps
+
+        targets = tuple(file_action(client(), cmd, targets, extra))
+        if not targets:
+            return []
+    extra.pop("env_name", None)
+    extra.pop("only", None)
     entries: list[dict[str, Any]] = client().call(cmd, targets=list(targets), **extra)
     for entry in entries:
         click.echo(render.prefix(f"[{entry['name']}]({entry['pm_id']}) ✓ {verb}"))
@@ -242,9 +262,8 @@ def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
 @click.option("-s", "--silent", is_flag=True)
 def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, silent: bool) -> None:
     """Restart apps (stop, then start with the same id)."""
-    if env_name:
-        raise PMError("Using --env [env] without passing the ecosystem file does not work")
     extra: dict[str, Any] = {"update_env": True, "shell_env": dict(os.environ)} if update_env else {}
+    extra["env_name"] = env_name
     _action("restart", "restarted", targets, **extra)
     if not update_env:
         click.echo(render.prefix("Use --update-env to update environment variables"))

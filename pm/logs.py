@@ -43,7 +43,7 @@ def resolve_paths(home: Home, spec: AppSpec, pm_id: int) -> LogPaths:
         combined = str(home.combined_log(spec.name))
     elif isinstance(spec.log_file, str) and spec.log_file:
         combined = _custom(spec.log_file, spec.cwd, suffix_id)
-    pid = _custom(spec.pid_file, spec.cwd, None) or str(home.pid_path(spec.name, pm_id))
+    pid = _custom(spec.pid_file, spec.cwd, pm_id) or str(home.pid_path(spec.name, pm_id))
     return LogPaths(out, err, combined, pid)
 
 

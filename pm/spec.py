@@ -114,6 +114,10 @@ class AppSpec:
     uid: int | str | None = None
     gid: int | str | None = None
     version: str | None = None
+    watch_options: dict[str, Any] = field(default_factory=dict)
+    kill_retry_time: int = 100
+    vizion: bool = True
+    force: bool = False
     # pm additions (documented in the README): event hooks and start ordering.
     hooks: dict[str, str] = field(default_factory=dict)
     priority: int = 0

@@ -1,0 +1,2 @@
+# Corpus Ruby app; tests/corpus/bin/ruby stands in for the real interpreter.
+loop { sleep 60 }

@@ -1,0 +1,26 @@
+"""The corpus under real PM2 7 and under pm: the fields that define each app must match.
+
+Skipped when `pm2` is not on PATH (CI). Run with `-s` to see the numbers compared/matched.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from pm2_compare import compare_corpus
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("pm2") is None, reason="pm2 (PM2 7.x) not on PATH"),
+    pytest.mark.skipif(shutil.which("node") is None, reason="node not on PATH"),
+    pytest.mark.slow,
+]
+
+
+def test_corpus_matches_pm2() -> None:
+    report = compare_corpus()
+    print(f"\nPM2 comparison: {report.compared} fields compared, {report.matched} matched")
+    for line in report.mismatches:
+        print("  differs:", line)
+    assert report.compared > 400
+    assert report.unexpected() == []
