@@ -28,7 +28,14 @@ ALIASES = {
 
 
 #: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "save": "pm.commands.persist:save",
+    "resurrect": "pm.commands.persist:resurrect",
+    "cleardump": "pm.commands.persist:cleardump",
+    "update": "pm.commands.persist:update",
+    "startup": "pm.commands.persist:startup",
+    "unstartup": "pm.commands.persist:unstartup",
+}
 
 
 class PMGroup(click.Group):
@@ -298,6 +305,10 @@ def list_cmd(mini_list: bool, sort_key: str | None) -> None:
                 click.echo(f"{key} : {value}")
         return
     print_table(entries)
+    from pm.commands.persist import sync_warning
+
+    if warning := sync_warning(entries):
+        click.echo(render.warn(warning), err=True)
 
 
 def sort_entries(entries: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ class Context:
     sampler: Sampler = field(default_factory=Sampler)
     #: Set by the daemon: ask it to shut down after the current reply is sent.
     request_shutdown: Callable[[bool], None] = lambda save: None
+    request_exit_leaving_apps: Callable[[], None] = lambda: None
 
     @property
     def home(self) -> str:
@@ -203,3 +204,5 @@ async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reply first, then stop every app and exit (no save, as PM2)."""
     ctx.request_shutdown(False)
     return {"pid": os.getpid()}
+
+from pm import handlers_persist  # noqa: E402,F401
