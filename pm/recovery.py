@@ -189,12 +189,22 @@ def _find_process(app: App, raw: dict[str, Any], processes: list[Found]) -> proc
         if adopted is not None:
             return adopted
     for item in processes:
-        if item.session_leader and item.cmdline == app.command.argv:
+        if item.session_leader and _runs(item.cmdline, app.command.argv):
             create_time = process.process_create_time(item.pid)
             if create_time is not None:
                 log.info("App %s: found its process %d by environment", app.label(), item.pid)
                 return process.OSProcess.adopt(item.pid, create_time)
     return None
+
+
+def _runs(cmdline: list[str], argv: list[str]) -> bool:
+    """Whether a process's cmdline is the app's command. The program may differ (a wrapper such
+    as a pyenv shim execs the real interpreter) so the arguments decide when there are any."""
+    if cmdline == argv:
+        return True
+    if len(argv) > 1:
+        return cmdline[-(len(argv) - 1):] == argv[1:]
+    return bool(cmdline) and os.path.basename(cmdline[0]) == os.path.basename(argv[0])
 
 
 def _stop_orphan(item: Found) -> None:
