@@ -67,7 +67,16 @@ def resurrect(source: str | None, silent: bool) -> None:
     """Start the apps of the saved list (apps already known by name are skipped)."""
     path = os.path.abspath(source) if source else None
     click.echo(render.prefix(f"Restoring processes from {path or Home.from_env().dump}"))
-    result = _client().call("resurrect", **({"path": path} if path else {}))
+    from pm.errors import NotFound
+
+    try:
+        result = _client().call("resurrect", **({"path": path} if path else {}))
+    except NotFound as exc:
+        if path:
+            raise
+        # Nothing saved is not a failure: a boot with an empty list must still bring pm up.
+        click.echo(render.warn(exc.message), err=True)
+        return
     for warning in result["warnings"]:
         click.echo(render.warn(warning), err=True)
     for name in result["skipped"]:
@@ -147,3 +156,77 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] not in (b"Z", b"X")
+
+
+# ------------------------------------------------------------ startup / unstartup
+
+
+def _startup_options(func: Any) -> Any:
+    options = [
+        click.argument("platform", required=False, default="systemd"),
+        click.option("-u", "--user", help="User the daemon runs as (default: you)."),
+        click.option("--hp", "home", help="That user's home (PM_HOME becomes <hp>/.pm)."),
+        click.option("--service-name", help="Unit name (default: pm-<user>, or pm for --user-unit)."),
+        click.option("--user-unit", is_flag=True,
+                     help="A `systemctl --user` unit in ~/.config/systemd/user (no root needed)."),
+        click.option("--wait-ip", is_flag=True, help="Start after network-online.target."),
+        click.option("--unit-dir", type=click.Path(file_okay=False),
+                     help="Write the unit into this folder instead (systemctl is not called)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _resolve(platform: str, user: str | None, home: str | None, service_name: str | None,
+             user_unit: bool, wait_ip: bool) -> Any:
+    from pm import startup as unit
+
+    if platform != "systemd":
+        raise PMError(f"init system {platform!r} is not supported; pm supports systemd")
+    try:
+        return unit.resolve(user, home, service_name, user_unit, wait_ip)
+    except ValueError as exc:
+        raise PMError(str(exc)) from None
+
+
+def _needs_root(user_unit: bool, unit_dir: str | None) -> bool:
+    return not user_unit and unit_dir is None and os.geteuid() != 0
+
+
+@click.command("startup")
+@_startup_options
+@click.option("--print", "print_only", is_flag=True, help="Print the unit; install nothing.")
+def startup(platform: str, user: str | None, home: str | None, service_name: str | None,
+            user_unit: bool, wait_ip: bool, unit_dir: str | None, print_only: bool) -> None:
+    """Start pm and resurrect the saved list at boot (systemd)."""
+    from pm import startup as unit
+
+    setup = _resolve(platform, user, home, service_name, user_unit, wait_ip)
+    if print_only:
+        click.echo(unit.unit_text(setup), nl=False)
+        return
+    if _needs_root(user_unit, unit_dir):
+        click.echo(render.prefix("To set up the startup script, copy/paste the following command "
+                                 "(or use --user-unit for a unit of your own):"))
+        click.echo(unit.sudo_command(setup))
+        sys.exit(1)
+    for line in unit.install(setup, Path(unit_dir) if unit_dir else None):
+        click.echo(render.prefix(line))
+    click.echo(render.prefix("Freeze a process list on reboot via: $ pm save"))
+
+
+@click.command("unstartup")
+@_startup_options
+def unstartup(platform: str, user: str | None, home: str | None, service_name: str | None,
+              user_unit: bool, wait_ip: bool, unit_dir: str | None) -> None:
+    """Remove the unit `pm startup` installed."""
+    from pm import startup as unit
+
+    setup = _resolve(platform, user, home, service_name, user_unit, wait_ip)
+    if _needs_root(user_unit, unit_dir):
+        click.echo(render.prefix("To remove the startup script, copy/paste the following command:"))
+        click.echo(unit.sudo_command(setup, "unstartup"))
+        sys.exit(1)
+    for line in unit.uninstall(setup, Path(unit_dir) if unit_dir else None):
+        click.echo(render.prefix(line))
