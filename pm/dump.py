@@ -180,7 +180,7 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
         label = f"{where}: entry #{index} ({item.get('name', '?')})"
         raw = _pm2_raw_spec(item)
         raw["instances"] = counts.get(str(item.get("name", "")), 1)
-        spec = build_spec(raw, label, str(raw.get("cwd") or "/"), None, {}, [])
+        spec = build_spec(raw, label, str(raw.get("cwd") or "/"), None, {}, warnings)
         env = item.get("env") if isinstance(item.get("env"), dict) else {}
         shell_env = {str(k): str(v) for k, v in env.items()
                      if k not in _PM2_ENV_NOISE and k != spec.name}

@@ -4,6 +4,7 @@ and `exit_leaving_apps` (used by `pm update`)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,5 @@ async def _revive(ctx: Context, item: dict[str, Any], where: str, known: set[str
 @handler("exit_leaving_apps")
 async def exit_leaving_apps(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reply, write the live state, and exit without touching the apps (`pm update`)."""
-    import os
-
     ctx.request_exit_leaving_apps()
     return {"pid": os.getpid()}

@@ -27,6 +27,7 @@ from typing import Any
 
 from pm import process, state
 from pm.app import App, now_ms
+from pm.errors import PMError
 from pm.logs import LogPaths
 from pm.policy import Counters, after_exit
 from pm.protocol import Status
@@ -124,7 +125,7 @@ def recover(supervisor: Supervisor) -> Report:
     for raw in sorted(data["apps"], key=lambda item: int(item.get("pm_id", 0))):
         try:
             app = rebuild(raw, data)
-        except (KeyError, TypeError, ValueError, Exception) as exc:  # one bad record, not all
+        except (KeyError, TypeError, ValueError, PMError) as exc:  # one bad record, not all
             log.error("state.json: cannot rebuild app %s: %s", raw.get("pm_id"), exc)
             report.failed += 1
             continue
