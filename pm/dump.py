@@ -47,7 +47,7 @@ def save(home: Home, apps: list[App], force: bool = False) -> int:
 def write_list(home: Home, data: bytes) -> None:
     """Replace the dump with data atomically; a readable previous dump becomes dump.bak."""
     _remove_stale_temps(home.dump)
-    if _readable(home.dump):
+    if _readable(home.dump) and not _same_file(home.dump, home.dump_backup):
         tmp = home.dump_backup.with_name(f".{home.dump_backup.name}.tmp{os.getpid()}")
         try:
             tmp.unlink()
@@ -62,6 +62,15 @@ def write_list(home: Home, data: bytes) -> None:
 def clear(home: Home) -> None:
     """`pm cleardump`: an empty list (PM2 writes `[]`); the previous one stays in dump.bak."""
     write_list(home, b"[]\n")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """True after a save killed between its two renames: rename() of one hard link over
+    another of the same inode does nothing, so the backup step is skipped."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _readable(path: Path) -> bool:

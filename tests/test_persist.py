@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from conftest import APPS, PM, pid_alive, wait_for
 
 TICKER = str(APPS / "ticker.py")
@@ -146,7 +144,7 @@ def test_a_save_killed_mid_write_never_leaves_an_unreadable_dump(pm: PM) -> None
         " * 4000) + ']').encode())\n"
         "    if n == 0: print('ready', flush=True)\n")
     rng = random.Random(5)
-    for attempt in range(25):
+    for attempt in range(15):
         proc = subprocess.Popen([sys.executable, "-c", writer, str(pm.home)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
@@ -164,13 +162,13 @@ def test_a_save_killed_mid_write_never_leaves_an_unreadable_dump(pm: PM) -> None
     assert len([p for p in pm.home.iterdir() if ".tmp" in p.name]) < max(1, len(leftovers))
 
 
-@pytest.mark.parametrize("corrupt", [b"", b"{}", b"[1, 2"])
-def test_save_does_not_rotate_junk_into_bak(pm: PM, corrupt: bytes) -> None:
+def test_save_does_not_rotate_junk_into_bak(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "api", "-s")
     pm.run("save")
     pm.run("save")
     good = (pm.home / "dump.bak").read_bytes()
-    (pm.home / "dump").write_bytes(corrupt)
-    pm.run("save")
-    assert (pm.home / "dump.bak").read_bytes() == good
+    for corrupt in (b"", b"{}", b"[1, 2"):
+        (pm.home / "dump").write_bytes(corrupt)
+        pm.run("save")
+        assert (pm.home / "dump.bak").read_bytes() == good, corrupt
     assert pid_alive(pm.app("api")["pid"])
