@@ -114,7 +114,19 @@ def rebuild(raw: dict[str, Any], data: dict[str, Any]) -> App:
 
 
 def recover(supervisor: Supervisor) -> Report:
-    """Rebuild the table from state.json; call before serving requests (needs a running loop)."""
+    """Rebuild the table from state.json; call before serving requests (needs a running loop).
+
+    Never raises: a daemon that cannot start because of its state file would lock the user out.
+    """
+    try:
+        return _recover(supervisor)
+    except Exception:
+        log.exception("crash recovery failed; %s moved aside", supervisor.home.state)
+        state.move_aside(supervisor.home)
+        return Report(failed=1)
+
+
+def _recover(supervisor: Supervisor) -> Report:
     report = Report()
     data = state.read(supervisor.home)
     if data is None:

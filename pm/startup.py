@@ -91,6 +91,9 @@ def unit_text(startup: Startup) -> str:
         f"Environment=PM_HOME={startup.pm_home}",
         f"PIDFile={startup.pm_home}/pm.pid",
         "Restart=on-failure",
+        # If the daemon itself dies, leave the apps for the restarted daemon to re-adopt
+        # (systemd's default would kill the whole cgroup); `ExecStop=pm kill` stops them.
+        "KillMode=process",
         "",
         f"ExecStart={pm} resurrect",
         f"ExecReload={pm} reload all",

@@ -96,17 +96,17 @@ def read(home: Home) -> dict[str, Any] | None:
         return None
     except (OSError, ValueError) as exc:
         log.error("cannot read %s (%s); moved aside, nothing re-adopted from it", home.state, exc)
-        _move_aside(home)
+        move_aside(home)
         return None
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT \
             or not isinstance(data.get("apps"), list):
         log.error("%s has an unknown format; moved aside, nothing re-adopted from it", home.state)
-        _move_aside(home)
+        move_aside(home)
         return None
     return data
 
 
-def _move_aside(home: Home) -> None:
+def move_aside(home: Home) -> None:
     try:
         os.replace(home.state, home.state.with_name("state.json.unreadable"))
     except OSError:

@@ -136,3 +136,12 @@ def test_sigterm_after_recovery_saves_and_stops_adopted_apps(pm: PM) -> None:
     assert not pid_alive(app_pid)
     assert [e["spec"]["name"] for e in json.loads((pm.home / "dump").read_text())] == ["api"]
     assert pm.jlist() == []  # a clean stop leaves nothing to re-adopt
+
+
+def test_a_junk_state_file_never_keeps_the_daemon_from_starting(pm: PM) -> None:
+    pm.home.mkdir(parents=True)
+    for junk in ('{"format": 1, "apps": [1, "x", {"pm_id": "zz"}]}', "{{{", '{"format": 99}'):
+        (pm.home / "state.json").write_text(junk)
+        assert pm.jlist() == []
+        assert "state.json" in (pm.home / "pm.log").read_text()
+        pm.run("kill")

@@ -36,6 +36,7 @@ def test_print_shows_pm2s_unit_adapted_to_pm(pm: PM) -> None:
     assert unit["ExecReload"][0].endswith(" reload all")
     assert unit["ExecStop"][0].endswith(" kill")
     assert unit["WantedBy"] == ["multi-user.target"] and unit["Restart"] == ["on-failure"]
+    assert unit["KillMode"] == ["process"]  # a daemon crash leaves the apps to re-adopt
     assert not (pm.home / "rpc.sock").exists()  # printing needs no daemon
 
 
