@@ -84,6 +84,29 @@ async def _revive(ctx: Context, item: dict[str, Any], where: str, known: set[str
     return app
 
 
+_SAVED_NAMES: dict[str, tuple[tuple[int, int, int], list[str] | None]] = {}
+
+
+@handler("saved_names")
+async def saved_names(ctx: Context, args: dict[str, Any]) -> list[str] | None:
+    """Sorted names in the dump (None without one), for `pm list`'s out-of-sync warning.
+
+    Cached by the file's identity, so `pm list` never pays for parsing a big dump.
+    """
+    path = ctx.supervisor.home.dump
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    key = (info.st_ino, info.st_size, info.st_mtime_ns)
+    cached = _SAVED_NAMES.get(str(path))
+    if cached is None or cached[0] != key:
+        names = dump.saved_names(ctx.supervisor.home)
+        cached = (key, sorted(names) if names is not None else None)
+        _SAVED_NAMES[str(path)] = cached
+    return cached[1]
+
+
 @handler("exit_leaving_apps")
 async def exit_leaving_apps(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reply, write the live state, and exit without touching the apps (`pm update`)."""

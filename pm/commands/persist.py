@@ -5,7 +5,6 @@ Kept light at import time: `pm list` imports `sync_warning` from here.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -22,19 +21,18 @@ OUT_OF_SYNC = ("Current process list is not synchronized with saved list. "
                "Type 'pm save' to synchronize.")
 
 
-def sync_warning(entries: list[dict[str, Any]], home: Home | None = None) -> str | None:
+def sync_warning(entries: list[dict[str, Any]]) -> str | None:
     """PM2's `ls` warning when the running names differ from the saved ones (no dump: none)."""
-    home = home or Home.from_env()
+    from pm.errors import PMError as Error
+
     try:
-        saved = json.loads(home.dump.read_bytes())
-    except (OSError, ValueError):
+        saved = _client().call("saved_names")
+    except Error:  # a daemon without the command: no warning rather than a failed `pm list`
         return None
-    if not isinstance(saved, list):
+    if saved is None:
         return None
-    saved_names = sorted(str((item.get("spec") or item).get("name", ""))
-                         for item in saved if isinstance(item, dict))
     running = sorted(str(entry.get("name", "")) for entry in entries)
-    return None if saved_names == running else OUT_OF_SYNC
+    return None if saved == running else OUT_OF_SYNC
 
 
 def _client() -> Any:
