@@ -10,8 +10,8 @@ truth by up to `min_interval`; recovery covers that window by finding the daemon
 their environment (see recovery.py), so a stale file never causes a duplicate.
 
 Format (version 1): `{"format", "written_at", "daemon_pid", "specs": {key: spec}, "envs":
-{key: shell env}, "apps": [record]}`. Apps created from one spec share it, and usually one shell
-env, so both are stored once. Each record has `extra`: per-app data that other modules save and
+{key: shell env}, "apps": [record]}`. Instances of one spec share it, and equal shell envs are
+stored once. Each record has `extra`: per-app data that other modules save and
 restore through `EXTRAS` (for instance the pipe-mode log reader's fd-keeper handles).
 """
 
@@ -77,8 +77,12 @@ def snapshot(supervisor: Supervisor) -> dict[str, Any]:
             specs[spec_key] = app.spec.to_dict()
         env_key = env_keys.get(id(app.shell_env))
         if env_key is None:
-            env_key = env_keys[id(app.shell_env)] = f"e{len(envs)}"
-            envs[env_key] = app.shell_env
+            # Apps started from one shell hold equal but distinct dicts: store the env once.
+            env_key = next((key for key, env in envs.items() if env == app.shell_env), None)
+            if env_key is None:
+                env_key = f"e{len(envs)}"
+                envs[env_key] = app.shell_env
+            env_keys[id(app.shell_env)] = env_key
         apps.append(record(app, spec_key, env_key))
     return {"format": STATE_FORMAT, "written_at": time.time(), "daemon_pid": os.getpid(),
             "specs": specs, "envs": envs, "apps": apps}

@@ -54,7 +54,7 @@ def test_state_round_trips_every_field_recovery_needs(root: Path) -> None:
         state.write(sup.home, sup)
         data = state.read(sup.home)
         assert data is not None
-        assert len(data["specs"]) == 3 and len(data["envs"]) == 3  # shared, not per instance
+        assert len(data["specs"]) == 3 and len(data["envs"]) == 1  # shared, not per app
         rebuilt = recovery.rebuild(data["apps"][4], data)
     finally:
         del state.EXTRAS["test"]
