@@ -145,3 +145,16 @@ def test_a_junk_state_file_never_keeps_the_daemon_from_starting(pm: PM) -> None:
         assert pm.jlist() == []
         assert "state.json" in (pm.home / "pm.log").read_text()
         pm.run("kill")
+
+
+def test_an_adopted_app_that_crashes_later_is_restarted_at_once(pm: PM) -> None:
+    pm.run("start", TICKER, "--name", "api", "-s")
+    app_pid = pm.wait_status("api", "online")["pid"]
+    _kill_daemon(pm)
+    assert pm.app("api")["pid"] == app_pid  # adopted: not the new daemon's child
+    os.kill(app_pid, signal.SIGKILL)
+    entry = wait_for(lambda: (e := pm.app("api"))["pid"] not in (0, app_pid) and e,
+                     timeout=10, message="respawn of an adopted app")
+    assert entry["pm2_env"]["restart_time"] == 1
+    assert entry["pm2_env"]["exit_code"] is None  # not our child: its exit code is unknown
+    assert "exited with code [unknown]" in (pm.home / "pm.log").read_text()
