@@ -18,6 +18,7 @@ before the crash, after the last write) are stopped, so nothing runs unmanaged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -35,6 +36,9 @@ from pm.spec import AppSpec, Command
 from pm.supervisor import Supervisor
 
 log = logging.getLogger("pm")
+
+#: Stops of half-stopped apps still running (a reference keeps each task alive).
+_PENDING: set[asyncio.Task[None]] = set()
 
 RUNNING = {Status.ONLINE, Status.LAUNCHING, Status.STOPPING, Status.WAITING_RESTART}
 
@@ -163,7 +167,9 @@ def _recover_one(supervisor: Supervisor, app: App, raw: dict[str, Any],
         supervisor.adopt(app, proc)
         report.adopted += 1
         if was == Status.STOPPING:  # the user asked for a stop the old daemon did not finish
-            supervisor.loop.create_task(supervisor.stop(app))
+            task = supervisor.loop.create_task(supervisor.stop(app))
+            _PENDING.add(task)
+            task.add_done_callback(_PENDING.discard)
         return
     supervisor.apps[app.pm_id] = app
     if was not in RUNNING:
@@ -186,9 +192,10 @@ def _recover_one(supervisor: Supervisor, app: App, raw: dict[str, Any],
         decision_action, delay = decision.action, decision.delay_ms
     log.info("App %s died while no daemon was running", app.label())
     if decision_action == "restart":
-        app.status = Status.STOPPED
-        # The supervisor's own relaunch: counts the restart, spawns, publishes the change.
-        supervisor.loop.call_later(delay / 1000, supervisor._relaunch, app)
+        app.status = Status.WAITING_RESTART if delay else Status.STOPPED
+        # The supervisor's own relaunch: counts the restart, spawns, publishes the change;
+        # kept as the app's restart timer so a `pm stop` meanwhile cancels it.
+        app.restart_timer = supervisor.loop.call_later(delay / 1000, supervisor._relaunch, app)
         report.restarted += 1
     else:
         app.status = Status.ERRORED if decision_action == "errored" else Status.STOPPED

@@ -158,3 +158,14 @@ def test_an_adopted_app_that_crashes_later_is_restarted_at_once(pm: PM) -> None:
     assert entry["pm2_env"]["restart_time"] == 1
     assert entry["pm2_env"]["exit_code"] is None  # not our child: its exit code is unknown
     assert "exited with code [unknown]" in (pm.home / "pm.log").read_text()
+
+
+def test_a_stop_the_dead_daemon_did_not_finish_is_finished(pm: PM) -> None:
+    pm.run("start", TICKER, "--name", "api", "-s")
+    app_pid = pm.wait_status("api", "online")["pid"]
+    _kill_daemon(pm)
+    state = json.loads((pm.home / "state.json").read_text())
+    state["apps"][0]["status"] = "stopping"
+    (pm.home / "state.json").write_text(json.dumps(state))
+    pm.wait_status("api", "stopped")
+    assert not pid_alive(app_pid)
