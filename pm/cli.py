@@ -36,6 +36,12 @@ LAZY_COMMANDS: dict[str, str] = {
     "scale": "pm.commands.ecosystem:scale",
     "init": "pm.commands.ecosystem:init",
     "ecosystem": "pm.commands.ecosystem:init",
+    "save": "pm.commands.persist:save",
+    "resurrect": "pm.commands.persist:resurrect",
+    "cleardump": "pm.commands.persist:cleardump",
+    "update": "pm.commands.persist:update",
+    "startup": "pm.commands.persist:startup",
+    "unstartup": "pm.commands.persist:unstartup",
 }
 
 
@@ -317,6 +323,10 @@ def list_cmd(mini_list: bool, sort_key: str | None) -> None:
                 click.echo(f"{key} : {value}")
         return
     print_table(entries)
+    from pm.commands.persist import sync_warning
+
+    if warning := sync_warning(entries):
+        click.echo(render.warn(warning), err=True)
 
 
 def sort_entries(entries: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:

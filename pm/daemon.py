@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from pm import dump
+from pm import dump, recovery, state
 from pm.errors import PMError
 from pm.handlers import Context
 from pm.paths import Home
@@ -92,7 +92,10 @@ class Daemon:
         self.home = home
         self.on_ready = on_ready
         self.supervisor = Supervisor(home)
-        self.ctx = Context(self.supervisor, request_shutdown=self.request_shutdown)
+        self.ctx = Context(self.supervisor, request_shutdown=self.request_shutdown,
+                           request_exit_leaving_apps=self.request_exit_leaving_apps)
+        self.keeper = state.StateKeeper(home, self.supervisor)
+        self.leave_apps = False
         self.server = Server(self.ctx, str(home.socket))
         self._stopping: asyncio.Future[bool] | None = None
         self._signals_seen = 0
@@ -100,6 +103,11 @@ class Daemon:
     def request_shutdown(self, save: bool) -> None:
         if self._stopping is not None and not self._stopping.done():
             self._stopping.set_result(save)
+
+    def request_exit_leaving_apps(self) -> None:
+        """Exit without stopping the apps; the next daemon re-adopts them (`pm update`)."""
+        self.leave_apps = True
+        self.request_shutdown(False)
 
     def _on_signal(self, signum: int) -> None:
         self._signals_seen += 1
@@ -115,6 +123,8 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        recovery.recover(self.supervisor)  # take back what a previous daemon left running
+        self.keeper.start()
         await self.server.start()
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
@@ -126,7 +136,14 @@ class Daemon:
         if save:
             self._save_on_exit()
         await asyncio.sleep(0)  # let the reply to `pm kill` reach the client first
+        if self.leave_apps:
+            self.keeper.close(keep=True)
+            await self.server.close()
+            remove_stale(self.home)
+            log.info("daemon exited leaving %d apps running", len(self.supervisor.apps))
+            return
         await self.supervisor.stop_all()
+        self.keeper.close(keep=False)
         await self.server.close()
         remove_stale(self.home)
         log.info("daemon stopped")

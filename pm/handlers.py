@@ -29,6 +29,7 @@ class Context:
     sampler: Sampler = field(default_factory=Sampler)
     #: Set by the daemon: ask it to shut down after the current reply is sent.
     request_shutdown: Callable[[bool], None] = lambda save: None
+    request_exit_leaving_apps: Callable[[], None] = lambda: None
 
     @property
     def home(self) -> str:
@@ -206,3 +207,4 @@ async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 
 
 from pm import handlers_ecosystem  # noqa: E402,F401
+from pm import handlers_persist  # noqa: E402,F401
