@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import IO
 
 from pm import dump
+from pm.automation import Automation
 from pm.errors import PMError
 from pm.handlers import Context
 from pm.paths import Home
@@ -94,6 +95,7 @@ class Daemon:
         self.supervisor = Supervisor(home)
         self.ctx = Context(self.supervisor, request_shutdown=self.request_shutdown)
         self.server = Server(self.ctx, str(home.socket))
+        self.automation = Automation(self.supervisor)
         self._stopping: asyncio.Future[bool] | None = None
         self._signals_seen = 0
 
@@ -116,6 +118,7 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         await self.server.start()
+        self.automation.start()
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
         self.on_ready()
@@ -126,6 +129,7 @@ class Daemon:
         if save:
             self._save_on_exit()
         await asyncio.sleep(0)  # let the reply to `pm kill` reach the client first
+        self.automation.close()  # no watch, cron or memory restart while stopping
         await self.supervisor.stop_all()
         await self.server.close()
         remove_stale(self.home)
