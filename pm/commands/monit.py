@@ -23,6 +23,8 @@ from pm.errors import PMError
 REFRESH_S = 1.0
 KEY_POLL_MS = 100
 LOG_TAIL_BYTES = 16 * 1024
+#: The process list's width: id, name, status, cpu and mem; details and logs use the rest.
+LIST_WIDTH = 50
 
 Entries = list[dict[str, Any]]
 
@@ -159,7 +161,7 @@ class Dashboard:
         height, width = self.screen.getmaxyx()
         self.put(0, 0, " pm monit  ↑/↓ select  r restart  s stop  q quit ".ljust(width),
                  curses.A_REVERSE)
-        list_width = min(52, max(30, width // 2))
+        list_width = min(LIST_WIDTH, width)
         self.put(1, 0, f"{'id':>3} {'name':<16} {'status':<10} {'cpu':>6} {'mem':>9}",
                  curses.A_BOLD)
         for index, entry in enumerate(self.entries[: max(0, height - 4)]):
