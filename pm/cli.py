@@ -42,6 +42,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "update": "pm.commands.persist:update",
     "startup": "pm.commands.persist:startup",
     "unstartup": "pm.commands.persist:unstartup",
+    "monit": "pm.commands.monit:monit",
 }
 
 
@@ -256,7 +257,12 @@ def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list
 @click.option("-s", "--silent", is_flag=True)
 def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
     """Stop apps (id, name, namespace, all or /regex/)."""
-    _action("stop", "stopped", targets)
+    if watch:
+        client().call("watch", targets=list(targets), action="disable")
+    for entry in _action("stop", "stopped", targets):
+        if entry["pm2_env"].get("cron_restart") not in (None, "", "0", 0):
+            click.echo(render.warn(f"App {entry['name']} stopped but CRON RESTART is still UP "
+                                   f"{entry['pm2_env']['cron_restart']}"))
     if not silent:
         print_table()
 
@@ -265,9 +271,13 @@ def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-a", "--update-env", is_flag=True, help="Take the current shell environment.")
 @click.option("--env", "env_name", help="Only with an ecosystem file.")
+@click.option("--watch", is_flag=True, help="Toggle watching (on if off, off if on).")
 @click.option("-s", "--silent", is_flag=True)
-def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, silent: bool) -> None:
+def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, watch: bool,
+            silent: bool) -> None:
     """Restart apps (stop, then start with the same id)."""
+    if watch:
+        client().call("watch", targets=list(targets), action="toggle")
     extra: dict[str, Any] = {"update_env": True, "shell_env": dict(os.environ)} if update_env else {}
     extra["env_name"] = env_name
     _action("restart", "restarted", targets, **extra)
@@ -310,8 +320,14 @@ def send_signal(signal_name: str, targets: tuple[str, ...]) -> None:
 @main_group.command("list")
 @click.option("-m", "--mini-list", is_flag=True, help="One block of key: value lines per app.")
 @click.option("--sort", "sort_key", help="name|id|pid|cpu|memory|uptime|status[:asc|desc]")
-def list_cmd(mini_list: bool, sort_key: str | None) -> None:
+@click.option("--watch", is_flag=True, help="Refresh the table every second until Ctrl-C.")
+def list_cmd(mini_list: bool, sort_key: str | None, watch: bool) -> None:
     """Show the process table."""
+    if watch:
+        from pm.commands.monit import watch_table
+
+        return watch_table(client(), lambda entries: sort_entries(entries, sort_key)
+                           if sort_key else entries)
     entries = client().call("list")
     if sort_key:
         entries = sort_entries(entries, sort_key)

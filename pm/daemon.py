@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import IO
 
 from pm import dump, recovery, state
+from pm.automation import Automation
 from pm.errors import PMError
 from pm.handlers import Context
 from pm.paths import Home
@@ -97,6 +98,7 @@ class Daemon:
         self.keeper = state.StateKeeper(home, self.supervisor)
         self.leave_apps = False
         self.server = Server(self.ctx, str(home.socket))
+        self.automation = Automation(self.supervisor)
         self._stopping: asyncio.Future[bool] | None = None
         self._signals_seen = 0
 
@@ -126,6 +128,7 @@ class Daemon:
         recovery.recover(self.supervisor)  # take back what a previous daemon left running
         self.keeper.start()
         await self.server.start()
+        self.automation.start()
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
         self.on_ready()
@@ -136,6 +139,7 @@ class Daemon:
         if save:
             self._save_on_exit()
         await asyncio.sleep(0)  # let the reply to `pm kill` reach the client first
+        self.automation.close()  # no watch, cron or memory restart while stopping
         if self.leave_apps:
             self.keeper.close(keep=True)
             await self.server.close()

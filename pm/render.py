@@ -147,7 +147,12 @@ def describe(entry: dict[str, Any]) -> str:
         ("exec cwd", str(env.get("pm_cwd"))),
         ("exec mode", str(env.get("exec_mode"))),
         ("pid", str(entry.get("pid") or "N/A")),
+        ("cpu", f"{(entry.get('monit') or {}).get('cpu', 0):g}%"),
+        ("memory", human_bytes((entry.get("monit") or {}).get("memory", 0))),
         ("watch & reload", "✔" if env.get("watch") else "✘"),
+        ("max memory restart", human_bytes(env["max_memory_restart"])
+         if env.get("max_memory_restart") else "N/A"),
+        ("cron restart", str(env.get("cron_restart") or "N/A")),
         ("unstable restarts", str(env.get("unstable_restarts", 0))),
         ("autorestart", str(env.get("autorestart"))),
         ("max restarts", str(env.get("max_restarts"))),

@@ -254,6 +254,10 @@ def validate(spec: AppSpec, where: str) -> None:
         raise ConfigError(f"{where}: field 'args' expects strings, got {spec.args!r}")
     if not all(isinstance(code, int) for code in spec.stop_exit_codes):
         raise ConfigError(f"{where}: field 'stop_exit_codes' expects integers")
+    if spec.cron_restart is not None:
+        from pm.cron import check as check_cron
+
+        check_cron(spec.cron_restart, where)
 
 
 # ---------------------------------------------------------------- command resolution

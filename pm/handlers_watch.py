@@ -1,0 +1,30 @@
+"""Daemon command `watch`: turn file watching on, off or over for apps (`--watch` on restart/stop).
+
+Only the app's spec changes here; the automation (pm.automation) sees the resulting bus event and
+starts or stops the actual watch, so the saved process list keeps the choice too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pm.errors import BadRequest
+from pm.handlers import Context, arg_targets, handler
+
+ACTIONS = ("enable", "disable", "toggle")
+
+
+@handler("watch")
+async def watch(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
+    action = args.get("action", "toggle")
+    if action not in ACTIONS:
+        raise BadRequest(f"expected 'action': one of {', '.join(ACTIONS)}, got {action!r}")
+    apps = ctx.supervisor.select(arg_targets(args))
+    for app in apps:
+        enable = not app.spec.watch if action == "toggle" else action == "enable"
+        if bool(app.spec.watch) != enable:
+            app.spec = dataclasses.replace(app.spec, watch=enable)
+            ctx.supervisor.bus.publish("process", {"event": "watch", "pm_id": app.pm_id,
+                                                   "name": app.name, "watching": enable})
+    return ctx.entries(apps)

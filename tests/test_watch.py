@@ -1,0 +1,144 @@
+"""watch: what counts as a change, debounce of bursts, and restarts driven by real file events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from conftest import APPS, wait_for
+
+from pm.watch import Debounce, config_for, watch_roots
+
+
+def _config(tmp_path: Path, ignore: list[str] | None = None, own: tuple[str, ...] = ()):
+    return config_for(True, ignore or [], str(tmp_path), own, [str(tmp_path / "home")])
+
+
+def test_roots(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    assert watch_roots(True, str(tmp_path)) == (str(tmp_path.resolve()),)
+    assert watch_roots("src", str(tmp_path)) == (str((tmp_path / "src").resolve()),)
+    assert watch_roots(["src", "/etc"], str(tmp_path)) == (str((tmp_path / "src").resolve()), "/etc")
+    assert watch_roots(False, str(tmp_path)) == ()
+
+
+def test_default_ignores(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    root = tmp_path.resolve()
+    for path in (".git/index", ".env", "src/.hidden.swp", "node_modules/x/index.js",
+                 "pkg/__pycache__/m.cpython-312.pyc", "a.pyc", ".venv/lib/x.py", "venv/bin/python",
+                 "notes.txt~", "home/pm.log", "home/logs/app-out.log"):
+        assert config.ignored(str(root / path)), path
+    for path in ("app.py", "src/module.py", "config/settings.json", "envs/prod.env"):
+        assert not config.ignored(str(root / path)), path
+
+
+def test_virtualenv_under_any_name_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "myenv").mkdir()
+    (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
+    config = _config(tmp_path)
+    assert config.ignored(str(tmp_path.resolve() / "myenv" / "lib" / "site.py"))
+    assert not config.ignored(str(tmp_path.resolve() / "app.py"))
+
+
+def test_user_globs_and_own_files(tmp_path: Path) -> None:
+    own = str(tmp_path / "out.log")
+    config = _config(tmp_path, ["./logs", "*.tmp", "data/*.db", str(tmp_path / "cache")], (own,))
+    root = tmp_path.resolve()
+    assert config.ignored(str(root / "logs" / "a.txt"))
+    assert config.ignored(str(root / "deep" / "x.tmp"))
+    assert config.ignored(str(root / "data" / "app.db"))
+    assert config.ignored(str(root / "cache" / "blob"))
+    assert config.ignored(own)
+    assert not config.ignored(str(root / "data" / "schema.sql"))
+    assert not config.ignored(str(root / "other.log"))
+
+
+def test_debounce_collapses_a_burst() -> None:
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        fired: list[str] = []
+        debounce = Debounce(loop, 0.1, fired.append)
+        for index in range(20):
+            debounce.change(f"f{index}")
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.3)
+        debounce.change("later")
+        await asyncio.sleep(0.3)
+        return fired
+
+    assert asyncio.run(scenario()) == ["f0", "later"]
+
+
+def _restarts(pm, name: str) -> int:
+    return int(pm.app(name)["pm2_env"]["restart_time"])
+
+
+def _watched_app(pm, name: str) -> Path:
+    """A ticker in its own folder, writing its logs and pid file *inside* the watched tree."""
+    folder = pm.workdir / f"{name}-dir"
+    folder.mkdir()
+    script = folder / "app.py"
+    script.write_text((APPS / "ticker.py").read_text().replace("0.2)", "0.02)"))
+    config = {"apps": [{"name": name, "script": "app.py", "cwd": str(folder), "watch": True,
+                        "out_file": "out.log", "error_file": "err.log", "pid_file": "app.pid",
+                        "log_file": "combined.log"}]}
+    (folder / "eco.json").write_text(json.dumps(config))
+    pm.run("start", str(folder / "eco.json"), cwd=folder)
+    pm.wait_status(name, "online")
+    return folder
+
+
+def test_own_logs_never_trigger_and_a_burst_restarts_once(pm) -> None:
+    folder = _watched_app(pm, "w")
+    entry = pm.app("w")
+    assert entry["pm2_env"]["watching"] is True
+    assert "enabled" in pm.run("list").stdout
+    wait_for(lambda: (folder / "out.log").stat().st_size > 2000, message="log writes")
+    time.sleep(1.0)  # 50 log lines a second into the watched tree
+    assert _restarts(pm, "w") == 0
+    for index in range(15):  # one save burst: several files, rewritten
+        (folder / f"mod{index % 5}.py").write_text(f"x = {index}\n")
+    wait_for(lambda: _restarts(pm, "w") == 1, timeout=10, message="one restart")
+    time.sleep(1.0)
+    assert _restarts(pm, "w") == 1
+    log = (pm.home / "pm.log").read_text()
+    assert re.search(rf"Change detected on path {re.escape(str(folder.resolve()))}/mod\d\.py "
+                     r"for app w - restarting", log), log
+    assert log.count("Change detected") == 1
+
+
+def test_watch_delay_and_restart_toggle(pm) -> None:
+    folder = _watched_app(pm, "t")
+    pm.run("restart", "t", "--watch")  # toggles watching off
+    assert pm.app("t")["pm2_env"]["watching"] is False
+    before = _restarts(pm, "t")
+    (folder / "change.py").write_text("y = 1\n")
+    time.sleep(1.0)
+    assert _restarts(pm, "t") == before
+    pm.run("restart", "t", "--watch")  # and on again
+    assert pm.app("t")["pm2_env"]["watching"] is True
+    before = _restarts(pm, "t")
+    wait_for(lambda: "Start watching t" in (pm.home / "pm.log").read_text().split("Stop watching t")[-1],
+             message="watch re-armed")
+    (folder / "change.py").write_text("y = 2\n")
+    wait_for(lambda: _restarts(pm, "t") == before + 1, timeout=10, message="restart on change")
+
+
+def test_stopped_app_is_not_restarted_and_stop_watch_turns_it_off(pm) -> None:
+    folder = _watched_app(pm, "s")
+    pm.run("stop", "s")
+    (folder / "change.py").write_text("z = 1\n")
+    time.sleep(1.0)
+    assert pm.status("s") == "stopped"
+    pm.run("start", "s")
+    pm.wait_status("s", "online")
+    pm.run("stop", "s", "--watch")  # PM2 7: stops the app and its watching
+    entry = pm.app("s")
+    assert entry["pm2_env"]["status"] == "stopped" and entry["pm2_env"]["watching"] is False
+    assert "disabled" in pm.run("list").stdout
+    assert os.path.exists(folder / "out.log")
