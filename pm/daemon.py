@@ -19,7 +19,9 @@ from typing import IO
 
 from pm import dump
 from pm.errors import PMError
+from pm.groups import GroupRestarter
 from pm.handlers import Context
+from pm.hooks import HookRunner
 from pm.paths import Home
 from pm.server import Server
 from pm.supervisor import Supervisor
@@ -116,6 +118,10 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         await self.server.start()
+        self.extras: list[HookRunner | GroupRestarter] = [
+            HookRunner(self.supervisor), GroupRestarter(self.supervisor)]
+        for extra in self.extras:
+            extra.start()
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
         self.on_ready()
@@ -127,6 +133,8 @@ class Daemon:
             self._save_on_exit()
         await asyncio.sleep(0)  # let the reply to `pm kill` reach the client first
         await self.supervisor.stop_all()
+        for extra in getattr(self, "extras", ()):  # hooks for the final stops run, then end
+            await extra.close()
         await self.server.close()
         remove_stale(self.home)
         log.info("daemon stopped")
