@@ -173,6 +173,7 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
 @main_group.command(context_settings={"ignore_unknown_options": False})
 @click.argument("targets", nargs=-1)
 @_start_options
+@click.option("--no-daemon", is_flag=True, help="Run in the foreground, as pm-runtime.")
 def start(targets: tuple[str, ...], **options: Any) -> None:
     """Start a script, a command, an ecosystem file, or known apps by name/id."""
     from pm.ecosystem import plan_start
@@ -192,6 +193,10 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
                       options["only"].split(",") if options["only"] else None, is_known)
     for warning in plan.warnings:
         click.echo(render.warn(warning), err=True)
+    if options["no_daemon"]:
+        from pm.runtime import run_foreground
+
+        sys.exit(run_foreground(plan.specs))
     entries: list[dict[str, Any]] = []
     if plan.restart_targets:
         for target in plan.restart_targets:
