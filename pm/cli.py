@@ -67,9 +67,12 @@ def _quiet_broken_pipe() -> None:
 
 
 def client() -> Client:
+    """The command's connection: the Python API's `Connection`, so CLI and API cannot drift."""
     ctx = click.get_current_context()
     if ctx.obj is None:
-        ctx.obj = Client()
+        from pm.api import Connection
+
+        ctx.obj = Connection()
     return ctx.obj  # type: ignore[no-any-return]
 
 
