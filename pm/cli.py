@@ -28,7 +28,10 @@ ALIASES = {
 
 
 #: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "events": "pm.commands.events:events",
+    "completion": "pm.commands.completion:completion",
+}
 
 
 class PMGroup(click.Group):
@@ -389,4 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         cut = args.index("--")
         SCRIPT_ARGS[:] = args[cut + 1:]
         args = args[:cut]
+    if "_PM_COMPLETE" in os.environ:  # shell completion: live app names for target arguments
+        from pm.commands.completion import enable_app_names
+
+        enable_app_names(main_group)
     main_group.main(args=args, prog_name="pm")
