@@ -75,3 +75,34 @@ def test_events_stream(pm: PM, conn: pm_package.Connection) -> None:
     assert ("online", "once") in kinds and ("stop", "once") in kinds
     exit_event = next(e for e in seen if e.event == "exit")
     assert exit_event.exit_code == 2 and exit_event.manually is False
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_pm_events_command(pm: PM, as_json: bool) -> None:
+    pm.run("ping")
+    out_path = pm.workdir / "events.out"
+    with open(out_path, "w") as out:
+        watcher = subprocess.Popen([sys.executable, "-m", "pm", "events",
+                                    *(["--json"] if as_json else [])],
+                                   env=pm.env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # the subscription is live once an event started after it shows up: retry until it does
+        def started() -> bool:
+            pm.run("start", str(APPS / "crash.py"), "--name", "ev", "--no-autorestart",
+                   "-f", "-s", "--", "6")
+            return "ev" in out_path.read_text()
+
+        wait_for(started, 20, 0.3, "events printed")
+        text = wait_for(lambda: (t := out_path.read_text()) and "stop" in t and t, 15,
+                        message="the stop event")
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+    lines = text.splitlines()
+    if as_json:
+        records = [json.loads(line) for line in lines]
+        exits = [r for r in records if r["event"] == "exit"]
+        assert exits[0]["exit_code"] == 6 and exits[0]["name"] == "ev"
+        assert all(isinstance(r["at"], int) for r in records)
+    else:
+        assert any("[ev:" in line and "] exit" in line and "code=6" in line for line in lines), lines
