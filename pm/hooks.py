@@ -136,15 +136,19 @@ class HookRunner:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         data = message.get("data") or {}
-        if message.get("event") != "process" or "pm_id" not in data:
+        if not isinstance(data, dict) or "pm_id" not in data:
             return
-        events = BUS_TO_HOOKS.get(str(data.get("event")), ())
+        # process events name themselves in data; another kind (e.g. "memory") is its own name
+        kind = data.get("event") if message.get("event") == "process" else message.get("event")
+        events = BUS_TO_HOOKS.get(str(kind), ())
         if not events:
             return
         commands = self._commands_for(int(data["pm_id"]))
         for event in events:
             for command in commands.get(event, []):
                 payload = {**data, "event": event, "at": message.get("at")}
+                payload.setdefault("name", getattr(self.supervisor.apps.get(data["pm_id"]),
+                                                   "name", ""))
                 self._enqueue(int(data["pm_id"]), event, command, payload)
 
     def _commands_for(self, pm_id: int) -> dict[str, list[str]]:

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import APPS, PM, wait_for
 
 
@@ -84,3 +86,37 @@ def test_global_hooks_file_and_output_to_daemon_log(pm: PM) -> None:
     wait_for(lambda: "hello from hook tick" in log.read_text(), 15, message="hook output")
     wait_for(lambda: "exited with code 4" in log.read_text(), 15, message="hook failure logged")
     assert pm.status("tick") == "online"  # a failing hook changes nothing
+
+
+def test_runner_in_process_memory_event_and_timeout(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner on a real bus and real hook processes, without a daemon."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from pm.events import EventBus
+    from pm.hooks import HookRunner
+
+    record = tmp_path / "record.txt"
+    spec = SimpleNamespace(hooks={"memory": f'echo "$PM_EVENT $PM_APP_NAME $PM_REASON" >> {record}',
+                                  "exit": "sleep 60"})
+    sup = SimpleNamespace(apps={0: SimpleNamespace(name="big", spec=spec)},
+                          home=SimpleNamespace(root=tmp_path), bus=EventBus())
+
+    async def scenario() -> float:
+        runner = HookRunner(sup)
+        runner.start()
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        sup.bus.publish("process", {"event": "exit", "pm_id": 0, "name": "big", "exit_code": 1})
+        sup.bus.publish("memory", {"pm_id": 0, "reason": "rss above 10M"})
+        while not record.exists() and loop.time() - began < 10:
+            await asyncio.sleep(0.02)
+        await runner.close(grace=0.2)  # kills the sleeping exit hook
+        return loop.time() - began
+
+    monkeypatch.setenv("PM_HOOK_TIMEOUT", "0.5")
+    elapsed = asyncio.run(scenario())
+    # the memory hook waited for the app's earlier exit hook to time out (per-app order)
+    assert record.read_text() == "memory big rss above 10M\n"
+    assert 0.4 < elapsed < 10
