@@ -189,6 +189,8 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
 
     def is_known(target: str) -> bool:
         nonlocal known
+        if options["no_daemon"]:
+            return False  # the foreground runtime knows no apps yet; never start a daemon
         if known is None:
             known = client().call("list")
         return target == "all" or any(
