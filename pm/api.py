@@ -151,7 +151,8 @@ class Connection(Client):
         return [ProcessInfo.from_entry(entry) for entry in entries]
 
     @staticmethod
-    def _specs(app: Any, env_name: str | None, only: builtins.list[str] | None) -> builtins.list[Any]:
+    def _specs(app: Any, env_name: str | None,
+               only: builtins.list[str] | None) -> builtins.list[Any]:
         from pm.ecosystem import build_spec, is_config_file, load_file
 
         cwd = os.getcwd()
@@ -184,7 +185,8 @@ class Connection(Client):
     def send_signal(self, signal: str | int, *targets: Target) -> builtins.list[ProcessInfo]:
         return self._action("signal", targets, signal=str(signal))
 
-    def _action(self, cmd: str, targets: tuple[Target, ...], **extra: Any) -> builtins.list[ProcessInfo]:
+    def _action(self, cmd: str, targets: tuple[Target, ...],
+                **extra: Any) -> builtins.list[ProcessInfo]:
         entries = self.call(cmd, targets=_targets(targets), **extra)
         return [ProcessInfo.from_entry(entry) for entry in entries]
 

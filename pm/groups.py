@@ -70,7 +70,8 @@ def start_order(specs: Iterable[Any]) -> list[Any]:
     return [item for level in levels(specs, lambda spec: spec) for item in level]
 
 
-async def stop_in_order(apps: Iterable[Any], stop: Callable[[Any], Awaitable[None]]) -> list[BaseException]:
+async def stop_in_order(apps: Iterable[Any],
+                        stop: Callable[[Any], Awaitable[None]]) -> list[BaseException]:
     """Stop apps level by level, highest first (reverse start order); collect errors."""
     errors: list[BaseException] = []
     for level in reversed(levels(apps, lambda app: app.spec)):
@@ -79,7 +80,8 @@ async def stop_in_order(apps: Iterable[Any], stop: Callable[[Any], Awaitable[Non
     return errors
 
 
-async def wait_for_dependencies(supervisor: Any, spec: Any, timeout: float = DEPENDS_TIMEOUT) -> None:
+async def wait_for_dependencies(supervisor: Any, spec: Any,
+                                timeout: float = DEPENDS_TIMEOUT) -> None:
     """Wait until every app named in spec.depends_on is online; raise if one cannot be."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

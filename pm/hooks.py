@@ -1,4 +1,5 @@
-"""Event hooks: shell commands run when an app starts, exits, restarts, errors, stops or hits memory.
+"""Event hooks: shell commands run when an app starts, exits, restarts, errors, stops, or hits
+its memory limit.
 
 The runner reads `supervisor.bus` and never touches the lifecycle: a hook runs in its own session
 as ``/bin/sh -c <command>`` with the event in ``PM_*`` environment variables and as one JSON

@@ -105,4 +105,5 @@ def test_pm_events_command(pm: PM, as_json: bool) -> None:
         assert exits[0]["exit_code"] == 6 and exits[0]["name"] == "ev"
         assert all(isinstance(r["at"], int) for r in records)
     else:
-        assert any("[ev:" in line and "] exit" in line and "code=6" in line for line in lines), lines
+        assert any("[ev:" in line and "] exit" in line and "code=6" in line
+                   for line in lines), lines

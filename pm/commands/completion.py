@@ -50,7 +50,8 @@ def app_names(timeout: float = LOOKUP_TIMEOUT) -> list[str]:
     return list(dict.fromkeys(name for name in [*names, "all"] if name))
 
 
-def complete_apps(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+def complete_apps(ctx: click.Context, param: click.Parameter,
+                  incomplete: str) -> list[CompletionItem]:
     return [CompletionItem(name) for name in app_names() if name.startswith(incomplete)]
 
 
@@ -82,7 +83,8 @@ def script_for(shell: str) -> str:
 
     cls = get_completion_class(shell)
     if cls is None:
-        raise click.ClickException(f"no completion for shell {shell!r}; use one of {', '.join(SHELLS)}")
+        raise click.ClickException(
+            f"no completion for shell {shell!r}; use one of {', '.join(SHELLS)}")
     source: str = cls(main_group, {}, "pm", "_PM_COMPLETE").source()
     return source
 
