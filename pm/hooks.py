@@ -105,6 +105,7 @@ class HookRunner:
         self._per_app: dict[int, asyncio.Queue[tuple[str, str, dict[str, Any]]]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(MAX_RUNNING)
+        self._known: dict[int, tuple[str, dict[str, str]]] = {}
 
     def start(self) -> None:
         self._queue = self.bus.subscribe()
@@ -142,21 +143,25 @@ class HookRunner:
         # process events name themselves in data; another kind (e.g. "memory") is its own name
         kind = data.get("event") if message.get("event") == "process" else message.get("event")
         events = BUS_TO_HOOKS.get(str(kind), ())
-        if not events:
+        if not events and kind != "delete":
             return
         commands = self._commands_for(int(data["pm_id"]))
+        if data.get("event") == "delete":
+            self._known.pop(int(data["pm_id"]), None)
         for event in events:
             for command in commands.get(event, []):
                 payload = {**data, "event": event, "at": message.get("at")}
-                payload.setdefault("name", getattr(self.supervisor.apps.get(data["pm_id"]),
-                                                   "name", ""))
+                payload.setdefault("name", self._known.get(int(data["pm_id"]), ("",))[0])
                 self._enqueue(int(data["pm_id"]), event, command, payload)
 
     def _commands_for(self, pm_id: int) -> dict[str, list[str]]:
         commands: dict[str, list[str]] = {}
         app = self.supervisor.apps.get(pm_id)
-        if app is not None:
-            for event, command in (app.spec.hooks or {}).items():
+        if app is not None:  # remembered: `delete` drops the app before its `stop` reaches us
+            self._known[pm_id] = (app.name, dict(app.spec.hooks or {}))
+        hooks = self._known.get(pm_id, ("", {}))[1]
+        if hooks:
+            for event, command in hooks.items():
                 commands.setdefault(event, []).append(command)
         for event, command in global_hooks(self.supervisor.home.root).items():
             commands.setdefault(event, []).append(command)

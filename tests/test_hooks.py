@@ -120,3 +120,13 @@ def test_runner_in_process_memory_event_and_timeout(tmp_path: Path,
     # the memory hook waited for the app's earlier exit hook to time out (per-app order)
     assert record.read_text() == "memory big rss above 10M\n"
     assert 0.4 < elapsed < 10
+
+
+def test_stop_hook_runs_on_delete(pm: PM) -> None:
+    record = pm.workdir / "deleted.txt"
+    eco = _eco(pm, [{"name": "gone", "script": str(APPS / "ticker.py"),
+                     "interpreter": sys.executable,
+                     "hooks": {"stop": f'echo "$PM_EVENT $PM_APP_NAME" >> {record}'}}])
+    pm.run("start", str(eco))
+    pm.run("delete", "gone")
+    assert wait_for(lambda: _lines(record), 15, message="stop hook after delete") == ["stop gone"]
