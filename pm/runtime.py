@@ -221,8 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     @click.option("--only", help="Only these apps of the ecosystem file (a,b).")
     @click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file.")
     @click.option("--no-auto-exit", is_flag=True, help="Keep running when every app has stopped.")
-    @click.option("--lock", "lock_file", help="Refuse to run while another holder locks FILE.")
-    @click.option("--home", "home_dir", help="Use this PM_HOME instead of a private temporary one.")
+    @click.option("--lock", "lock_file", metavar="FILE", help="Refuse to run while another holder locks FILE.")
+    @click.option("--home", "home_dir", metavar="DIR", help="Use this PM_HOME instead of a private temporary one.")
     def runtime(targets: tuple[str, ...], only: str | None, env_name: str | None,
                 no_auto_exit: bool, lock_file: str | None, home_dir: str | None) -> None:
         """Run apps in the foreground: pm-runtime [start] ecosystem.json|script ..."""
