@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+import pm as pm_api
 from conftest import APPS, PM, pid_alive, wait_for
+from pm.errors import PMError
 
 
 @pytest.fixture
@@ -82,10 +84,11 @@ class Background:
                 cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def jlist(self) -> list[dict[str, Any]]:
-        result = subprocess.run([sys.executable, "-m", "pm", "jlist"], capture_output=True,
-                                text=True, env=dict(os.environ, PM_HOME=str(self.home)),
-                                timeout=30)
-        return json.loads(result.stdout) if result.returncode == 0 else []
+        """The runtime's apps; never starts a daemon (that would race the runtime for its home)."""
+        try:
+            return [info.raw for info in pm_api.connect(self.home, autostart=False).list()]
+        except PMError:
+            return []
 
     def text(self) -> str:
         return self.out.read_text()
