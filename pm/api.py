@@ -26,85 +26,33 @@ import builtins
 import os
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pm import protocol
 from pm.client import Client, _unwrap
 from pm.paths import Home
 
+if TYPE_CHECKING:
+    from pm.api_types import Event, LogLine, ProcessInfo
 
-@dataclass(frozen=True)
-class ProcessInfo:
-    """One managed process, as `pm jlist` describes it; `raw` is the full jlist entry."""
-
-    name: str
-    pm_id: int
-    pid: int
-    status: str
-    namespace: str
-    restart_time: int
-    unstable_restarts: int
-    pm_uptime: int
-    created_at: int
-    cpu: float
-    memory: int
-    exit_code: int | None
-    out_log: str
-    err_log: str
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> ProcessInfo:
-        env = entry.get("pm2_env", {})
-        monit = entry.get("monit", {})
-        return cls(
-            name=entry["name"], pm_id=int(entry["pm_id"]), pid=int(entry.get("pid") or 0),
-            status=str(env.get("status", "")), namespace=str(env.get("namespace", "default")),
-            restart_time=int(env.get("restart_time", 0)),
-            unstable_restarts=int(env.get("unstable_restarts", 0)),
-            pm_uptime=int(env.get("pm_uptime") or 0), created_at=int(env.get("created_at") or 0),
-            cpu=float(monit.get("cpu", 0)), memory=int(monit.get("memory", 0)),
-            exit_code=env.get("exit_code"), out_log=str(env.get("pm_out_log_path", "")),
-            err_log=str(env.get("pm_err_log_path", "")), raw=entry)
-
-    @property
-    def online(self) -> bool:
-        return self.status == "online"
+_TYPES = ("ProcessInfo", "Event", "LogLine")
 
 
-@dataclass(frozen=True)
-class Event:
-    """One process event from the daemon's bus (PM2's `process:event`)."""
+def __getattr__(name: str) -> Any:
+    """The record classes, built on first use (see pm.api_types)."""
+    if name in _TYPES:
+        from pm import api_types
 
-    event: str
-    at: int
-    name: str
-    pm_id: int
-    namespace: str
-    status: str
-    pid: int
-    exit_code: int | None = None
-    manually: bool | None = None
-    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_message(cls, message: dict[str, Any]) -> Event:
-        data = message.get("data") or {}
-        return cls(event=str(data.get("event", message.get("event", ""))),
-                   at=int(message.get("at") or 0), name=str(data.get("name", "")),
-                   pm_id=int(data.get("pm_id", -1)), namespace=str(data.get("namespace", "")),
-                   status=str(data.get("status", "")), pid=int(data.get("pid") or 0),
-                   exit_code=data.get("exit_code"), manually=data.get("manually"), data=data)
+        return getattr(api_types, name)
+    raise AttributeError(f"module 'pm.api' has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class LogLine:
-    pm_id: int
-    name: str
-    stream: str  # "out" or "err"
-    text: str
+def _records() -> Any:
+    """pm.api_types, imported when a typed result is first built."""
+    from pm import api_types
+
+    return api_types
 
 
 Target = str | int
@@ -122,10 +70,11 @@ class Connection(Client):
     # ------------------------------------------------------------ reading
 
     def list(self) -> builtins.list[ProcessInfo]:
-        return [ProcessInfo.from_entry(entry) for entry in self.call("list")]
+        return [_records().ProcessInfo.from_entry(entry) for entry in self.call("list")]
 
     def describe(self, target: Target) -> builtins.list[ProcessInfo]:
-        return [ProcessInfo.from_entry(e) for e in self.call("describe", targets=[str(target)])]
+        entries = self.call("describe", targets=[str(target)])
+        return [_records().ProcessInfo.from_entry(entry) for entry in entries]
 
     def get(self, target: Target) -> ProcessInfo:
         """The first process matching target (raises NotFound when none does)."""
@@ -148,7 +97,7 @@ class Connection(Client):
         specs = self._specs(app, env_name, only)
         entries = self.call("start", apps=[spec.to_dict() for spec in specs],
                             shell_env=dict(os.environ), force=force)
-        return [ProcessInfo.from_entry(entry) for entry in entries]
+        return [_records().ProcessInfo.from_entry(entry) for entry in entries]
 
     @staticmethod
     def _specs(app: Any, env_name: str | None,
@@ -188,7 +137,7 @@ class Connection(Client):
     def _action(self, cmd: str, targets: tuple[Target, ...],
                 **extra: Any) -> builtins.list[ProcessInfo]:
         entries = self.call(cmd, targets=_targets(targets), **extra)
-        return [ProcessInfo.from_entry(entry) for entry in entries]
+        return [_records().ProcessInfo.from_entry(entry) for entry in entries]
 
     def save(self, force: bool = False) -> Any:
         """Save the process list for `resurrect` (the daemon's `save` command)."""
@@ -206,7 +155,7 @@ class Connection(Client):
                 if not path or path in seen or path == "/dev/null":
                     continue
                 seen.add(path)
-                found += [LogLine(proc.pm_id, proc.name, stream, text)
+                found += [_records().LogLine(proc.pm_id, proc.name, stream, text)
                           for text in tail(path, lines)]
         return found
 
@@ -252,7 +201,7 @@ class EventStream:
             except OSError:  # the daemon went away, or the timeout passed
                 raise StopIteration from None
             if message.get("event") == "process":
-                return Event.from_message(message)
+                return _records().Event.from_message(message)
 
     def close(self) -> None:
         self._sock.close()
