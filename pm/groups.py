@@ -1,7 +1,8 @@
 """Start order, stop order and restart groups (pm additions to PM2's ecosystem attributes).
 
 - ``priority`` (int, default 0): lower starts first and stops last, as supervisord's priority.
-- ``depends_on`` (list of app names): start after those apps are online; stop before them.
+- ``depends_on`` (list of app names): start after those apps are up (online for their
+  ``min_uptime``); stop before them.
 - ``restart_group: true``: apps of one namespace that set it fail together — when one dies
   unexpectedly (not stopped by pm, exit code not in ``stop_exit_codes``) the others are
   restarted with it, the one-for-all policy of supervision trees.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
@@ -80,9 +82,26 @@ async def stop_in_order(apps: Iterable[Any],
     return errors
 
 
+async def start_in_order(supervisor: Any, apps: Iterable[Any],
+                         start: Callable[[Any], Awaitable[None]]) -> list[BaseException]:
+    """(Re)start apps level by level, lowest first, each once its dependencies are up;
+    apps of one level in parallel."""
+
+    async def start_one(app: Any) -> None:
+        await wait_for_dependencies(supervisor, app.spec)
+        await start(app)
+
+    errors: list[BaseException] = []
+    for level in levels(apps, lambda app: app.spec):
+        results = await asyncio.gather(*(start_one(app) for app in level), return_exceptions=True)
+        errors += [result for result in results if isinstance(result, BaseException)]
+    return errors
+
+
 async def wait_for_dependencies(supervisor: Any, spec: Any,
                                 timeout: float = DEPENDS_TIMEOUT) -> None:
-    """Wait until every app named in spec.depends_on is online; raise if one cannot be."""
+    """Wait until every app named in spec.depends_on is up: online for at least its min_uptime
+    (PM2's threshold for a stable start, supervisord's startsecs); raise if one cannot be."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for dep in spec.depends_on:
@@ -90,16 +109,22 @@ async def wait_for_dependencies(supervisor: Any, spec: Any,
             apps = [app for app in supervisor.apps.values() if app.name == dep]
             if not apps:
                 raise BadRequest(f"app {spec.name!r} depends_on {dep!r}, which pm does not manage")
-            if all(app.status == Status.ONLINE for app in apps):
+            if all(is_up(app) for app in apps):
                 break
             bad = [app for app in apps if app.status in (Status.ERRORED, Status.STOPPED)]
             if bad:
                 raise BadRequest(f"app {spec.name!r} not started: its dependency {dep!r} "
                                  f"is {bad[0].status}")
             if loop.time() > deadline:
-                raise BadRequest(f"app {spec.name!r} not started: {dep!r} was not online "
+                raise BadRequest(f"app {spec.name!r} not started: {dep!r} was not up "
                                  f"within {timeout:g}s")
             await asyncio.sleep(0.02)
+
+
+def is_up(app: Any) -> bool:
+    """Online and past min_uptime: a crash-looping dependency never counts as up."""
+    uptime = time.time() * 1000 - app.counters.pm_uptime
+    return bool(app.status == Status.ONLINE and uptime >= app.spec.min_uptime)
 
 
 class GroupRestarter:

@@ -113,7 +113,7 @@ async def start(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Start new apps from specs, or (re)start known apps named by targets."""
     if "targets" in args:
         apps = ctx.supervisor.select(arg_targets(args))
-        raise_first(await each(apps, ctx.supervisor.restart))
+        raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
         return ctx.entries(apps)
     specs = args.get("apps")
     if not isinstance(specs, list) or not specs:
@@ -161,7 +161,7 @@ async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
         shell_env = arg_env(args)
         for app in apps:
             app.shell_env.update(shell_env)  # PM2: vars are added or overwritten, never removed
-    raise_first(await each(apps, ctx.supervisor.restart))
+    raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
     return ctx.entries(apps)
 
 

@@ -66,6 +66,11 @@ def test_depends_on_start_order_and_reverse_stop(pm: PM) -> None:
     stops = wait_for(lambda: [n for n, e in _marks(marks) if e == "stop"] if len(
         _marks(marks)) == 6 else None, 15, message="three stops")
     assert stops == ["web", "api", "db"]
+    marks.unlink()
+    pm.run("restart", "all")  # known apps restart in start order too
+    starts = wait_for(lambda: [n for n, e in _marks(marks) if e == "start"] if len(
+        _marks(marks)) == 3 else None, 15, message="three restarts")
+    assert starts == ["db", "api", "web"]
 
 
 def test_restart_group_restarts_members_together(pm: PM) -> None:
