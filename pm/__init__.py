@@ -1,3 +1,20 @@
-"""pm: a PM2-compatible process manager written in Python."""
+"""pm: a PM2-compatible process manager written in Python.
+
+``import pm`` stays light: the Python API (`pm.connect`, `pm.Connection`, `pm.ProcessInfo`,
+`pm.Event`, `pm.LogLine`) is loaded on first use. See `pm.api`.
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = ("connect", "Connection", "ProcessInfo", "Event", "LogLine")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from pm import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'pm' has no attribute {name!r}")

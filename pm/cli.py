@@ -43,6 +43,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "startup": "pm.commands.persist:startup",
     "unstartup": "pm.commands.persist:unstartup",
     "monit": "pm.commands.monit:monit",
+    "events": "pm.commands.events:events",
+    "completion": "pm.commands.completion:completion",
 }
 
 
@@ -82,9 +84,12 @@ def _quiet_broken_pipe() -> None:
 
 
 def client() -> Client:
+    """The command's connection: the Python API's `Connection`, so CLI and API cannot drift."""
     ctx = click.get_current_context()
     if ctx.obj is None:
-        ctx.obj = Client()
+        from pm.api import Connection
+
+        ctx.obj = Connection()
     return ctx.obj  # type: ignore[no-any-return]
 
 
@@ -188,6 +193,7 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
 @main_group.command(context_settings={"ignore_unknown_options": False})
 @click.argument("targets", nargs=-1)
 @_start_options
+@click.option("--no-daemon", is_flag=True, help="Run in the foreground, as pm-runtime.")
 def start(targets: tuple[str, ...], **options: Any) -> None:
     """Start a script, a command, an ecosystem file, or known apps by name/id."""
     from pm.ecosystem import plan_start
@@ -197,6 +203,8 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
 
     def is_known(target: str) -> bool:
         nonlocal known
+        if options["no_daemon"]:
+            return False  # the foreground runtime knows no apps yet; never start a daemon
         if known is None:
             known = client().call("list")
         return target == "all" or any(
@@ -207,6 +215,10 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
                       options["only"].split(",") if options["only"] else None, is_known)
     for warning in plan.warnings:
         click.echo(render.warn(warning), err=True)
+    if options["no_daemon"]:
+        from pm.runtime import run_foreground
+
+        sys.exit(run_foreground(plan.specs))
     entries: list[dict[str, Any]] = []
     if plan.restart_targets:
         for target in plan.restart_targets:
@@ -426,4 +438,8 @@ def main(argv: list[str] | None = None) -> None:
         cut = args.index("--")
         SCRIPT_ARGS[:] = args[cut + 1:]
         args = args[:cut]
+    if "_PM_COMPLETE" in os.environ:  # shell completion: live app names for target arguments
+        from pm.commands.completion import enable_app_names
+
+        enable_app_names(main_group)
     main_group.main(args=args, prog_name="pm")

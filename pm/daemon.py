@@ -20,7 +20,9 @@ from typing import IO
 from pm import dump, recovery, state
 from pm.automation import Automation
 from pm.errors import PMError
+from pm.groups import GroupRestarter
 from pm.handlers import Context
+from pm.hooks import HookRunner
 from pm.paths import Home
 from pm.server import Server
 from pm.supervisor import Supervisor
@@ -129,6 +131,10 @@ class Daemon:
         self.keeper.start()
         await self.server.start()
         self.automation.start()
+        self.extras: list[HookRunner | GroupRestarter] = [
+            HookRunner(self.supervisor), GroupRestarter(self.supervisor)]
+        for extra in self.extras:
+            extra.start()
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
         self.on_ready()
@@ -142,12 +148,16 @@ class Daemon:
         self.automation.close()  # no watch, cron or memory restart while stopping
         if self.leave_apps:
             self.keeper.close(keep=True)
+            for extra in getattr(self, "extras", ()):
+                await extra.close()
             await self.server.close()
             remove_stale(self.home)
             log.info("daemon exited leaving %d apps running", len(self.supervisor.apps))
             return
         await self.supervisor.stop_all()
         self.keeper.close(keep=False)
+        for extra in getattr(self, "extras", ()):  # hooks for the final stops run, then end
+            await extra.close()
         await self.server.close()
         remove_stale(self.home)
         log.info("daemon stopped")

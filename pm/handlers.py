@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pm import protocol
+from pm import groups, protocol
 from pm.app import App
 from pm.errors import BadRequest, NotFound, PMError
 from pm.monitor import Sampler
@@ -114,7 +114,7 @@ async def start(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Start new apps from specs, or (re)start known apps named by targets."""
     if "targets" in args:
         apps = ctx.supervisor.select(arg_targets(args))
-        raise_first(await each(apps, ctx.supervisor.restart))
+        raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
         return ctx.entries(apps)
     specs = args.get("apps")
     if not isinstance(specs, list) or not specs:
@@ -122,10 +122,13 @@ async def start(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     shell_env = arg_env(args)
     force = bool(args.get("force"))
     started: list[App] = []
+    parsed: list[AppSpec] = []
     for index, raw in enumerate(specs):
         if not isinstance(raw, dict):
             raise BadRequest(f"app #{index}: expected an object")
-        spec = AppSpec.from_dict(raw, where=f"app #{index} ({raw.get('name', '?')})")
+        parsed.append(AppSpec.from_dict(raw, where=f"app #{index} ({raw.get('name', '?')})"))
+    for spec in groups.start_order(parsed):  # priority, then depends_on
+        await groups.wait_for_dependencies(ctx.supervisor, spec)
         started.extend(await _start_one(ctx, spec, shell_env, force))
     return ctx.entries(started)
 
@@ -148,7 +151,7 @@ async def _start_one(ctx: Context, spec: AppSpec, shell_env: dict[str, str],
 @handler("stop")
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     apps = ctx.supervisor.select(arg_targets(args))
-    raise_first(await each(apps, ctx.supervisor.stop))
+    raise_first(await groups.stop_in_order(apps, ctx.supervisor.stop))
     return ctx.entries(apps)
 
 
@@ -159,7 +162,7 @@ async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
         shell_env = arg_env(args)
         for app in apps:
             app.shell_env.update(shell_env)  # PM2: vars are added or overwritten, never removed
-    raise_first(await each(apps, ctx.supervisor.restart))
+    raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
     return ctx.entries(apps)
 
 

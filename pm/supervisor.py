@@ -221,10 +221,10 @@ class Supervisor:
         log.info("App %s exited with code [%s] via signal [%s]", app.label(),
                  *_describe_exit(code))
         if app.stop_requested or app.pm_id not in self.apps:
-            self._changed(app, "exit", exit_code=code)
+            self._changed(app, "exit", exit_code=code, manually=True)
             return  # stop() is waiting for this exit and sets the final status
         decision = after_exit(app.policy, app.counters, code, now_ms())
-        self._changed(app, "exit", exit_code=code)
+        self._changed(app, "exit", exit_code=code, manually=False)
         if decision.action == "stop":
             app.status = Status.STOPPED
             self._changed(app, "stop", reason=decision.reason)
@@ -330,7 +330,9 @@ class Supervisor:
         return process.send_signal(app.proc.pid, signum)
 
     async def stop_all(self) -> None:
-        await each(self.apps.values(), self.stop)
+        from pm.groups import stop_in_order  # reverse priority / depends_on order
+
+        await stop_in_order(self.apps.values(), self.stop)
 
 
 async def each(apps: Iterable[App], action: Callable[[App], Awaitable[None]]) -> list[BaseException]:
