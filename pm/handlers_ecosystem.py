@@ -17,6 +17,7 @@ from typing import Any
 from pm import logs
 from pm.app import App
 from pm.errors import BadRequest, ConfigError, NotFound
+from pm import groups
 from pm.handlers import Context, arg_env, arg_str, handler, raise_first
 from pm.spec import AppSpec, resolve_command
 from pm.supervisor import each, filter_shell_env
@@ -37,7 +38,8 @@ async def apply_file(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     restarted: list[str] = []
     started: list[str] = []
     managed = {app.name for app in sup.apps.values()}  # before this file: same-name apps all start
-    for spec in specs:
+    for spec in groups.start_order(specs):  # priority, then depends_on (as `start` does)
+        await groups.wait_for_dependencies(sup, spec)
         known = [app for app in sup.apps.values() if app.name == spec.name]
         if spec.name in managed:
             for app in known:
