@@ -28,7 +28,13 @@ ALIASES = {
 
 
 #: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "logs": "pm.commands.logs:logs_cmd",
+    "flush": "pm.commands.logs:flush_cmd",
+    "reloadLogs": "pm.commands.logs:reload_logs_cmd",
+    "set": "pm.commands.logs:set_cmd",
+    "get": "pm.commands.logs:get_cmd",
+}
 
 
 class PMGroup(click.Group):

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from pm import dump
+from pm import dump, handlers_logs, logrotate
 from pm.errors import PMError
 from pm.handlers import Context
 from pm.paths import Home
@@ -115,7 +115,9 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        loop.add_signal_handler(signal.SIGUSR2, handlers_logs.reload_logs)  # PM2: reopen logs
         await self.server.start()
+        self._rotation = logrotate.start(self.supervisor, self.home)
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
         self.on_ready()

@@ -203,3 +203,4 @@ async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reply first, then stop every app and exit (no save, as PM2)."""
     ctx.request_shutdown(False)
     return {"pid": os.getpid()}
+from pm import handlers_logs  # noqa: E402,F401

@@ -1,0 +1,317 @@
+"""Built-in log rotation, in the style of pm2-logrotate, on by default.
+
+Every `workerInterval` seconds the daemon checks each app log file (out, err, combined) and
+its own pm.log: a file of `max_size` or more is rotated, and at each `rotateInterval` (cron,
+default daily at midnight) every non-empty file is. A rotated file is named as pm2-logrotate
+names it, `<file without .log>__<dateFormat>.log[.gz]`, and only the newest `retain` are kept.
+
+How a file is rotated depends on who writes it:
+
+* pipe mode (the daemon writes): rename, then reopen. Reads and writes happen on the daemon's
+  loop, so nothing is written in between: no line can be lost.
+* direct mode (the child writes its O_APPEND file): copy, then truncate (copytruncate). Bytes the
+  child appends between the end of the last copy pass and the truncate are lost; the copy
+  repeats until it catches up with the end so the window is one ftruncate call long. The
+  figure measured under a flood is in the README.
+* pm.log: written only by the daemon's loop, so copy-then-truncate loses nothing.
+
+Settings come from `pm set logrotate:<key> <value>` (PM_HOME/module_conf.json), re-read at
+every check, so a change needs no restart. `logrotate:enabled false` turns rotation off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pm import logpipe, settings
+from pm.dateformat import format_date
+from pm.errors import ConfigError, PMError
+from pm.paths import Home
+from pm.spec import parse_size
+
+log = logging.getLogger("pm")
+
+#: pm2-logrotate's defaults (its README), as strings the way `pm set` stores values.
+DEFAULTS: dict[str, str] = {
+    "max_size": "10M",
+    "retain": "30",
+    "compress": "false",
+    "dateFormat": "YYYY-MM-DD_HH-mm-ss",
+    "workerInterval": "30",
+    "rotateInterval": "0 0 * * *",
+    "enabled": "true",
+}
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class RotateConfig:
+    max_size: int
+    retain: int | None  # None = keep all
+    compress: bool
+    date_format: str
+    worker_interval: float
+    rotate_interval: str | None
+    enabled: bool
+
+
+def _bool(key: str, value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"logrotate:{key}: expected true or false, got {value!r}")
+
+
+def _parse(raw: dict[str, Any]) -> RotateConfig:
+    values = {**DEFAULTS, **{k: str(v) for k, v in raw.items()}}
+    retain_text = values["retain"].strip().lower()
+    if retain_text == "all":
+        retain = None
+    elif retain_text.isdigit() and int(retain_text) >= 1:
+        retain = int(retain_text)
+    else:
+        raise ConfigError(f"logrotate:retain: expected a count >= 1 or 'all', got {values['retain']!r}")
+    try:
+        interval = float(values["workerInterval"])
+    except ValueError:
+        interval = 0
+    if interval < 1:
+        raise ConfigError(f"logrotate:workerInterval: expected seconds >= 1, "
+                          f"got {values['workerInterval']!r}")
+    max_size = parse_size(values["max_size"], "logrotate:max_size")
+    if max_size <= 0:
+        raise ConfigError(f"logrotate:max_size: expected a size > 0, got {values['max_size']!r}")
+    cron = values["rotateInterval"].strip()
+    if cron and cron.lower() not in ("none", "false", "off"):
+        CronPattern(cron)  # validates
+    else:
+        cron = ""
+    return RotateConfig(max_size, retain, _bool("compress", values["compress"]),
+                        values["dateFormat"], interval, cron or None,
+                        _bool("enabled", values["enabled"]))
+
+
+def validate_setting(key: str, value: str) -> None:
+    """Refuse a bad `pm set logrotate:<key>` before it is stored."""
+    if key not in DEFAULTS:
+        raise ConfigError(f"unknown setting logrotate:{key}; known: {', '.join(DEFAULTS)}")
+    _parse({key: value})
+
+
+def load_config(home: Home) -> RotateConfig:
+    section = settings.load(home).get("logrotate") or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{home.config}: 'logrotate' must be an object")
+    return _parse(section)
+
+
+# ------------------------------------------------------------ cron (five fields)
+
+
+class CronPattern:
+    """`minute hour day-of-month month day-of-week`, with `*`, lists, ranges and `/steps`.
+
+    Small enough to keep here rather than depend on croniter: rotation only asks "did a
+    matching minute pass since the last check?".
+    """
+
+    _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+    def __init__(self, text: str) -> None:
+        fields = text.split()
+        if len(fields) != 5:
+            raise ConfigError(f"logrotate:rotateInterval: expected 5 cron fields, got {text!r}")
+        self.text = text
+        self.sets = [self._field(f, lo, hi) for f, (lo, hi) in zip(fields, self._BOUNDS)]
+        if 7 in self.sets[4]:
+            self.sets[4].add(0)
+        self.any_day = fields[2] == "*", fields[4] == "*"
+
+    def _field(self, text: str, lo: int, hi: int) -> set[int]:
+        values: set[int] = set()
+        for part in text.split(","):
+            base, _, step_text = part.partition("/")
+            try:
+                step = int(step_text) if step_text else 1
+                if base == "*":
+                    start, end = lo, hi
+                elif "-" in base:
+                    start, end = (int(x) for x in base.split("-", 1))
+                else:
+                    start = int(base)
+                    end = hi if step_text else start
+            except ValueError:
+                raise ConfigError(f"logrotate:rotateInterval: bad cron field {text!r}") from None
+            if step < 1 or not lo <= start <= end <= hi:
+                raise ConfigError(f"logrotate:rotateInterval: {text!r} is out of range {lo}-{hi}")
+            values.update(range(start, end + 1, step))
+        return values
+
+    def matches(self, when: float) -> bool:
+        t = time.localtime(when)
+        minute, hour, mday, month, wday = self.sets
+        if t.tm_min not in minute or t.tm_hour not in hour or t.tm_mon not in month:
+            return False
+        day_ok = t.tm_mday in mday
+        week_ok = (t.tm_wday + 1) % 7 in wday
+        any_mday, any_wday = self.any_day
+        if any_mday or any_wday:
+            return day_ok and week_ok
+        return day_ok or week_ok  # cron: either day field may match when both are restricted
+
+    def due(self, since: float, now: float) -> bool:
+        """True when a matching minute starts in (since, now]."""
+        minute = (int(since) // 60 + 1) * 60
+        while minute <= now:
+            if self.matches(minute):
+                return True
+            minute += 60
+        return False
+
+
+# ------------------------------------------------------------ rotating one file
+
+
+def rotated_path(path: str, date_format: str, when: float) -> Path:
+    """`/x/api-out.log` -> `/x/api-out__2026-11-23_00-00-00.log` (a `-N` suffix if taken)."""
+    source = Path(path)
+    stem = source.name[:-4] if source.name.endswith(".log") else source.name
+    date = format_date(date_format, when)
+    candidate = source.with_name(f"{stem}__{date}.log")
+    counter = 1
+    while candidate.exists() or candidate.with_name(candidate.name + ".gz").exists():
+        candidate = source.with_name(f"{stem}__{date}-{counter}.log")
+        counter += 1
+    return candidate
+
+
+def copy_truncate(path: str, destination: Path) -> int:
+    """Copy path to destination, then truncate path; returns the bytes copied.
+
+    Copies in passes until a pass finds nothing new, so the truncate follows the last read
+    as closely as possible.
+    """
+    copied = 0
+    with open(path, "rb") as source, open(destination, "wb") as target:
+        while True:
+            chunk = source.read(1 << 20)
+            if not chunk:
+                os.truncate(path, 0)
+                break
+            target.write(chunk)
+            copied += len(chunk)
+    return copied
+
+
+def compress(path: Path) -> Path:
+    packed = path.with_name(path.name + ".gz")
+    with open(path, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
+        shutil.copyfileobj(source, target, 1 << 20)
+    path.unlink()
+    return packed
+
+
+def prune(path: str, retain: int | None) -> list[Path]:
+    """Delete the oldest rotated copies of path beyond `retain`."""
+    if retain is None:
+        return []
+    source = Path(path)
+    stem = source.name[:-4] if source.name.endswith(".log") else source.name
+    rotated = [p for p in source.parent.glob(f"{stem}__*")
+               if p.name.endswith((".log", ".log.gz"))]
+    rotated.sort(key=lambda p: (p.stat().st_mtime, p.name))
+    doomed = rotated[:-retain] if len(rotated) > retain else []
+    for old in doomed:
+        old.unlink(missing_ok=True)
+    return doomed
+
+
+async def rotate(path: str, config: RotateConfig, when: float | None = None) -> Path | None:
+    """Rotate one file now (pipe mode: rename+reopen; otherwise copytruncate)."""
+    try:
+        if os.path.getsize(path) == 0:
+            return None
+    except FileNotFoundError:
+        return None
+    stamp = time.time() if when is None else when
+    destination = rotated_path(path, config.date_format, stamp)
+    if not logpipe.rotate_by_rename(path, str(destination)):
+        copy_truncate(path, destination)
+    if config.compress:
+        destination = await asyncio.to_thread(compress, destination)
+    prune(path, config.retain)
+    return destination
+
+
+# ------------------------------------------------------------ the daemon's worker
+
+
+def watched_files(apps: Iterable[Any], home: Home) -> list[str]:
+    """Every log file of every app, plus pm.log, without /dev/null or duplicates."""
+    paths: dict[str, None] = {}
+    for app in apps:
+        for path in (app.paths.out, app.paths.err, app.paths.combined):
+            if path and path != "/dev/null":
+                paths[path] = None
+    paths[str(home.daemon_log)] = None
+    return list(paths)
+
+
+async def check_once(apps: Iterable[Any], home: Home, config: RotateConfig,
+                     forced: bool) -> list[Path]:
+    done = []
+    for path in watched_files(apps, home):
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        if size and (forced or size >= config.max_size):
+            try:
+                rotated = await rotate(path, config)
+            except OSError as exc:
+                log.error("cannot rotate %s: %s", path, exc)
+                continue
+            if rotated:
+                done.append(rotated)
+    return done
+
+
+async def worker(supervisor: Any, home: Home) -> None:
+    """The daemon's rotation loop; a bad setting is reported and the defaults used."""
+    last = time.time()
+    reported = ""
+    while True:
+        try:
+            config = load_config(home)
+            reported = ""
+        except PMError as exc:
+            if exc.message != reported:
+                log.error("log rotation settings: %s (using defaults)", exc.message)
+                reported = exc.message
+            config = _parse({})
+        await asyncio.sleep(config.worker_interval)
+        now = time.time()
+        if config.enabled:
+            forced = bool(config.rotate_interval) and CronPattern(config.rotate_interval).due(last, now)
+            try:
+                await check_once(list(supervisor.apps.values()), home, config, forced)
+            except Exception:
+                log.exception("log rotation failed")
+        last = now
+
+
+def start(supervisor: Any, home: Home) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(worker(supervisor, home), name="logrotate")
