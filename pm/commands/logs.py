@@ -59,7 +59,7 @@ class Printer:
             return
         colour = {"out": "green", "err": "red"}.get(source.kind, "blue")
         label = click.style(source.label.ljust(self.width), fg=colour)
-        click.echo(f"{label}| {text}")
+        click.echo(f"{label} | {text}")
 
 
 def _entries() -> list[dict[str, Any]] | None:
