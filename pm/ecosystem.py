@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pm.errors import ConfigError
+from pm.settings import app_logrotate
 from pm.spec import (
     AppSpec,
     canonical_key,
@@ -236,6 +237,7 @@ COERCE: dict[str, Coerce] = {
     "filter_env": _filter_env,
     "uid": _optional_id, "gid": _optional_id,
     "hooks": _hooks,
+    "logrotate": app_logrotate,
 }
 
 #: Keys PM2 accepts that have no effect here (Node or PM2 Plus specific); accepted silently.

@@ -63,6 +63,6 @@ async def reload_logs_handler(ctx: Context, args: dict[str, Any]) -> dict[str, A
 async def rotate_logs(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Rotate now: every non-empty file (force) or only those over max_size."""
     apps, _ = _selected(ctx, args)
-    config = logrotate.load_config(ctx.supervisor.home)
-    done = await logrotate.check_once(apps, ctx.supervisor.home, config, bool(args.get("force")))
+    section = logrotate.load_section(ctx.supervisor.home)
+    done = await logrotate.check_once(apps, ctx.supervisor.home, section, bool(args.get("force")))
     return {"rotated": [str(path) for path in done]}

@@ -51,6 +51,10 @@ DEFAULTS: dict[str, str] = {
     "enabled": "true",
 }
 
+#: Keys an app may set for itself in the ecosystem (`logrotate: {...}`); the check interval
+#: is the daemon's, so it stays global.
+APP_KEYS = ("max_size", "retain", "compress", "dateFormat", "rotateInterval", "enabled")
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -111,11 +115,21 @@ def validate_setting(key: str, value: str) -> None:
     _parse({key: value})
 
 
-def load_config(home: Home) -> RotateConfig:
+def load_section(home: Home) -> dict[str, Any]:
     section = settings.load(home).get("logrotate") or {}
     if not isinstance(section, dict):
         raise ConfigError(f"{home.config}: 'logrotate' must be an object")
-    return _parse(section)
+    return section
+
+
+def load_config(home: Home) -> RotateConfig:
+    return _parse(load_section(home))
+
+
+def app_config(section: dict[str, Any], app: Any) -> RotateConfig:
+    """Global settings overridden by the app's own `logrotate` object."""
+    own = getattr(app.spec, "logrotate", None) or {}
+    return _parse({**section, **own}) if own else _parse(section)
 
 
 # ------------------------------------------------------------ cron (five fields)
@@ -259,26 +273,34 @@ async def rotate(path: str, config: RotateConfig, when: float | None = None) -> 
 # ------------------------------------------------------------ the daemon's worker
 
 
-def watched_files(apps: Iterable[Any], home: Home) -> list[str]:
-    """Every log file of every app, plus pm.log, without /dev/null or duplicates."""
-    paths: dict[str, None] = {}
+def watched_files(apps: Iterable[Any], home: Home, section: dict[str, Any]
+                  ) -> list[tuple[str, RotateConfig]]:
+    """Every log file of every app with its settings, plus pm.log; no /dev/null, no repeats."""
+    files: dict[str, RotateConfig] = {}
     for app in apps:
+        config = app_config(section, app)
         for path in (app.paths.out, app.paths.err, app.paths.combined):
-            if path and path != "/dev/null":
-                paths[path] = None
-    paths[str(home.daemon_log)] = None
-    return list(paths)
+            if path and path != "/dev/null" and path not in files:
+                files[path] = config
+    files[str(home.daemon_log)] = _parse(section)
+    return list(files.items())
 
 
-async def check_once(apps: Iterable[Any], home: Home, config: RotateConfig,
-                     forced: bool) -> list[Path]:
+async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], forced: bool,
+                     since: float | None = None, now: float | None = None) -> list[Path]:
+    """Rotate what is due: over max_size, forced, or (given since/now) at its rotateInterval."""
     done = []
-    for path in watched_files(apps, home):
+    for path, config in watched_files(apps, home, section):
+        if not config.enabled:
+            continue
         try:
             size = os.path.getsize(path)
         except OSError:
             continue
-        if size and (forced or size >= config.max_size):
+        due = forced or size >= config.max_size or (
+            since is not None and now is not None and config.rotate_interval is not None
+            and CronPattern(config.rotate_interval).due(since, now))
+        if size and due:
             try:
                 rotated = await rotate(path, config)
             except OSError as exc:
@@ -290,26 +312,27 @@ async def check_once(apps: Iterable[Any], home: Home, config: RotateConfig,
 
 
 async def worker(supervisor: Any, home: Home) -> None:
-    """The daemon's rotation loop; a bad setting is reported and the defaults used."""
+    """The daemon's rotation loop; bad settings are reported once and the defaults used."""
     last = time.time()
     reported = ""
     while True:
         try:
-            config = load_config(home)
+            section = load_section(home)
+            config = _parse(section)
             reported = ""
         except PMError as exc:
             if exc.message != reported:
                 log.error("log rotation settings: %s (using defaults)", exc.message)
                 reported = exc.message
-            config = _parse({})
+            section, config = {}, _parse({})
         await asyncio.sleep(config.worker_interval)
         now = time.time()
-        if config.enabled:
-            forced = bool(config.rotate_interval) and CronPattern(config.rotate_interval).due(last, now)
-            try:
-                await check_once(list(supervisor.apps.values()), home, config, forced)
-            except Exception:
-                log.exception("log rotation failed")
+        try:
+            await check_once(list(supervisor.apps.values()), home, section, False, last, now)
+        except PMError as exc:
+            log.error("log rotation: %s", exc.message)
+        except Exception:
+            log.exception("log rotation failed")
         last = now
 
 

@@ -69,3 +69,23 @@ def get_value(home: Home, key: str | None) -> Any:
     module, sub = split_key(key)
     section = data.get(module or "")
     return section.get(sub) if isinstance(section, dict) else None
+
+
+def app_logrotate(value: Any, where: str) -> dict[str, str]:
+    """The ecosystem's per-app `logrotate: {max_size, retain, compress, dateFormat,
+    rotateInterval, enabled}` object, validated like `pm set logrotate:<key>`."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected an object like {{\"max_size\": \"1M\"}}")
+    from pm.logrotate import APP_KEYS, validate_setting
+
+    result = {}
+    for key, item in value.items():
+        if key not in APP_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r}; per-app keys: {', '.join(APP_KEYS)}")
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        try:
+            validate_setting(key, text)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
+        result[key] = text
+    return result

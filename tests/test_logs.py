@@ -206,11 +206,13 @@ def test_rotation_keeps_retain_and_compresses(pm: PM) -> None:
     assert ticks == list(range(ticks[0], ticks[0] + len(ticks)))  # pipe mode: none lost
 
 
-def test_rotation_worker_by_size(pm: PM) -> None:
+def test_rotation_worker_by_size_per_app_settings(pm: PM) -> None:
     pm.run("set", "logrotate:workerInterval", "1")
-    pm.run("set", "logrotate:max_size", "2K")
-    pm.run("set", "logrotate:retain", "2")
-    pm.run("start", str(pm.write_app("ticker.py", TICKER)))
+    pm.write_app("ticker.py", TICKER)
+    ecosystem = pm.workdir / "eco.json"
+    ecosystem.write_text(json.dumps({"apps": [{"name": "ticker", "script": "ticker.py",
+                                              "logrotate": {"max_size": "2K", "retain": 2}}]}))
+    pm.run("start", str(ecosystem))
     out, _ = _logs(pm, "ticker")
     wait_for(lambda: len(list(out.parent.glob("ticker-out__*.log"))) == 2, 30,
              message="two size rotations")
