@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PM, wait_for
+from pm.client import Client
+from pm.paths import Home
 
 FLOOD = """\
 import sys
@@ -165,9 +167,12 @@ def test_logs_follow_new_apps_flush_and_rotation(pm: PM) -> None:
         mark = len(reader.data)
         wait_for(lambda: reader.has("first") and b"|first" in reader.data[mark:], 15,
                  message="following after flush")
-        pm.run("set", "logrotate:compress", "false")
-        rotated = pm.run("flush")  # also truncates pm.log
-        assert "Logs flushed" in rotated.stdout
+        flushed = pm.run("flush")  # no target: pm.log too
+        assert "Logs flushed" in flushed.stdout
+        assert "daemon started" not in (pm.home / "pm.log").read_text()
+        mark = len(reader.data)
+        wait_for(lambda: reader.has("late") and b"1|late" in reader.data[mark:], 15,
+                 message="following after a full flush")
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGINT)
@@ -194,12 +199,10 @@ def test_rotation_keeps_retain_and_compresses(pm: PM) -> None:
     # force rotations quickly through the daemon command rather than waiting for size
     for _ in range(5):
         wait_for(lambda: out.exists() and out.stat().st_size > 0, message="output")
-        from pm.client import Client
-        from pm.paths import Home
-
         Client(Home(pm.home)).call("rotateLogs", force=True)
     rotated = sorted(out.parent.glob("ticker-out__*.log.gz"))
     assert len(rotated) == 3
+    assert list(pm.home.glob("pm__*.log.gz"))  # the daemon's own log rotates too
     pm.run("stop", "ticker")
     text = b"".join(gzip.decompress(p.read_bytes()) for p in rotated) + out.read_bytes()
     ticks = [int(line.rsplit(b" ", 1)[1]) for line in text.splitlines()]
@@ -216,7 +219,6 @@ def test_rotation_worker_by_size_per_app_settings(pm: PM) -> None:
     out, _ = _logs(pm, "ticker")
     wait_for(lambda: len(list(out.parent.glob("ticker-out__*.log"))) == 2, 30,
              message="two size rotations")
-    time.sleep(0)  # retained count holds while the writer continues
     wait_for(lambda: out.stat().st_size < 4096, 10, message="file kept small")
     assert len(list(out.parent.glob("ticker-out__*.log"))) <= 2
 
