@@ -84,7 +84,8 @@ def main() -> None:
         for _ in range(repeat):  # interleaved, best of each: the machine is shared and noisy
             target = root / "shell.log"
             started = time.perf_counter()
-            subprocess.run(f"{sys.executable} {app} {count} {'line' if flush else 'block'} > {target}",
+            style = "line" if flush else "block"
+            subprocess.run(f"{sys.executable} {app} {count} {style} > {target}",
                            shell=True, check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
             shells.append(time.perf_counter() - started)
             check(target, count, prefixed=False)
@@ -92,7 +93,8 @@ def main() -> None:
             pipes.append(run_pm(root, app, count, ["--time"], flush))
         shell, direct, piped = min(shells), min(directs), min(pipes)
         mode = "one write per line" if flush else "64 KiB writes"
-        print(f"{count} lines, {mode}, best of {repeat}: shell {shell:.2f}s | pm direct {direct:.2f}s "
+        print(f"{count} lines, {mode}, best of {repeat}: shell {shell:.2f}s | "
+              f"pm direct {direct:.2f}s "
               f"(x{direct / shell:.2f}) | pm pipe+time {piped:.2f}s (x{piped / shell:.2f}); "
               "all lines present, in order, whole")
     subprocess.run(["rm", "-rf", str(root)])

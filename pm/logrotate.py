@@ -87,7 +87,8 @@ def _parse(raw: dict[str, Any]) -> RotateConfig:
     elif retain_text.isdigit() and int(retain_text) >= 1:
         retain = int(retain_text)
     else:
-        raise ConfigError(f"logrotate:retain: expected a count >= 1 or 'all', got {values['retain']!r}")
+        raise ConfigError("logrotate:retain: expected a count >= 1 or 'all', "
+                          f"got {values['retain']!r}")
     try:
         interval = float(values["workerInterval"])
     except ValueError:

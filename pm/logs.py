@@ -69,18 +69,6 @@ def open_append(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
 
-def open_outputs(paths: LogPaths) -> tuple[int, int]:
-    """Descriptors for the child's stdout and stderr (the same one when both name one file)."""
-    out = open_append(paths.out)
-    if paths.err == paths.out:
-        return out, out
-    try:
-        return out, open_append(paths.err)
-    except OSError:
-        os.close(out)
-        raise
-
-
 def needs_pipe(spec: AppSpec, paths: LogPaths) -> bool:
     """Pipe mode only when a line must be transformed or copied to a second file."""
     if spec.disable_logs:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -46,9 +45,6 @@ while True:
     i += 1
     time.sleep(0.05)
 """
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
 
 def _numbers(path: Path, prefix: bytes) -> list[int]:
     lines = path.read_bytes().split(b"\n")
@@ -111,7 +107,8 @@ def test_combined_log_file_and_date_format(pm: PM) -> None:
 
 
 def test_logs_nostream_through_a_pipe(pm: PM) -> None:
-    script = pm.write_app("greet.py", "import sys\nprint('hi there')\nprint('bad', file=sys.stderr)\n")
+    script = pm.write_app("greet.py",
+                          "import sys\nprint('hi there')\nprint('bad', file=sys.stderr)\n")
     pm.run("start", str(script), "--no-autorestart")
     pm.wait_status("greet", "stopped")
     result = pm.run("logs", "greet", "--nostream", "--lines", "5")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -53,7 +54,8 @@ class Printer:
         if self.timestamp:
             text = f"{format_date(self.timestamp)}: {text}"
         if self.highlight:
-            text = text.replace(self.highlight, click.style(self.highlight, bold=True, reverse=True))
+            marked = click.style(self.highlight, bold=True, reverse=True)
+            text = text.replace(self.highlight, marked)
         if self.raw:
             click.echo(text, err=source.kind == "err")
             return
@@ -82,7 +84,8 @@ def _sources(entries: list[dict[str, Any]], target: str | None, streams: tuple[s
 
 @click.command("logs")
 @click.argument("target", required=False)
-@click.option("--lines", default=15, show_default=True, type=int, help="Lines to show from each file.")
+@click.option("--lines", default=15, show_default=True, type=int,
+              help="Lines to show from each file.")
 @click.option("--raw", is_flag=True, help="Bare lines, no prefixes.")
 @click.option("--err", "err_only", is_flag=True, help="Only the error logs.")
 @click.option("--out", "out_only", is_flag=True, help="Only the standard output logs.")
@@ -144,7 +147,8 @@ def _follow(printer: Printer, sources: list[Source], target: str | None,
                              if s not in followers]
                     printer.widen(fresh)
                     for source in fresh:  # an app started after we began: show it from its start
-                        followers[source] = Follower(source.path, from_end=_old(source.path, started))
+                        old = _old(source.path, started)
+                        followers[source] = Follower(source.path, from_end=old)
             time.sleep(POLL_SECONDS)
     finally:
         for follower in followers.values():
@@ -152,8 +156,6 @@ def _follow(printer: Printer, sources: list[Source], target: str | None,
 
 
 def _old(path: str, since: float) -> bool:
-    import os
-
     try:
         return os.stat(path).st_mtime < since
     except OSError:
