@@ -1,4 +1,4 @@
-"""Measure what copy-then-truncate rotation loses for a direct-write log under a flood.
+"""Measure what rotation loses for a direct-write log under a flood (copytruncate vs collapse).
 
 An app writes numbered ~100-byte lines without pause (direct mode: its stdout is the O_APPEND
 file); the daemon is asked to rotate it ROTATIONS times. Afterwards every rotated file and the
@@ -36,12 +36,13 @@ def pm(home: Path, *args: str) -> None:
                    check=True, capture_output=True)
 
 
-def measure(extra: list[str], flush: bool) -> str:
+def measure(extra: list[str], flush: bool, lossless: bool) -> str:
     home = Path(tempfile.mkdtemp(dir="/tmp", prefix="pmr"))
     app = home.parent / f"{home.name}-flood.py"
     app.write_text(APP)
     pm(home, "set", "logrotate:retain", "all")
     pm(home, "set", "logrotate:workerInterval", "3600")
+    pm(home, "set", "logrotate:lossless", str(lossless).lower())
     pm(home, "start", str(app), "-n", "flood", *extra, *(["--", "f"] if flush else []))
     client = Client(Home(home))
     out = home / "logs" / "flood-out.log"
@@ -52,8 +53,10 @@ def measure(extra: list[str], flush: bool) -> str:
     pm(home, "stop", "flood")
     files = sorted(out.parent.glob("flood-out__*.log"), key=lambda p: p.stat().st_mtime) + [out]
     seen, torn = [], 0
-    for path in files:
-        for line in path.read_bytes().splitlines():
+    # read back as one stream: a line split across a rotated file and the next is not lost
+    data = b"".join(path.read_bytes() for path in files)
+    for line in data.splitlines():
+        if True:
             if extra:
                 line = line.split(b": ", 1)[-1]
             parts = line.split(b" ")
@@ -66,16 +69,17 @@ def measure(extra: list[str], flush: bool) -> str:
     last = max(seen)
     missing = last + 1 - len(set(seen))
     ordered = seen == sorted(seen)
-    mode = "pipe (--time), rename+reopen" if extra else "direct, copytruncate"
+    mode = ("pipe (--time), rename+reopen" if extra else
+            "direct, collapse range" if lossless else "direct, copytruncate")
     return (f"{mode}, {'flush per line' if flush else 'buffered 8 KiB writes'}: {ROTATIONS} "
             f"rotations, {last + 1} lines written, {missing} lost "
             f"({missing / ROTATIONS:.1f} per rotation), {torn} torn, in order: {ordered}")
 
 
 def main() -> None:
-    for extra in ([], ["--time"]):
+    for extra, lossless in (([], False), ([], True), (["--time"], True)):
         for flush in (True, False):
-            print(measure(extra, flush), flush=True)
+            print(measure(extra, flush, lossless), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ How a file is rotated depends on who writes it:
 
 * pipe mode (the daemon writes): rename, then reopen. Reads and writes happen on the daemon's
   loop, so nothing is written in between: no line can be lost.
-* direct mode (the child writes its O_APPEND file): copy, then truncate (copytruncate). Bytes the
-  child appends between the end of the last copy pass and the truncate are lost; the copy
-  repeats until it catches up with the end so the window is one ftruncate call long. The
-  figure measured under a flood is in the README.
-* pm.log: written only by the daemon's loop, so copy-then-truncate loses nothing.
+* direct mode (the child writes its O_APPEND file, which the daemon cannot reopen): copy the
+  first K block-aligned bytes, then cut exactly those off the front with
+  fallocate(FALLOC_FL_COLLAPSE_RANGE); the kernel serialises the cut with the child's appends,
+  so nothing is lost (the line straddling byte K is split between the two files). Where the
+  filesystem cannot collapse, or with `logrotate:lossless false`, copy then truncate
+  (pm2-logrotate's copytruncate): bytes appended between the last copy pass and the truncate
+  are lost. The measured figures are in the README.
+* pm.log: only the daemon's own loop writes it, so copy-then-truncate loses nothing.
 
 Settings come from `pm set logrotate:<key> <value>` (PM_HOME/module_conf.json), re-read at
 every check, so a change needs no restart. `logrotate:enabled false` turns rotation off.
@@ -22,6 +25,7 @@ every check, so a change needs no restart. `logrotate:enabled false` turns rotat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import logging
 import os
@@ -49,11 +53,13 @@ DEFAULTS: dict[str, str] = {
     "workerInterval": "30",
     "rotateInterval": "0 0 * * *",
     "enabled": "true",
+    "lossless": "true",
 }
 
 #: Keys an app may set for itself in the ecosystem (`logrotate: {...}`); the check interval
 #: is the daemon's, so it stays global.
-APP_KEYS = ("max_size", "retain", "compress", "dateFormat", "rotateInterval", "enabled")
+APP_KEYS = ("max_size", "retain", "compress", "dateFormat", "rotateInterval", "enabled",
+            "lossless")
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -68,6 +74,7 @@ class RotateConfig:
     worker_interval: float
     rotate_interval: str | None
     enabled: bool
+    lossless: bool
 
 
 def _bool(key: str, value: str) -> bool:
@@ -106,7 +113,8 @@ def _parse(raw: dict[str, Any]) -> RotateConfig:
         cron = ""
     return RotateConfig(max_size, retain, _bool("compress", values["compress"]),
                         values["dateFormat"], interval, cron or None,
-                        _bool("enabled", values["enabled"]))
+                        _bool("enabled", values["enabled"]),
+                        _bool("lossless", values["lossless"]))
 
 
 def validate_setting(key: str, value: str) -> None:
@@ -231,6 +239,54 @@ def copy_truncate(path: str, destination: Path) -> int:
     return copied
 
 
+FALLOC_FL_COLLAPSE_RANGE = 0x08
+_libc: Any = None
+
+
+def _fallocate_collapse(fd: int, length: int) -> bool:
+    """Remove the first `length` bytes of fd's file in place (ext4, xfs); False if unsupported."""
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return bool(_libc.fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, length) == 0)
+
+
+def collapse_rotate(path: str, destination: Path) -> int | None:
+    """Rotate a file another process appends to, without losing a byte; None if unsupported.
+
+    Copies the first K bytes (K block-aligned, short of the end) and then cuts exactly those
+    bytes off the front with fallocate(FALLOC_FL_COLLAPSE_RANGE). The app's O_APPEND writes are
+    serialised with the cut by the kernel, so nothing written meanwhile is lost. The price: the
+    one line that straddles byte K ends the rotated file and its rest starts the live file.
+    Returns 0 (nothing done) while the file is not yet over one block.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        stat = os.fstat(fd)
+        block = stat.st_blksize or 4096
+        length = (stat.st_size // block) * block
+        if length >= stat.st_size:
+            length -= block  # the range may not reach the end of the file
+        if length <= 0:
+            return 0
+        with open(destination, "wb") as target:
+            copied = 0
+            while copied < length:
+                sent = os.copy_file_range(fd, target.fileno(), length - copied, copied)
+                if sent == 0:
+                    raise OSError(f"{path} shrank while it was being rotated")
+                copied += sent
+        if not _fallocate_collapse(fd, length):
+            destination.unlink()
+            return None
+        return length
+    finally:
+        os.close(fd)
+
+
 def compress(path: Path) -> Path:
     packed = path.with_name(path.name + ".gz")
     with open(path, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
@@ -264,7 +320,11 @@ async def rotate(path: str, config: RotateConfig, when: float | None = None) -> 
     stamp = time.time() if when is None else when
     destination = rotated_path(path, config.date_format, stamp)
     if not logpipe.rotate_by_rename(path, str(destination)):
-        copy_truncate(path, destination)
+        collapsed = collapse_rotate(path, destination) if config.lossless else None
+        if collapsed == 0:
+            return None  # under one block: rotate at a later check rather than lose lines
+        if collapsed is None:
+            copy_truncate(path, destination)
     if config.compress:
         destination = await asyncio.to_thread(compress, destination)
     prune(path, config.retain)
@@ -283,7 +343,8 @@ def watched_files(apps: Iterable[Any], home: Home, section: dict[str, Any]
         for path in (app.paths.out, app.paths.err, app.paths.combined):
             if path and path != "/dev/null" and path not in files:
                 files[path] = config
-    files[str(home.daemon_log)] = _parse(section)
+    # only the daemon's loop writes pm.log, so copy-then-truncate is exact there at any size
+    files[str(home.daemon_log)] = dataclasses.replace(_parse(section), lossless=False)
     return list(files.items())
 
 

@@ -151,3 +151,26 @@ def test_tail_and_follow_across_truncate_and_rename(tmp_path: Path) -> None:
     path.write_bytes(b"first of new\n")
     assert follower.poll() == [b"last of old", b"first of new"]
     follower.close()
+
+
+def test_direct_file_rotation_by_collapse_loses_nothing(tmp_path: Path) -> None:
+    """A separate writer process appends while the file is rotated again and again."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "app-out.log"
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os,sys\nfd=os.open(sys.argv[1], os.O_WRONLY|os.O_APPEND|os.O_CREAT)\n"
+         "for i in range(200000): os.write(fd, b'n %09d\\n' % i)\n", str(path)])
+    config = logrotate._parse({"retain": "all"})
+    try:
+        while writer.poll() is None:
+            if path.exists() and path.stat().st_size > 20_000:
+                asyncio.run(logrotate.rotate(str(path), config))
+    finally:
+        writer.wait()
+    rotated = sorted(tmp_path.glob("app-out__*.log"), key=lambda p: p.stat().st_mtime_ns)
+    assert rotated, "no rotation happened"
+    data = b"".join(p.read_bytes() for p in rotated) + path.read_bytes()
+    assert data == b"".join(b"n %09d\n" % i for i in range(200000))
