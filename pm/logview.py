@@ -2,7 +2,9 @@
 
 `Follower` tails one file by polling: it reads new bytes in chunks, hands out whole lines, and
 keeps following when the file is truncated (`pm flush`, copytruncate rotation) or replaced
-(rename rotation: it finishes the old file, then opens the new one from its start).
+(rename rotation: it finishes the old file, then opens the new one from its start), and when
+pm's lossless rotation cuts whole blocks off the front of a file it finds its place again
+instead of showing the file twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 READ_SIZE = 1 << 20
+#: Bytes remembered before the read position, to recognise a file whose front was cut off.
+SIGNATURE = 64
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Follower:
         self.handle: Any = None
         self.inode: tuple[int, int] | None = None
         self.tail = b""
+        self.recent = b""  # the last bytes read, to find our place after a collapse
         self._open(from_end)
 
     def _open(self, from_end: bool) -> None:
@@ -100,7 +105,9 @@ class Follower:
         stat = os.fstat(self.handle.fileno())
         self.inode = (stat.st_dev, stat.st_ino)
         if from_end:
-            self.handle.seek(0, os.SEEK_END)
+            end = self.handle.seek(0, os.SEEK_END)
+            self.handle.seek(max(0, end - SIGNATURE))
+            self.recent = self.handle.read(end - self.handle.tell())
 
     def _read_all(self) -> bytes:
         chunks = []
@@ -128,12 +135,29 @@ class Follower:
             if self.handle is not None:
                 data += self._read_all()
         elif current is not None and stat.st_size < self.handle.tell():
-            self.handle.seek(0)  # truncated (flush or copytruncate)
-            data += self._read_all()
+            self.handle.seek(self._after_collapse(stat.st_size, stat.st_blksize or 4096))
+            data += self._read_all()  # from 0 when truncated (flush or copytruncate)
+        if data:
+            self.recent = (self.recent + data)[-SIGNATURE:]
         data = self.tail + data
         cut = data.rfind(b"\n") + 1
         self.tail = data[cut:]
         return data[:cut].split(b"\n")[:-1] if cut else []
+
+    def _after_collapse(self, size: int, block: int) -> int:
+        """Where our old position is now if whole blocks were cut off the front; else 0."""
+        position, sign = self.handle.tell(), self.recent
+        if len(sign) < SIGNATURE:
+            return 0
+        cut = max(block, ((position - size) // block) * block)
+        while cut <= position:
+            new_position = position - cut
+            if new_position >= len(sign) and new_position <= size:
+                self.handle.seek(new_position - len(sign))
+                if self.handle.read(len(sign)) == sign:
+                    return new_position
+            cut += block
+        return 0
 
     def close(self) -> None:
         if self.handle is not None:

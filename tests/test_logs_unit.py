@@ -174,3 +174,21 @@ def test_direct_file_rotation_by_collapse_loses_nothing(tmp_path: Path) -> None:
     assert rotated, "no rotation happened"
     data = b"".join(p.read_bytes() for p in rotated) + path.read_bytes()
     assert data == b"".join(b"n %09d\n" % i for i in range(200000))
+
+
+def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
+    path = tmp_path / "c.log"
+    path.write_bytes(b"".join(b"line %05d\n" % i for i in range(2000)))  # 22,000 bytes
+    follower = Follower(str(path))
+    with open(path, "ab") as handle:
+        handle.write(b"new 1\n")
+    assert follower.poll() == [b"new 1"]
+    assert logrotate.collapse_rotate(str(path), tmp_path / "c__1.log")
+    with open(path, "ab") as handle:
+        handle.write(b"new 2\n")
+    assert follower.poll() == [b"new 2"]  # not the whole remaining file again
+    os.truncate(path, 0)
+    with open(path, "ab") as handle:
+        handle.write(b"after flush\n")
+    assert follower.poll() == [b"after flush"]
+    follower.close()
