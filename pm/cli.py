@@ -45,6 +45,11 @@ LAZY_COMMANDS: dict[str, str] = {
     "monit": "pm.commands.monit:monit",
     "events": "pm.commands.events:events",
     "completion": "pm.commands.completion:completion",
+    "logs": "pm.commands.logs:logs_cmd",
+    "flush": "pm.commands.logs:flush_cmd",
+    "reloadLogs": "pm.commands.logs:reload_logs_cmd",
+    "set": "pm.commands.logs:set_cmd",
+    "get": "pm.commands.logs:get_cmd",
 }
 
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from pm import dump, recovery, state
+from pm import dump, handlers_logs, logrotate, recovery, state
 from pm.automation import Automation
 from pm.errors import PMError
 from pm.groups import GroupRestarter
@@ -127,9 +127,11 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
+        loop.add_signal_handler(signal.SIGUSR2, handlers_logs.reload_logs)  # PM2: reopen logs
         recovery.recover(self.supervisor)  # take back what a previous daemon left running
         self.keeper.start()
         await self.server.start()
+        self._rotation = logrotate.start(self.supervisor, self.home)
         self.automation.start()
         self.extras: list[HookRunner | GroupRestarter] = [
             HookRunner(self.supervisor), GroupRestarter(self.supervisor)]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pm.errors import ConfigError
+from pm.settings import app_logrotate
 from pm.spec import (
     AppSpec,
     canonical_key,
@@ -386,6 +387,7 @@ COERCE: dict[str, Coerce] = {
     "hooks": _hooks,
     "watch_options": _object, "kill_retry_time": parse_duration_ms,
     "vizion": _bool, "force": _bool,
+    "logrotate": app_logrotate,
 }
 
 #: Keys PM2 accepts that have no effect here (Node or PM2 Plus specific); accepted silently.

@@ -212,3 +212,4 @@ async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
 from pm import handlers_ecosystem  # noqa: E402,F401
 from pm import handlers_persist  # noqa: E402,F401
 from pm import handlers_watch  # noqa: E402,F401
+from pm import handlers_logs  # noqa: E402,F401

@@ -7,9 +7,11 @@ on its log files with O_APPEND, so throughput is the disk's and output survives 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pm import dateformat
 from pm.paths import Home
 from pm.spec import AppSpec
 
@@ -39,7 +41,7 @@ def resolve_paths(home: Home, spec: AppSpec, pm_id: int) -> LogPaths:
         out = _custom(spec.out_file, spec.cwd, suffix_id) or str(home.out_log(spec.name, suffix_id))
         err = _custom(spec.error_file, spec.cwd, suffix_id) or str(home.err_log(spec.name, suffix_id))
     combined = None
-    if spec.log_file is True:
+    if spec.log_file is True or spec.log_file == "true":  # `-l` without a path on the CLI
         combined = str(home.combined_log(spec.name))
     elif isinstance(spec.log_file, str) and spec.log_file:
         combined = _custom(spec.log_file, spec.cwd, suffix_id)
@@ -67,13 +69,94 @@ def open_append(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
 
-def open_outputs(paths: LogPaths) -> tuple[int, int]:
-    """Descriptors for the child's stdout and stderr (the same one when both name one file)."""
+def needs_pipe(spec: AppSpec, paths: LogPaths) -> bool:
+    """Pipe mode only when a line must be transformed or copied to a second file."""
+    if spec.disable_logs:
+        return False
+    return bool(spec.time or spec.log_date_format or spec.log_type == "json" or paths.combined)
+
+
+@dataclass
+class Outputs:
+    """What `_spawn` hands the child (stdout, stderr fds) and what the daemon keeps (readers).
+
+    Direct mode: both fds are O_APPEND files and `readers` is empty. Pipe mode: the fds are pipe
+    write ends, and `start()` (after the spawn) begins reading the read ends.
+    """
+
+    stdout: int
+    stderr: int
+    readers: list[Any] = field(default_factory=list)
+    _child_closed: bool = False
+
+    def close_child_ends(self) -> None:
+        """The daemon's copies of the child's fds; call once the child holds its own."""
+        if self._child_closed:
+            return
+        self._child_closed = True
+        os.close(self.stdout)
+        if self.stderr != self.stdout:
+            os.close(self.stderr)
+
+    def start(self) -> None:
+        for reader in self.readers:
+            reader.start()
+
+    def close(self) -> None:
+        """Give everything back (the spawn failed)."""
+        self.close_child_ends()
+        for reader in self.readers:
+            reader.close()
+
+
+def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0) -> Outputs:
+    """The child's stdout/stderr: its log files directly, or pipes when lines are transformed."""
+    if spec is not None and needs_pipe(spec, paths):
+        return _open_pipes(paths, spec, pm_id)
     out = open_append(paths.out)
     if paths.err == paths.out:
-        return out, out
+        return Outputs(out, out)
     try:
-        return out, open_append(paths.err)
+        return Outputs(out, open_append(paths.err))
     except OSError:
         os.close(out)
         raise
+
+
+def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int) -> Outputs:
+    from pm import logpipe  # only the daemon in pipe mode needs it
+
+    fmt = spec.log_date_format or (dateformat.TIME_FORMAT if spec.time else None)
+    opened: list[int] = []
+    readers: list[logpipe.StreamReader] = []
+    try:
+        ends = {}
+        for kind, path in (("out", paths.out), ("err", paths.err)):
+            read_end, write_end = os.pipe2(os.O_CLOEXEC)
+            opened += [read_end, write_end]
+            if spec.log_type == "json":
+                transform = logpipe.json_lines(kind, pm_id, spec.name, spec.log_date_format)
+            elif fmt:
+                transform = logpipe.date_prefix(fmt)
+            else:
+                transform = logpipe.identity
+            targets = [logpipe.Target(path, transform)]
+            if paths.combined:
+                targets.append(logpipe.Target(paths.combined, transform))
+            readers.append(logpipe.StreamReader(read_end, targets))
+            ends[kind] = write_end
+    except OSError:
+        for reader in readers:
+            reader.close()
+        for fd in opened:
+            if not any(reader.fd == fd for reader in readers):
+                _close_quietly(fd)
+        raise
+    return Outputs(ends["out"], ends["err"], readers)
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass

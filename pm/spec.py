@@ -123,6 +123,7 @@ class AppSpec:
     priority: int = 0
     depends_on: list[str] = field(default_factory=list)
     restart_group: bool = False
+    logrotate: dict[str, str] | None = None  # per-app rotation settings (pm.logrotate)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

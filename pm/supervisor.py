@@ -157,7 +157,7 @@ class Supervisor:
         app.status = Status.LAUNCHING
         app.stop_requested = False
         try:
-            out_fd, err_fd = logs.open_outputs(app.paths)
+            outputs = logs.open_outputs(app.paths, app.spec, app.pm_id)
         except OSError as exc:
             self._spawn_failed(app, f"cannot open log files: {exc}", raise_errors)
             return
@@ -167,19 +167,19 @@ class Supervisor:
                     argv=app.command.argv,
                     cwd=app.spec.cwd,
                     env=app.child_env(str(self.home.root)),
-                    stdout=out_fd,
-                    stderr=err_fd,
+                    stdout=outputs.stdout,
+                    stderr=outputs.stderr,
                     uid=_id_or_none(app.spec.uid),
                     gid=_id_or_none(app.spec.gid),
                 )
             )
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            outputs.close()
             self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc}", raise_errors)
             return
         finally:
-            os.close(out_fd)
-            if err_fd != out_fd:
-                os.close(err_fd)
+            outputs.close_child_ends()
+        outputs.start()
         log.info("App %s starting in -%s mode-", app.label(), app.spec.exec_mode.replace("_mode", ""))
         self._attach(app, proc)
 

@@ -1,0 +1,256 @@
+"""Pipe mode: the daemon reads an app's output from pipes, transforms whole lines, writes its files.
+
+Taken only when a line must change on its way to disk (`time`, `log_date_format`,
+`log_type: json`, a combined `log_file`). The rules that keep every line:
+
+* read in big chunks (`os.read`, never readline), so a 1 MB line is just a longer chunk;
+* split at the last newline and carry the partial tail to the next read, so a line is written
+  only once it is whole: no line is torn, and two streams sharing a file never interleave
+  inside a line;
+* each stream has one reader, so order within a stream is kept;
+* batch: after a read the reader rests a few milliseconds while the child fills the (enlarged)
+  pipe, so the daemon makes one big write instead of thousands of small ones. A full pipe
+  only makes the child wait; nothing is dropped.
+
+A `StreamReader` is built from any readable fd, so a reader can be rebuilt from a read end kept
+elsewhere (the planned fd-keeper) after a daemon restart. Files are shared `LogFile`s so
+`pm reloadLogs` and rotation can reopen them between two writes, losing nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from pm.dateformat import CachedFormatter
+
+log = logging.getLogger("pm")
+
+READ_SIZE = 1 << 20
+#: Most bytes handled per wake-up before yielding to the rest of the daemon.
+MAX_PER_WAKEUP = 8 << 20
+#: A "line" without a newline longer than this is written as it is (bounded memory).
+MAX_LINE = 16 << 20
+#: Rest after a read so the child can fill the pipe: fewer, larger writes.
+BATCH_DELAY = 0.004
+PIPE_SIZE = 1 << 20
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+Transform = Callable[[bytes], bytes]
+
+
+class LogFile:
+    """One file the daemon appends to, shared by every stream that writes it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.refs = 0
+        self.fd = self._open()
+        self._warned = False
+
+    def _open(self) -> int:
+        if self.path != "/dev/null":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+            self._warned = False
+        except OSError as exc:
+            if not self._warned:
+                log.error("cannot write log file %s: %s", self.path, exc)
+                self._warned = True
+
+    def reopen(self) -> None:
+        """Open the path again (after a rename by rotation, or for `pm reloadLogs`)."""
+        try:
+            fresh = self._open()
+        except OSError as exc:
+            log.error("cannot reopen log file %s: %s", self.path, exc)
+            return
+        os.close(self.fd)
+        self.fd = fresh
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+#: Every file currently written by a pipe reader, by path.
+FILES: dict[str, LogFile] = {}
+
+
+def acquire(path: str) -> LogFile:
+    log_file = FILES.get(path)
+    if log_file is None:
+        log_file = FILES[path] = LogFile(path)
+    log_file.refs += 1
+    return log_file
+
+
+def release(log_file: LogFile) -> None:
+    log_file.refs -= 1
+    if log_file.refs <= 0 and FILES.get(log_file.path) is log_file:
+        del FILES[log_file.path]
+        log_file.close()
+
+
+def reopen_all() -> int:
+    """`pm reloadLogs` / SIGUSR2: reopen every pipe-mode file; returns how many."""
+    for log_file in list(FILES.values()):
+        log_file.reopen()
+    return len(FILES)
+
+
+def rotate_by_rename(path: str, destination: str) -> bool:
+    """Rotate a pipe-mode file with no loss: rename it, then reopen (writes happen between reads).
+
+    False when no pipe reader writes this path (the caller then copies and truncates).
+    """
+    log_file = FILES.get(path)
+    if log_file is None:
+        return False
+    os.rename(path, destination)
+    log_file.reopen()
+    return True
+
+
+# ------------------------------------------------------------ transforms of whole lines
+
+
+def identity(lines: bytes) -> bytes:
+    return lines
+
+
+def date_prefix(fmt: str) -> Transform:
+    """PM2's `log_date_format`: every line starts with `<date>: `."""
+    stamp = CachedFormatter(fmt)
+
+    def transform(lines: bytes) -> bytes:
+        prefix = stamp().encode() + b": "
+        return prefix + lines[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
+
+    return transform
+
+
+def json_lines(kind: str, pm_id: int, name: str, fmt: str | None) -> Transform:
+    """PM2's `log_type: json`: one object per line with message, timestamp, type, id, name."""
+    stamp = CachedFormatter(fmt or "YYYY-MM-DDTHH:mm:ssZ")
+
+    def transform(lines: bytes) -> bytes:
+        timestamp = stamp()
+        out = []
+        for line in lines[:-1].split(b"\n"):
+            record = {"message": line.decode(errors="replace") + "\n", "timestamp": timestamp,
+                      "type": kind, "process_id": pm_id, "app_name": name}
+            out.append(json.dumps(record, ensure_ascii=False))
+        out.append("")
+        return "\n".join(out).encode()
+
+    return transform
+
+
+# ------------------------------------------------------------ readers
+
+
+class Target:
+    """Where a stream's lines go: a file and the transform applied for it."""
+
+    def __init__(self, path: str, transform: Transform) -> None:
+        self.file = acquire(path)
+        self.transform = transform
+
+
+class StreamReader:
+    """Read one pipe in big chunks and append whole, transformed lines to its targets."""
+
+    def __init__(self, fd: int, targets: list[Target],
+                 on_close: Callable[[], None] = lambda: None) -> None:
+        self.fd = fd
+        self.targets = targets
+        self.on_close = on_close
+        self._tail = b""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._resume: asyncio.TimerHandle | None = None
+        self.closed = False
+        os.set_blocking(fd, False)
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:
+            pass  # not a pipe, or above /proc/sys/fs/pipe-max-size: the default works too
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self.fd, self._on_readable)
+
+    def _on_readable(self) -> None:
+        assert self._loop is not None
+        chunks, total, eof = [], 0, False
+        while total < MAX_PER_WAKEUP:
+            try:
+                chunk = os.read(self.fd, READ_SIZE)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                log.error("reading app output failed: %s", exc)
+                eof = True
+                break
+            if not chunk:
+                eof = True
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if chunks:
+            self._feed(b"".join(chunks))
+        if eof:
+            self.close()
+        elif chunks:
+            self._loop.remove_reader(self.fd)
+            self._resume = self._loop.call_later(BATCH_DELAY, self._rearm)
+
+    def _rearm(self) -> None:
+        self._resume = None
+        if not self.closed and self._loop is not None:
+            self._loop.add_reader(self.fd, self._on_readable)
+
+    def _feed(self, data: bytes) -> None:
+        data = self._tail + data if self._tail else data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            if len(data) <= MAX_LINE:
+                self._tail = data
+                return
+            cut = len(data)  # pathological: no newline in 16 MB, write it rather than grow
+        self._tail = data[cut:]
+        lines = data[:cut]
+        if not lines.endswith(b"\n"):
+            lines += b"\n"
+        self._emit(lines)
+
+    def _emit(self, lines: bytes) -> None:
+        for target in self.targets:
+            target.file.write(target.transform(lines))
+
+    def close(self) -> None:
+        """Flush the unterminated tail as a last line and release everything."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._tail:
+            self._emit(self._tail + b"\n")
+            self._tail = b""
+        if self._resume is not None:
+            self._resume.cancel()
+        if self._loop is not None:
+            self._loop.remove_reader(self.fd)
+        os.close(self.fd)
+        for target in self.targets:
+            release(target.file)
+        self.on_close()

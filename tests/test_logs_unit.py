@@ -1,0 +1,194 @@
+"""Pure and in-process parts of logging: date tokens, cron, the pipe reader, tail and follow."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pm import logpipe, logrotate, settings
+from pm.dateformat import format_date
+from pm.errors import ConfigError
+from pm.logview import Follower, tail_lines
+from pm.paths import Home
+
+WHEN = time.mktime((2026, 3, 7, 9, 5, 4, 0, 0, -1)) + 0.123
+
+
+def test_dayjs_tokens() -> None:
+    assert format_date("YYYY-MM-DDTHH:mm:ss", WHEN) == "2026-03-07T09:05:04"
+    assert format_date("YY M D H m s SSS", WHEN) == "26 3 7 9 5 4 123"
+    assert format_date("hh:mm A [at] MMM dddd", WHEN) == "09:05 AM at Mar Saturday"
+    assert format_date("YYYY-MM-DD_HH-mm-ss", WHEN) == "2026-03-07_09-05-04"
+
+
+def test_cron_pattern() -> None:
+    daily = logrotate.CronPattern("0 0 * * *")
+    midnight = time.mktime((2026, 3, 8, 0, 0, 0, 0, 0, -1))
+    assert daily.matches(midnight)
+    assert not daily.matches(midnight + 60)
+    assert daily.due(midnight - 30, midnight + 5)
+    assert not daily.due(midnight + 5, midnight + 3600)
+    assert logrotate.CronPattern("*/15 9-17 * * 1-5").matches(
+        time.mktime((2026, 3, 9, 9, 45, 0, 0, 0, -1)))  # a Monday
+    for bad in ("0 0 * *", "61 * * * *", "a * * * *"):
+        with pytest.raises(ConfigError):
+            logrotate.CronPattern(bad)
+
+
+def test_rotation_settings_validate_and_default(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    config = logrotate.load_config(home)
+    assert (config.max_size, config.retain, config.compress) == (10 * 1024 * 1024, 30, False)
+    assert (config.worker_interval, config.rotate_interval) == (30, "0 0 * * *")
+    settings.set_value(home, "pm2-logrotate:max_size", "1K")
+    settings.set_value(home, "logrotate:retain", "all")
+    assert logrotate.load_config(home).max_size == 1024
+    assert logrotate.load_config(home).retain is None
+    assert settings.get_value(home, "logrotate:max_size") == "1K"
+    assert (home.config.stat().st_mode & 0o777) == 0o600
+    with pytest.raises(ConfigError, match="retain"):
+        settings.set_value(home, "logrotate:retain", "0")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        settings.set_value(home, "logrotate:maxsize", "1K")
+
+
+def _run_reader(chunks: list[bytes], targets: list[logpipe.Target]) -> None:
+    """Write chunks into a real pipe from a thread-free writer and read them with StreamReader."""
+
+    async def main() -> None:
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        done = asyncio.get_running_loop().create_future()
+        reader = logpipe.StreamReader(read_end, targets, on_close=lambda: done.set_result(None))
+        reader.start()
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                try:
+                    view = view[os.write(write_end, view):]
+                except BlockingIOError:
+                    await asyncio.sleep(0.001)
+            await asyncio.sleep(0)
+        os.close(write_end)
+        await asyncio.wait_for(done, 30)
+
+    asyncio.run(main())
+
+
+def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path) -> None:
+    path = str(tmp_path / "out.log")
+    big = b"x" * (1 << 20)
+    lines = [b"a" * 100, big, b"b" * 70_000, b"", b"tail"]
+    payload = b"\n".join(lines[:-1]) + b"\n" + lines[-1]  # last line has no newline
+    # written in awkward pieces so lines straddle reads
+    chunks = [payload[i:i + 4097] for i in range(0, len(payload), 4097)]
+    _run_reader(chunks, [logpipe.Target(path, logpipe.identity)])
+    assert Path(path).read_bytes().split(b"\n")[:-1] == lines
+    assert path not in logpipe.FILES
+
+
+def test_reader_date_prefix_and_json(tmp_path: Path) -> None:
+    dated, as_json = str(tmp_path / "d.log"), str(tmp_path / "j.log")
+    _run_reader([b"one\ntw", b"o\nthree\n"],
+                [logpipe.Target(dated, logpipe.date_prefix("[T]")),
+                 logpipe.Target(as_json, logpipe.json_lines("err", 3, "api", None))])
+    assert Path(dated).read_text() == "T: one\nT: two\nT: three\n"
+    records = [json.loads(line) for line in Path(as_json).read_text().splitlines()]
+    assert [r["message"] for r in records] == ["one\n", "two\n", "three\n"]
+    assert {(r["type"], r["process_id"], r["app_name"]) for r in records} == {("err", 3, "api")}
+
+
+def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "app-out.log")
+    config = logrotate._parse({"compress": "true", "retain": "2"})
+
+    async def main() -> None:
+        read_end, write_end = os.pipe()
+        done = asyncio.get_running_loop().create_future()
+        reader = logpipe.StreamReader(read_end, [logpipe.Target(path, logpipe.identity)],
+                                      on_close=lambda: done.set_result(None))
+        reader.start()
+        for index in range(20_000):
+            os.write(write_end, b"line %d\n" % index)
+            if index % 5_000 == 4_999:
+                await asyncio.sleep(0.02)
+                await logrotate.rotate(path, config)
+        os.close(write_end)
+        await asyncio.wait_for(done, 30)
+
+    asyncio.run(main())
+    rotated = sorted(tmp_path.glob("app-out__*.log.gz"))
+    assert len(rotated) == 2  # retain
+    kept = b"".join(gzip.decompress(p.read_bytes()) for p in rotated) + Path(path).read_bytes()
+    numbers = [int(line.split()[1]) for line in kept.splitlines()]
+    assert numbers == list(range(numbers[0], 20_000))  # contiguous, in order, up to the end
+
+
+def test_tail_and_follow_across_truncate_and_rename(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_bytes(b"".join(b"l%d\n" % i for i in range(100)))
+    assert tail_lines(str(path), 3) == [b"l97", b"l98", b"l99"]
+    follower = Follower(str(path))
+    with open(path, "ab") as handle:
+        handle.write(b"new1\nnew")
+    assert follower.poll() == [b"new1"]
+    with open(path, "ab") as handle:
+        handle.write(b"2\n")
+    assert follower.poll() == [b"new2"]
+    os.truncate(path, 0)
+    with open(path, "ab") as handle:
+        handle.write(b"after flush\n")
+    assert follower.poll() == [b"after flush"]
+    with open(path, "ab") as handle:
+        handle.write(b"last of old\n")
+    path.rename(tmp_path / "x__old.log")
+    path.write_bytes(b"first of new\n")
+    assert follower.poll() == [b"last of old", b"first of new"]
+    follower.close()
+
+
+def test_direct_file_rotation_by_collapse_loses_nothing(tmp_path: Path) -> None:
+    """A separate writer process appends while the file is rotated again and again."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "app-out.log"
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os,sys\nfd=os.open(sys.argv[1], os.O_WRONLY|os.O_APPEND|os.O_CREAT)\n"
+         "for i in range(200000): os.write(fd, b'n %09d\\n' % i)\n", str(path)])
+    config = logrotate._parse({"retain": "all"})
+    try:
+        while writer.poll() is None:
+            if path.exists() and path.stat().st_size > 20_000:
+                asyncio.run(logrotate.rotate(str(path), config))
+    finally:
+        writer.wait()
+    rotated = sorted(tmp_path.glob("app-out__*.log"), key=lambda p: p.stat().st_mtime_ns)
+    assert rotated, "no rotation happened"
+    data = b"".join(p.read_bytes() for p in rotated) + path.read_bytes()
+    assert data == b"".join(b"n %09d\n" % i for i in range(200000))
+
+
+def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
+    path = tmp_path / "c.log"
+    path.write_bytes(b"".join(b"line %05d\n" % i for i in range(2000)))  # 22,000 bytes
+    follower = Follower(str(path))
+    with open(path, "ab") as handle:
+        handle.write(b"new 1\n")
+    assert follower.poll() == [b"new 1"]
+    assert logrotate.collapse_rotate(str(path), tmp_path / "c__1.log")
+    with open(path, "ab") as handle:
+        handle.write(b"new 2\n")
+    assert follower.poll() == [b"new 2"]  # not the whole remaining file again
+    os.truncate(path, 0)
+    with open(path, "ab") as handle:
+        handle.write(b"after flush\n")
+    assert follower.poll() == [b"after flush"]
+    follower.close()
