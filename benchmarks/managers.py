@@ -272,7 +272,7 @@ class Supervisord(Manager):
 
     def start_daemon(self) -> None:
         self.run(self.daemon)
-        procs.wait_until(lambda: (self.root / "supervisord.pid").exists()
+        procs.wait_until(lambda: _read_pid(self.root / "supervisord.pid")
                          and (self.root / "s.sock").exists(), 30, what="supervisord socket")
         procs.track(self.daemon_pid())
         procs.wait_until(lambda: procs.run(self.ctl + ["pid"], self.env)[1].returncode == 0, 30,
@@ -357,7 +357,7 @@ class Circus(Manager):
 
     def start_daemon(self) -> None:
         self.run(self.daemon)
-        procs.wait_until(lambda: (self.root / "circusd.pid").exists(), 30, what="circusd pid")
+        procs.wait_until(lambda: _read_pid(self.root / "circusd.pid"), 30, what="circusd pid")
         procs.track(self.daemon_pid())
         procs.wait_until(lambda: procs.run(self.ctl + ["list"], self.env)[1].returncode == 0, 30,
                          interval=0.05, what="circusd to answer")
@@ -403,6 +403,14 @@ class Circus(Manager):
     def _shutdown(self) -> None:
         if (self.root / "circusd.pid").exists():
             procs.run(self.ctl + ["quit"], self.env, timeout=60)
+
+
+def _read_pid(path: Path) -> int | None:
+    """The pid in a pid file, or None while it is missing or still being written."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 MANAGERS: dict[str, type[Manager]] = {
