@@ -152,6 +152,24 @@ def machine() -> dict[str, object]:
     }
 
 
+def compile_pm() -> str:
+    """Byte-compile pm's modules, as `pip install` does for an installed package.
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE set (as in some shells and CI) would
+    otherwise recompile pm from source on every command, which no installed pm does; the peers'
+    Python modules (supervisorctl, circusctl) are compiled by pip at install time.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pm")
+    if spec is None or not spec.submodule_search_locations:
+        return "pm not importable"
+    folder = list(spec.submodule_search_locations)[0]
+    result = subprocess.run([PYTHON, "-m", "compileall", "-q", folder], capture_output=True,
+                            text=True, timeout=120)
+    return f"compiled {folder}" if result.returncode == 0 else f"compileall failed: {result.stderr}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     only = [int(item) for item in args.only.split(",")] if args.only else list(WORKLOADS)
@@ -162,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     procs.on_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
     bench = make_bench(args, workdir)
     context = machine()
+    context["pm_bytecode"] = compile_pm()
     started = datetime.datetime.now(datetime.timezone.utc)
     print(f"pm benchmarks {started:%Y-%m-%d %H:%M} UTC on {context['cpu']} "
           f"({context['cores']} cores), load {os.getloadavg()[0]:.2f}; "
