@@ -1,3 +1,3 @@
-from pm.cli import main
+from pm.entry import main
 
 main()

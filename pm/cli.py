@@ -379,7 +379,7 @@ def sort_entries(entries: list[dict[str, Any]], spec: str) -> list[dict[str, Any
 @main_group.command()
 def jlist() -> None:
     """The process list as JSON (PM2's shape)."""
-    sys.stdout.write(json.dumps(client().call("list")) + "\n")
+    sys.stdout.buffer.write(client().call_raw("list") + b"\n")
 
 
 @main_group.command()

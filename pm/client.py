@@ -70,7 +70,7 @@ class Client:
         with open(self.home.daemon_log, "ab") as log_file:
             os.chmod(self.home.daemon_log, 0o600)
             launcher = subprocess.Popen(
-                [sys.executable, "-m", "pm.daemon", "--detach"],
+                [sys.executable, "-m", "pm.daemon_main", "--detach"],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                 start_new_session=True, close_fds=True, env=env,
             )
@@ -109,6 +109,27 @@ class Client:
             sock.close()
         return _unwrap(reply)
 
+    def call_raw(self, cmd: str, **args: Any) -> bytes:
+        """Like call, but return the result as compact JSON bytes, sliced from the reply frame
+        without decoding it when the frame has the shape protocol.encode gives a success."""
+        request_id = next(self._ids)
+        request = protocol.request(request_id, cmd, args)
+        request["v"] = protocol.PROTOCOL_VERSION
+        sock = self._connect()
+        try:
+            sock.sendall(protocol.encode(request))
+            frame = _read_raw_frame(sock)
+        finally:
+            sock.close()
+        prefix = b'{"id":%d,"ok":true,"result":' % request_id
+        if frame.startswith(prefix) and frame.endswith(b"}\n"):
+            return frame[len(prefix):-2]
+        try:
+            reply = protocol.decode(frame)
+        except protocol.FrameError as exc:
+            raise PMError(f"unreadable reply from the daemon: {exc}") from None
+        return json.dumps(_unwrap(reply), separators=(",", ":")).encode()
+
     def subscribe(self) -> Iterator[dict[str, Any]]:
         """Yield daemon events (process state changes) until the daemon goes away."""
         sock = self._connect()
@@ -144,6 +165,13 @@ class Client:
 
 
 def _read_frame(sock: socket.socket) -> dict[str, Any]:
+    try:
+        return protocol.decode(_read_raw_frame(sock))
+    except protocol.FrameError as exc:
+        raise PMError(f"unreadable reply from the daemon: {exc}") from None
+
+
+def _read_raw_frame(sock: socket.socket) -> bytes:
     chunks = []
     while True:
         chunk = sock.recv(1 << 20)
@@ -153,10 +181,7 @@ def _read_frame(sock: socket.socket) -> dict[str, Any]:
         chunks.append(chunk)
         if chunk.endswith(b"\n"):
             break
-    try:
-        return protocol.decode(b"".join(chunks))
-    except protocol.FrameError as exc:
-        raise PMError(f"unreadable reply from the daemon: {exc}") from None
+    return b"".join(chunks)
 
 
 def _unwrap(reply: dict[str, Any]) -> Any:

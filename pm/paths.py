@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from pm.errors import ConfigError
@@ -31,9 +30,26 @@ def sanitize_name(name: str) -> str:
     return _UNSAFE_NAME_CHARS.sub("-", name)
 
 
-@dataclass(frozen=True)
 class Home:
-    root: Path
+    """One PM_HOME. A plain class rather than a dataclass: importing dataclasses (and inspect
+    with it) would cost every `pm jlist` several milliseconds."""
+
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        object.__setattr__(self, "root", root)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Home is immutable; cannot set {name}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Home) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
+
+    def __repr__(self) -> str:
+        return f"Home(root={self.root!r})"
 
     @classmethod
     def from_env(cls) -> Home:

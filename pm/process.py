@@ -10,6 +10,7 @@ that spawns processes (hooks) never has its exit statuses stolen.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import signal
@@ -129,6 +130,34 @@ class OSProcess:
 
 
 def process_create_time(pid: int) -> float | None:
+    """When pid started, in seconds since the epoch, as psutil computes it (start ticks from
+    /proc/<pid>/stat over CLK_TCK, plus the boot time), without importing psutil."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        ticks = int(stat[stat.rfind(b")") + 2:].split()[19])
+        return ticks / _CLOCK_TICKS + _boot_time()
+    except (OSError, ValueError, IndexError):
+        return _psutil_create_time(pid)
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_BOOT_TIME: list[float] = []
+
+
+def _boot_time() -> float:
+    if not _BOOT_TIME:
+        with open("/proc/stat", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"btime"):
+                    _BOOT_TIME.append(float(line.split()[1]))
+                    break
+            else:
+                raise ValueError("no btime in /proc/stat")
+    return _BOOT_TIME[0]
+
+
+def _psutil_create_time(pid: int) -> float | None:
     import psutil
 
     try:
@@ -138,6 +167,44 @@ def process_create_time(pid: int) -> float | None:
 
 
 def descendants(pid: int) -> list[int]:
+    """pid's descendants, deepest first (so parents do not respawn them while we signal).
+
+    Read from /proc/<pid>/task/<tid>/children, which costs the size of the tree; psutil's way
+    builds a parent map of every process on the machine, once per app stopped (a third of the
+    daemon's time in `pm delete all` with 50 apps, by py-spy). Falls back to psutil on kernels
+    without that file.
+    """
+    found: list[int] = []
+    queue = collections.deque([pid])
+    while queue:
+        kids = _children(queue.popleft())
+        if kids is None:
+            return _psutil_descendants(pid)
+        found.extend(kids)
+        queue.extend(kids)
+    return found[::-1]
+
+
+def _children(pid: int) -> list[int] | None:
+    """Direct children of pid ([] when it is gone), or None when the kernel cannot say."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    kids: list[int] = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as handle:
+                kids.extend(int(item) for item in handle.read().split())
+        except FileNotFoundError:
+            if os.path.isdir(f"/proc/{pid}/task/{tid}"):
+                return None  # no children file: kernel without CONFIG_PROC_CHILDREN
+        except OSError:
+            continue
+    return kids
+
+
+def _psutil_descendants(pid: int) -> list[int]:
     import psutil
 
     try:

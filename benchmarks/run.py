@@ -1,0 +1,212 @@
+"""Run pm's benchmarks side by side with PM2, supervisord and circus; print a table of medians.
+
+    python benchmarks/run.py [--quick] [--only 1,3] [--managers pm,pm2] [--reps N] [--json PATH]
+
+Peers that are not installed are skipped. Ratios are pm's cost relative to the column, so
+below 1 means pm is better (for lines/s the ratio is inverted to keep that reading).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import procs  # noqa: E402
+from benchmarks.apps import write_apps  # noqa: E402
+from benchmarks.managers import MANAGERS, PYTHON  # noqa: E402
+from benchmarks.workloads import WORKLOADS, Bench, Metric, as_json, run_selected  # noqa: E402
+
+COLUMNS = ["floor", "pm", "pm2", "supervisord", "circus"]
+PEERS = ["floor", "pm2", "supervisord", "circus"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repetitions, shorter windows, 200 apps for workload 7")
+    parser.add_argument("--only", help="comma-separated workload numbers (1-7)")
+    parser.add_argument("--managers", default="pm,pm2,supervisord,circus",
+                        help="comma-separated managers to compare (default: all installed)")
+    parser.add_argument("--reps", type=int, help="repetitions per measurement")
+    parser.add_argument("--apps", type=int, help="apps for workloads 2, 4 and 6 (default 50)")
+    parser.add_argument("--scale", type=int, help="apps for workload 7 (default 1000)")
+    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"),
+                        help="where to write the results as JSON")
+    return parser.parse_args(argv)
+
+
+def make_bench(args: argparse.Namespace, workdir: Path) -> Bench:
+    wanted = [name.strip() for name in args.managers.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in MANAGERS]
+    if unknown:
+        raise SystemExit(f"unknown manager(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(MANAGERS)}")
+    present = [name for name in wanted if MANAGERS[name].available()]
+    for name in sorted(set(wanted) - set(present)):
+        print(f"{name}: not installed, skipped", file=sys.stderr)
+    bench = Bench(workdir, write_apps(workdir / "apps"), present,
+                  reps=args.reps or (2 if args.quick else 5), quick=args.quick)
+    if args.quick:
+        bench.round_trips, bench.respawns, bench.idle_seconds = 8, 6, 5.0
+        bench.scale = 200
+    else:
+        bench.lines = [200_000, 1_000_000]
+    if args.apps:
+        bench.fleet = args.apps
+        bench.status_apps = min(bench.status_apps, args.apps)
+    if args.scale:
+        bench.scale = args.scale
+    return bench
+
+
+# ------------------------------------------------------------------------------ table
+
+
+def ratio(metric: Metric, values: dict[str, float], column: str) -> str:
+    if "pm" not in values or column not in values or not values["pm"] or not values[column]:
+        return ""
+    if metric.better == "higher":
+        return f"{values[column] / values['pm']:.2f}"
+    return f"{values['pm'] / values[column]:.2f}"
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "s":
+        return f"{value:.2f}"
+    if unit in ("ms", "k lines/s", "MB"):
+        return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    if unit == "%":
+        return f"{value:.2f}"
+    return f"{value:g}"
+
+
+def table(metrics: list[Metric], managers: list[str]) -> str:
+    columns = [column for column in COLUMNS if column == "floor" or column in managers]
+    peers = [column for column in PEERS if column in columns]
+    header = ["#", "metric", "unit", *columns, *[f"pm/{peer}" for peer in peers], "target", "met"]
+    rows = [header]
+    for metric in metrics:
+        values = metric.medians()
+        met = metric.check(values) if metric.check else None
+        rows.append([str(metric.workload), metric.title, metric.unit,
+                     *[fmt(values.get(column), metric.unit) for column in columns],
+                     *[ratio(metric, values, peer) for peer in peers], metric.target,
+                     {True: "yes", False: "NO", None: ""}[met]])
+    widths = [max(len(row[index]) for row in rows) for index in range(len(header))]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [cell.ljust(width) if index < 3 or index >= len(row) - 2 else cell.rjust(width)
+                 for index, (cell, width) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ context
+
+
+def version(argv: list[str]) -> str:
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                                stdin=subprocess.DEVNULL, env=dict(os.environ, PM2_HOME="/nonexistent-pm2"))
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1:][0] if (
+        result.stdout.strip() or result.stderr.strip()) else "?"
+
+
+def machine() -> dict[str, object]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    bindir = Path(PYTHON).parent
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(), "load_avg_at_start": os.getloadavg(),
+        "versions": {
+            "pm": version([PYTHON, "-m", "pm", "--version"]),
+            "supervisord": version([str(bindir / "supervisord"), "--version"])
+            if (bindir / "supervisord").exists() else None,
+            "circus": version([str(bindir / "circusd"), "--version"])
+            if (bindir / "circusd").exists() else None,
+        },
+    }
+
+
+def compile_pm() -> str:
+    """Byte-compile pm's modules, as `pip install` does for an installed package.
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE set (as in some shells and CI) would
+    otherwise recompile pm from source on every command, which no installed pm does; the peers'
+    Python modules (supervisorctl, circusctl) are compiled by pip at install time.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pm")
+    if spec is None or not spec.submodule_search_locations:
+        return "pm not importable"
+    folder = list(spec.submodule_search_locations)[0]
+    result = subprocess.run([PYTHON, "-m", "compileall", "-q", folder], capture_output=True,
+                            text=True, timeout=120)
+    return f"compiled {folder}" if result.returncode == 0 else f"compileall failed: {result.stderr}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    only = [int(item) for item in args.only.split(",")] if args.only else list(WORKLOADS)
+    if any(number not in WORKLOADS for number in only):
+        raise SystemExit(f"--only takes workload numbers among {sorted(WORKLOADS)}")
+    procs.install_exit_handlers()
+    workdir = Path(tempfile.mkdtemp(prefix="pmbench", dir="/tmp"))
+    procs.on_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    bench = make_bench(args, workdir)
+    context = machine()
+    context["pm_bytecode"] = compile_pm()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print(f"pm benchmarks {started:%Y-%m-%d %H:%M} UTC on {context['cpu']} "
+          f"({context['cores']} cores), load {os.getloadavg()[0]:.2f}; "
+          f"managers: {', '.join(bench.managers)}", flush=True)
+    bench.log = lambda text: print(text, file=sys.stderr, flush=True)
+    try:
+        metrics = run_selected(bench, only)
+    finally:
+        procs.cleanup_all()
+    context["load_avg_at_end"] = os.getloadavg()
+    print()
+    print(table(metrics, bench.managers))
+    print("\nmedians; ratio = pm's cost relative to the column (< 1: pm better; "
+          "lines/s inverted)")
+    results = {
+        "date": started.isoformat(timespec="seconds"), "machine": context,
+        "args": vars(args), "managers": bench.managers, "reps": bench.reps,
+        "results": [as_json(metric, metric.check(metric.medians()) if metric.check else None)
+                    for metric in metrics],
+    }
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
