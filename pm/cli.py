@@ -28,7 +28,9 @@ ALIASES = {
 
 
 #: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "web": "pm.commands.web:web",
+}
 
 
 class PMGroup(click.Group):

@@ -1,0 +1,16 @@
+"""Run the web server: `python -m pm.web [--port ...]`, also how `pm web --daemon` starts it.
+
+When this file is run by path (as pm does under `--daemon`), Python puts pm/web/ first on
+sys.path; drop it so the modules here cannot shadow top-level ones.
+"""
+
+import os
+import sys
+
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+from pm.commands.web import web  # noqa: E402
+
+if __name__ == "__main__":
+    web.main(prog_name="pm web")
