@@ -63,10 +63,14 @@ const ACTIONS = {
   "scale-down": (app) => post("/api/scale", { name: app.name, delta: -1 }),
 };
 
-const DONE = {
-  start: "started", stop: "stopped", restart: "restarted", delete: "deleted",
-  "scale-up": "scaled up by one", "scale-down": "scaled down by one",
-};
+const DONE = { start: "started", stop: "stopped", restart: "restarted", delete: "deleted" };
+
+function doneMessage(action, app, entries) {
+  const ids = (entries || []).map((entry) => entry.pm_id).join(", ");
+  if (action === "scale-up") return `${app.name}: instance ${ids} added`;
+  if (action === "scale-down") return `${app.name}: instance ${ids} removed`;
+  return `${app.name} (${app.id}) ${DONE[action]}`;
+}
 
 async function runAction(button, action, app) {
   if (action === "delete" && !button.classList.contains("armed")) {
@@ -78,8 +82,7 @@ async function runAction(button, action, app) {
   button.disabled = true;
   button.classList.add("busy");
   try {
-    await ACTIONS[action](app);
-    toast(`${app.name} (${app.id}) ${DONE[action]}`);
+    toast(doneMessage(action, app, await ACTIONS[action](app)));
   } catch (error) {
     toast(error.message, `${action.replace("-", " ")} ${app.name} (${app.id}) failed`);
   } finally {
