@@ -47,7 +47,7 @@ def test_fuzzing_the_openapi_document_finds_no_server_error(pm: PM, web: Web) ->
     command = [str(Path(sys.executable).parent / "schemathesis"), "run", str(schema),
                "--url", web.base, "-H", f"Authorization: Bearer {web.token}",
                "--exclude-path-regex", "/(stream|events)$", "--checks", CHECKS,
-               "-n", "8", "-w", "1", "--no-shrink", "--request-timeout", "20",
+               "-n", "6", "-w", "1", "--no-shrink", "--request-timeout", "20",
                "--seed", os.environ.get("PM_FUZZ_SEED", "1")]
     if not Path(command[0]).exists():
         command[0] = shutil.which("schemathesis") or command[0]

@@ -161,10 +161,11 @@ def web(pm: PM) -> Iterator[Web]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_pm() -> Iterator[PM]:
-    """One home and daemon for a whole module: starting and ending a daemon costs seconds,
-    and the web tests' budget is tight. Tests using it delete their apps first (`clean_pm`)."""
+    """One home and daemon for the web tests that do not kill it: starting and ending a daemon
+    costs seconds, and the suite's budget is tight. Tests using it delete their apps first
+    (`clean_pm`) and use app names of their own."""
     root = Path(tempfile.mkdtemp(prefix="pmw", dir="/tmp"))
     (root / "w").mkdir()
     instance = PM(root / "h", root / "w")
@@ -176,7 +177,7 @@ def shared_pm() -> Iterator[PM]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_web(shared_pm: PM) -> Iterator[Web]:
     server = start_web(shared_pm)
     try:
