@@ -71,6 +71,8 @@ def web(port: int, host: str, allow_remote: bool, as_app: bool, name: str,
     from pm.web import auth
 
     token = auth.load_or_create_token(home)
+    if not link_only:
+        _require_aiohttp()
     if link_only:
         _echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): "
               f"{_login_url(host, port, token)}")
@@ -87,11 +89,30 @@ def _login_url(host: str, port: int, token: str) -> str:
     return auth.login_url(auth.base_url(host, port), token)
 
 
-def _serve(home: Home, host: str, port: int) -> None:
+def _require_aiohttp() -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError:
         raise PMError("pm web needs aiohttp: pip install 'pm[web]'") from None
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail now, clearly, rather than let the app crash-loop on a taken port."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PMError(f"cannot resolve --host {host}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise PMError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                          "choose another --port (is a pm web already running?)") from None
+
+
+def _serve(home: Home, host: str, port: int) -> None:
     import asyncio
 
     from pm.web import auth
@@ -121,6 +142,7 @@ def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: st
 
     if port == 0:
         raise click.UsageError("--daemon needs a fixed --port (0 would hide the port it picks)")
+    _check_port_free(host, port)
     args = ["--port", str(port), "--host", host] + (["--allow-remote"] if allow_remote else [])
     spec = AppSpec(script=str(Path(__file__).resolve().parent.parent / "web" / "__main__.py"),
                    name=name, interpreter=sys.executable, args=args, cwd=os.getcwd())

@@ -10,7 +10,13 @@ import sys
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
+from pm import render  # noqa: E402
 from pm.commands.web import web  # noqa: E402
+from pm.errors import PMError  # noqa: E402
 
 if __name__ == "__main__":
-    web.main(prog_name="pm web")
+    try:
+        web.main(prog_name="pm web")
+    except PMError as exc:
+        print(render.error(exc.message), file=sys.stderr)
+        sys.exit(exc.exit_code)

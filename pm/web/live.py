@@ -202,8 +202,9 @@ class Follower:
         except OSError:
             return [], 0
         self.offset += skipped + len(data)
-        if skipped:
+        if skipped:  # we landed mid-line: start at the next whole one
             self._partial = b""
+            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
         data = self._partial + data
         cut = data.rfind(b"\n") + 1
         self._partial = data[cut:]

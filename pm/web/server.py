@@ -87,7 +87,9 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "no-referrer"
-    headers.setdefault("Cache-Control", "no-cache")
+    # API answers carry app environments: never store them; static files may be revalidated
+    headers.setdefault("Cache-Control",
+                       "no-cache" if request.path.startswith("/static/") else "no-store")
 
 
 # ------------------------------------------------------------------ login

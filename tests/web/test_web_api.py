@@ -237,3 +237,6 @@ def test_web_runs_under_pm_with_daemon_flag(pm: PM) -> None:
     finally:
         conn.close()
     assert reply.split(b"\r\n")[0].endswith(b" 200 OK") and b'"pm-web"' in reply
+    again = pm.run("web", "--daemon", "--port", str(port), "--name", "web2", check=False)
+    assert again.returncode == 1 and "Address already in use" in again.stderr
+    assert [entry["name"] for entry in pm.jlist()] == ["pm-web"]
