@@ -286,7 +286,18 @@ function appendLines(payload) {
   const view = $("#log-view");
   const stick = view.scrollTop + view.clientHeight >= view.scrollHeight - 30;
   const fragment = document.createDocumentFragment();
-  for (const line of payload.lines) fragment.appendChild(lineNode(line.stream, line.text, line.skipped));
+  let block = null;
+  for (const line of payload.lines) {
+    // The backlog comes file by file (no time order between out and err): head each file's
+    // lines, as `pm2 logs` does, and mark where live lines begin.
+    const key = `${line.id}/${line.stream}`;
+    if (payload.backlog && key !== block) {
+      block = key;
+      fragment.appendChild(lineNode(line.stream, `${line.name} (${line.id}) · last lines of ${line.stream}`, true));
+    }
+    fragment.appendChild(lineNode(line.stream, line.text, line.skipped));
+  }
+  if (payload.backlog && payload.lines.length) fragment.appendChild(lineNode("out", "live from here", true));
   view.appendChild(fragment);
   if (payload.backlog && !payload.lines.length) {
     const empty = document.createElement("div");
