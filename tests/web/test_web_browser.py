@@ -122,6 +122,7 @@ def test_log_lines_appear_live_with_out_and_err_apart(clean_pm: PM, page: object
     view = page.locator("#log-view")  # type: ignore[attr-defined]
     expect(view.locator(".line.out").first).to_contain_text("tick", timeout=WAIT_MS)
     expect(view.locator(".line.err")).to_have_count(0)
+    expect(view.locator(".line.note").last).to_have_text("live from here")
     os.kill(app["pid"], signal.SIGUSR1)
     marker = view.locator(".line.err")
     expect(marker).to_have_count(1, timeout=WAIT_MS)

@@ -278,8 +278,14 @@ function lineNode(stream, text, note) {
   return node;
 }
 
+function noteNode(text) {
+  const node = lineNode("", text, true);
+  node.className = "line note";
+  return node;
+}
+
 function addNote(text) {
-  $("#log-view").appendChild(lineNode("out", text, true));
+  $("#log-view").appendChild(noteNode(text));
 }
 
 function appendLines(payload) {
@@ -293,11 +299,11 @@ function appendLines(payload) {
     const key = `${line.id}/${line.stream}`;
     if (payload.backlog && key !== block) {
       block = key;
-      fragment.appendChild(lineNode(line.stream, `${line.name} (${line.id}) · last lines of ${line.stream}`, true));
+      fragment.appendChild(noteNode(`${line.name} (${line.id}) · last lines of ${line.stream}`));
     }
     fragment.appendChild(lineNode(line.stream, line.text, line.skipped));
   }
-  if (payload.backlog && payload.lines.length) fragment.appendChild(lineNode("out", "live from here", true));
+  if (payload.backlog && payload.lines.length) fragment.appendChild(noteNode("live from here"));
   view.appendChild(fragment);
   if (payload.backlog && !payload.lines.length) {
     const empty = document.createElement("div");
