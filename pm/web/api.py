@@ -62,8 +62,8 @@ class _Reject(Exception):
 
 def check_target(value: Any, field: str = "target") -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_TARGET_LENGTH:
-        raise BadRequest(f"'{field}' must be a non-empty string of at most "
-                         f"{MAX_TARGET_LENGTH} characters (an id, name, namespace, 'all' or /regex/)")
+        raise BadRequest(f"'{field}' must be a non-empty string of at most {MAX_TARGET_LENGTH} "
+                         "characters (an id, name, namespace, 'all' or /regex/)")
     return value
 
 
@@ -101,7 +101,7 @@ def handles_errors(func: Any) -> Any:
 
 @handles_errors
 async def list_apps(request: web.Request) -> web.Response:
-    return json_response(await request.app[BRIDGE].list())
+    return json_response(await request.app[BRIDGE].list_apps())
 
 
 @handles_errors

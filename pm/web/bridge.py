@@ -29,7 +29,7 @@ class Bridge:
     async def call(self, cmd: str, **args: Any) -> Any:
         return await asyncio.to_thread(self.client().call, cmd, **args)
 
-    async def list(self) -> list[dict[str, Any]]:
+    async def list_apps(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = await self.call("list")
         return entries
 
@@ -43,7 +43,7 @@ class Bridge:
         if delta == 0 or abs(delta) > MAX_SCALE_STEP:
             raise BadRequest(f"scale step must be between -{MAX_SCALE_STEP} and "
                              f"{MAX_SCALE_STEP}, and not 0; got {delta}")
-        same = sorted((entry for entry in await self.list() if entry["name"] == name),
+        same = sorted((entry for entry in await self.list_apps() if entry["name"] == name),
                       key=lambda entry: entry["pm_id"])
         if not same:
             raise NotFound(f"no app named {name!r}")

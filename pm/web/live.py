@@ -105,7 +105,7 @@ class Hub:
     async def take(self) -> dict[str, Any]:
         """A fresh snapshot straight from the daemon."""
         try:
-            hello, entries = await self.bridge.call("hello"), await self.bridge.list()
+            hello, entries = await self.bridge.call("hello"), await self.bridge.list_apps()
         except PMError as exc:
             return {"daemon": {"up": False, "error": exc.message}, "apps": [],
                     "at": int(time.time() * 1000)}

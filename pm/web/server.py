@@ -151,7 +151,7 @@ async def prometheus(request: web.Request) -> web.Response:
     bridge = request.app[api.BRIDGE]
     try:
         hello: dict[str, Any] | None = await bridge.call("hello")
-        entries = await bridge.list()
+        entries = await bridge.list_apps()
     except PMError:
         hello, entries = None, []
     text = metrics.render(hello, entries, request.app[DAEMON])
@@ -236,7 +236,8 @@ color:#fff;font-weight:600;cursor:pointer}
 <h1><b>pm</b> dashboard</h1>
 <p id="message">{message}</p>
 <form method="post" action="/login">
-<input name="token" type="password" placeholder="token" autocomplete="off" aria-label="token" autofocus>
+<input name="token" type="password" placeholder="token" autocomplete="off" aria-label="token"
+ autofocus>
 <button type="submit">Sign in</button>
 </form></main></body></html>
 """

@@ -12,7 +12,9 @@ import sys
 import time
 
 from conftest import PM, wait_for
-from webtools import CHATTY, Web, clean_pm, shared_pm, shared_web, start_chatty, web  # noqa: F401
+from webtools import CHATTY, Web, start_chatty
+from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
+from webtools import shared_web_fixture, web_fixture  # noqa: F401 (fixtures)
 
 
 def test_token_is_private_and_required_everywhere(clean_pm: PM, shared_web: Web) -> None:
@@ -96,9 +98,12 @@ def test_actions_are_post_only_json_and_report_errors(clean_pm: PM, shared_web: 
     restarted = web.post("/api/restart", {"targets": ["chatty"]})
     assert restarted.status == 200, restarted.text
     assert restarted.json()[0]["pm2_env"]["restart_time"] == 1
-    assert web.post("/api/stop", {"targets": ["chatty"]}).json()[0]["pm2_env"]["status"] == "stopped"
-    assert web.post("/api/start", {"targets": ["chatty"]}).json()[0]["pm2_env"]["status"] == "online"
-    assert web.post("/api/reset", {"targets": ["chatty"]}).json()[0]["pm2_env"]["restart_time"] == 0
+    def after(action: str) -> dict:
+        return web.post(f"/api/{action}", {"targets": ["chatty"]}).json()[0]["pm2_env"]
+
+    assert after("stop")["status"] == "stopped"
+    assert after("start")["status"] == "online"
+    assert after("reset")["restart_time"] == 0
     described = web.get("/api/describe?target=chatty").json()
     assert [entry["name"] for entry in described] == ["chatty"]
     assert web.get("/api/describe?target=ghost").status == 404

@@ -16,7 +16,9 @@ import pytest
 
 from conftest import PM
 from pm.web.auth import login_url
-from webtools import Web, clean_pm, shared_pm, shared_web, start_chatty  # noqa: F401
+from webtools import Web, start_chatty
+from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
+from webtools import shared_web_fixture  # noqa: F401 (fixtures)
 
 CHROMIUM = os.environ.get("PM_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():

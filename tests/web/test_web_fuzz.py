@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PM
-from webtools import Web, web  # noqa: F401
+from webtools import Web
+from webtools import web_fixture  # noqa: F401 (fixtures)
 
 pytest.importorskip("schemathesis")
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"

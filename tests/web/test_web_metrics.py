@@ -8,7 +8,9 @@ import signal
 import pytest
 
 from conftest import PM, wait_for
-from webtools import Web, clean_pm, shared_pm, shared_web, start_chatty  # noqa: F401
+from webtools import Web, start_chatty
+from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
+from webtools import shared_web_fixture  # noqa: F401 (fixtures)
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -150,8 +150,8 @@ def start_web(pm: PM, *extra: str) -> Web:
     return Web(proc, base, link, token, reader.lines)
 
 
-@pytest.fixture
-def web(pm: PM) -> Iterator[Web]:
+@pytest.fixture(name="web")
+def web_fixture(pm: PM) -> Iterator[Web]:
     """`pm web` on a free port, with the daemon of the test's home already running."""
     pm.run("ping")
     server = start_web(pm)
@@ -161,8 +161,8 @@ def web(pm: PM) -> Iterator[Web]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def shared_pm() -> Iterator[PM]:
+@pytest.fixture(name="shared_pm", scope="session")
+def shared_pm_fixture() -> Iterator[PM]:
     """One home and daemon for the web tests that do not kill it: starting and ending a daemon
     costs seconds, and the suite's budget is tight. Tests using it delete their apps first
     (`clean_pm`) and use app names of their own."""
@@ -177,8 +177,8 @@ def shared_pm() -> Iterator[PM]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def shared_web(shared_pm: PM) -> Iterator[Web]:
+@pytest.fixture(name="shared_web", scope="session")
+def shared_web_fixture(shared_pm: PM) -> Iterator[Web]:
     server = start_web(shared_pm)
     try:
         yield server
@@ -186,8 +186,8 @@ def shared_web(shared_pm: PM) -> Iterator[Web]:
         server.stop()
 
 
-@pytest.fixture
-def clean_pm(shared_pm: PM) -> PM:
+@pytest.fixture(name="clean_pm")
+def clean_pm_fixture(shared_pm: PM) -> PM:
     """The module's home with no apps in it."""
     shared_pm.run("delete", "all", "-s", check=False)
     assert shared_pm.jlist() == []
