@@ -145,7 +145,7 @@ def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: st
     _check_port_free(host, port)
     args = ["--port", str(port), "--host", host] + (["--allow-remote"] if allow_remote else [])
     spec = AppSpec(script=str(Path(__file__).resolve().parent.parent / "web" / "__main__.py"),
-                   name=name, interpreter=sys.executable, args=args, cwd=os.getcwd())
+                   name=name, interpreter=sys.executable, args=args, cwd=str(home.root))
     client = Client(home)
     entries: list[dict[str, Any]] = client.call("start", apps=[spec.to_dict()],
                                                 shell_env=dict(os.environ))
