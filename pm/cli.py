@@ -50,6 +50,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "reloadLogs": "pm.commands.logs:reload_logs_cmd",
     "set": "pm.commands.logs:set_cmd",
     "get": "pm.commands.logs:get_cmd",
+    "web": "pm.commands.web:web",
 }
 
 

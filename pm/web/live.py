@@ -1,0 +1,213 @@
+"""Live data for dashboards: one shared process-list snapshot, and log files followed by offset.
+
+The hub refreshes the snapshot about once a second while anyone watches, and at once when the
+daemon publishes a process event (start, exit, restart...), which a thread reads through
+`Client.subscribe()`. Logs are read straight from the app's files (as `pm logs` does), so the
+daemon stays out of the data path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pm.errors import PMError
+from pm.web.bridge import Bridge
+
+#: How often an open dashboard gets fresh figures (cpu, memory, uptime) without any event.
+REFRESH_S = 1.0
+#: Events arriving within this window are folded into one refresh.
+COALESCE_S = 0.03
+
+
+def summarize(entries: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+    """The dashboard's row for each jlist entry: only what the table shows."""
+    rows = []
+    for entry in entries:
+        env = entry.get("pm2_env") or {}
+        online = env.get("status") == "online"
+        started = int(env.get("pm_uptime") or 0)
+        rows.append({
+            "id": entry["pm_id"],
+            "name": entry["name"],
+            "namespace": env.get("namespace", "default"),
+            "status": env.get("status", "unknown"),
+            "pid": entry.get("pid") or 0,
+            "uptime_ms": max(0, now_ms - started) if online and started else 0,
+            "restarts": int(env.get("restart_time") or 0),
+            "unstable_restarts": int(env.get("unstable_restarts") or 0),
+            "cpu": (entry.get("monit") or {}).get("cpu", 0),
+            "memory": (entry.get("monit") or {}).get("memory", 0),
+            "exec_mode": env.get("exec_mode", "fork_mode"),
+            "exit_code": env.get("exit_code"),
+        })
+    return rows
+
+
+class Hub:
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.snapshot: dict[str, Any] = {"daemon": {"up": False}, "apps": []}
+        self.version = 0
+        self.closing = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._wake = asyncio.Event()
+        self._watchers = 0
+        self._has_watchers = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._refresh_loop())
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._follow_events, args=(loop,), name="pm-web-events",
+                         daemon=True).start()
+
+    async def stop(self) -> None:
+        self.closing.set()
+        async with self._changed:
+            self._changed.notify_all()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Count a dashboard as watching while the block runs (refreshes run only then)."""
+        self._watchers += 1
+        self._has_watchers.set()
+        self._wake.set()
+        try:
+            yield
+        finally:
+            self._watchers -= 1
+            if not self._watchers:
+                self._has_watchers.clear()
+
+    async def next_snapshot(self, seen: int, timeout: float) -> int:
+        """Wait until a snapshot newer than `seen` exists (or timeout); return the version."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: self.version > seen or self.closing.is_set()),
+                    timeout)
+            except asyncio.TimeoutError:
+                pass
+        return self.version
+
+    async def take(self) -> dict[str, Any]:
+        """A fresh snapshot straight from the daemon."""
+        try:
+            hello, entries = await self.bridge.call("hello"), await self.bridge.list_apps()
+        except PMError as exc:
+            return {"daemon": {"up": False, "error": exc.message}, "apps": [],
+                    "at": int(time.time() * 1000)}
+        now_ms = int(time.time() * 1000)
+        daemon = {"up": True, "pid": hello.get("pid"), "version": hello.get("version"),
+                  "home": hello.get("home")}
+        return {"daemon": daemon, "apps": summarize(entries, now_ms), "at": now_ms}
+
+    async def _refresh_loop(self) -> None:
+        while not self.closing.is_set():
+            await self._has_watchers.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), REFRESH_S)
+                await asyncio.sleep(COALESCE_S)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            snapshot = await self.take()
+            async with self._changed:
+                self.snapshot = snapshot
+                self.version += 1
+                self._changed.notify_all()
+
+    def _follow_events(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Thread: wake the refresh loop on every daemon event; reconnect when it goes away."""
+        while not self.closing.is_set():
+            try:
+                for _event in self.bridge.client().subscribe():
+                    loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:
+                return  # the loop is closed: the server is gone
+            except (PMError, OSError):
+                pass
+            try:
+                loop.call_soon_threadsafe(self._wake.set)  # daemon gone or back: show it
+            except RuntimeError:
+                return
+            time.sleep(REFRESH_S)
+
+
+# ------------------------------------------------------------------ log files
+
+#: The most a tail or one follow step reads from a file; more than that is skipped, and said so.
+MAX_READ = 256 * 1024
+
+
+def last_lines(path: str, count: int) -> tuple[list[str], int]:
+    """The last `count` lines of a file and the offset where following should continue."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            start = max(0, size - MAX_READ)
+            handle.seek(start)
+            data = handle.read(size - start)
+    except OSError:
+        return [], 0
+    complete = data[:data.rfind(b"\n") + 1]
+    lines = complete.decode("utf-8", "replace").splitlines()
+    if start > 0 and lines:
+        lines = lines[1:]  # the first one is probably cut
+    return lines[-count:] if count > 0 else [], start + len(complete)
+
+
+class Follower:
+    """Follows one log file from an offset, across truncation (rotation) and replacement."""
+
+    def __init__(self, path: str, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self._inode = self._stat_inode()
+        self._partial = b""
+
+    def _stat_inode(self) -> int | None:
+        try:
+            return os.stat(self.path).st_ino
+        except OSError:
+            return None
+
+    def poll(self) -> tuple[list[str], int]:
+        """New complete lines since the last poll, and how many bytes were skipped."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return [], 0
+        if stat.st_ino != self._inode or stat.st_size < self.offset:
+            self._inode, self.offset, self._partial = stat.st_ino, 0, b""  # rotated or replaced
+        if stat.st_size == self.offset:
+            return [], 0
+        skipped = max(0, stat.st_size - self.offset - MAX_READ)
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset + skipped)
+                data = handle.read(MAX_READ)
+        except OSError:
+            return [], 0
+        self.offset += skipped + len(data)
+        if skipped:  # we landed mid-line: start at the next whole one
+            self._partial = b""
+            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
+        data = self._partial + data
+        cut = data.rfind(b"\n") + 1
+        self._partial = data[cut:]
+        if len(self._partial) > MAX_READ:  # a line without end: show what there is
+            cut, self._partial = len(data), b""
+        return data[:cut].decode("utf-8", "replace").splitlines(), skipped

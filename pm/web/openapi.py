@@ -1,0 +1,170 @@
+"""The OpenAPI 3 description of the HTTP API, served at /openapi.json.
+
+Kept next to the handlers it describes; `tests/web` runs a schema-driven fuzzer against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pm import __version__
+from pm.web.api import ACTIONS, DEFAULT_LINES, MAX_LINES, MAX_TARGET_LENGTH, MAX_TARGETS
+from pm.web.bridge import MAX_SCALE_STEP
+
+_TARGET = {"type": "string", "minLength": 1, "maxLength": MAX_TARGET_LENGTH,
+           "description": "An id, name, namespace, 'all' or /regex/ (as on the command line)."}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {
+            "type": "object", "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "Entry": {
+        "type": "object", "description": "One app as `pm jlist` shows it (PM2's shape).",
+        "required": ["pid", "name", "pm_id", "pm2_env", "monit"],
+        "properties": {
+            "pid": {"type": "integer"}, "name": {"type": "string"}, "pm_id": {"type": "integer"},
+            "pm2_env": {"type": "object", "additionalProperties": True},
+            "monit": {"type": "object", "required": ["cpu", "memory"],
+                      "properties": {"cpu": {"type": "number"}, "memory": {"type": "integer"}}},
+        },
+    },
+    "Entries": {"type": "array", "items": {"$ref": "#/components/schemas/Entry"}},
+    "Targets": {
+        "type": "object", "required": ["targets"],
+        "properties": {"targets": {"type": "array", "minItems": 1, "maxItems": MAX_TARGETS,
+                                   "items": _TARGET}},
+    },
+    "Scale": {
+        "type": "object", "required": ["name", "delta"],
+        "properties": {
+            "name": {**_TARGET, "description": "The app's name."},
+            "delta": {"type": "integer", "minimum": -MAX_SCALE_STEP, "maximum": MAX_SCALE_STEP,
+                      "description": "Instances to add (positive) or remove (negative; the "
+                                     "highest ids go first). 0 is refused."},
+        },
+    },
+    "Daemon": {
+        "type": "object", "required": ["up"],
+        "properties": {"up": {"type": "boolean"}, "pid": {"type": "integer"},
+                       "version": {"type": "string"}, "protocol": {"type": "integer"},
+                       "home": {"type": "string"}},
+    },
+    "AppLogs": {
+        "type": "object", "required": ["pm_id", "name", "out", "err"],
+        "properties": {
+            "pm_id": {"type": "integer"}, "name": {"type": "string"},
+            "out_path": {"type": "string", "nullable": True},
+            "err_path": {"type": "string", "nullable": True},
+            "out": {"type": "array", "items": {"type": "string"}},
+            "err": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+_COMMON = {"401": _error("Missing or wrong token; nothing was done."),
+           "503": _error("The pm daemon is not running.")}
+_TARGET_QUERY = {"name": "target", "in": "query", "required": True, "schema": _TARGET}
+_LINES_QUERY = {"name": "lines", "in": "query", "required": False,
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LINES,
+                           "default": DEFAULT_LINES}}
+
+
+def _get(summary: str, ok: dict[str, Any], params: list[dict[str, Any]] | None = None,
+         errors: tuple[str, ...] = ()) -> dict[str, Any]:
+    responses = {"200": ok, **_COMMON}
+    responses.update({code: _error(text) for code, text in _ERROR_TEXT.items() if code in errors})
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if params:
+        operation["parameters"] = params
+    return {"get": operation}
+
+
+def _post(summary: str, body: str, errors: tuple[str, ...]) -> dict[str, Any]:
+    responses = {"200": _json("The apps acted on, after the action.", "Entries"), **_COMMON}
+    responses.update({code: _error(text) for code, text in _ERROR_TEXT.items() if code in errors})
+    return {"post": {
+        "summary": summary,
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{body}"}}}},
+        "responses": responses,
+    }}
+
+
+_ERROR_TEXT = {
+    "400": "Invalid arguments.",
+    "404": "No app matches.",
+    "409": "Conflict with the app's state.",
+    "415": "The body is not application/json.",
+    "422": "The app's process could not be started.",
+    "500": "An internal error of the daemon (a bug: please report it).",
+}
+_ACTION_ERRORS = ("400", "404", "409", "415", "422")
+
+_ACTION_SUMMARY = {
+    "start": "Start stopped or errored apps again.",
+    "stop": "Stop apps (their kill signal, then SIGKILL after kill_timeout).",
+    "restart": "Restart apps (stop, then start with the same id).",
+    "delete": "Stop apps and remove them from the list.",
+    "reset": "Reset the restart counters of apps.",
+}
+
+_EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/api/list": _get("The process list (`pm jlist`).", _json("The apps.", "Entries")),
+        "/api/describe": _get("The apps matching a target (`pm describe`).",
+                              _json("The matching apps.", "Entries"), [_TARGET_QUERY],
+                              ("400", "404")),
+        "/api/daemon": _get("The daemon's version, pid and home.", _json("The daemon.", "Daemon")),
+        "/api/logs": _get(
+            "The last lines of the apps' out and err logs.",
+            {"description": "One entry per matching app.", "content": {"application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/AppLogs"}}}}},
+            [_TARGET_QUERY, _LINES_QUERY], ("400", "404")),
+        "/api/logs/stream": _get(
+            "Server-sent events: `lines` events with the last lines, then each new line "
+            "({id, name, stream: out|err, text}).",
+            {"description": "An endless event stream.", "content": _EVENT_STREAM},
+            [_TARGET_QUERY, _LINES_QUERY], ("400", "404")),
+        "/api/events": _get(
+            "Server-sent events: a `snapshot` event with the daemon and the process table, "
+            "sent at once and on every change (about once a second).",
+            {"description": "An endless event stream.", "content": _EVENT_STREAM}),
+        "/metrics": _get("Prometheus metrics (text format 0.0.4).",
+                         {"description": "The exposition.",
+                          "content": {"text/plain": {"schema": {"type": "string"}}}}),
+        "/api/scale": _post("Add or remove instances of an app.", "Scale", _ACTION_ERRORS),
+    }
+    for cmd in ACTIONS:
+        paths[f"/api/{cmd}"] = _post(_ACTION_SUMMARY[cmd], "Targets", _ACTION_ERRORS)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "pm web API", "version": __version__,
+                 "description": "Control a pm daemon over HTTP. Every request needs the token "
+                                "from PM_HOME/web.token (Bearer) or the dashboard's cookie."},
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": paths,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "pm_token"},
+            },
+        },
+    }

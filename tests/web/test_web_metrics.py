@@ -1,0 +1,64 @@
+"""/metrics parses with the Prometheus client's own parser and tells the truth about the apps."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from conftest import PM, wait_for
+from webtools import Web, start_chatty
+from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
+from webtools import shared_web_fixture  # noqa: F401 (fixtures)
+
+parser = pytest.importorskip("prometheus_client.parser")
+
+
+def scrape(web: Web) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    reply = web.get("/metrics")
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in parser.text_string_to_metric_families(reply.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def app_value(samples: dict, metric: str, name: str, **extra: str) -> float:
+    for labels, value in samples[metric].items():
+        found = dict(labels)
+        if found["name"] == name and all(found.get(k) == v for k, v in extra.items()):
+            return value  # type: ignore[no-any-return]
+    raise AssertionError(f"no {metric} sample for {name} {extra}")
+
+
+def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> None:
+    pm, web = clean_pm, shared_web
+    first = start_chatty(pm, "metered")
+    pm.run("start", "sleep", "--name", "idle", "--no-autostart", "--", "60")
+    samples = scrape(web)
+    assert samples["pm_daemon_up"][()] == 1
+    info = dict(next(iter(samples["pm_daemon_info"])))
+    assert int(info["pid"]) == pm.daemon_pid()
+    assert samples["pm_daemon_memory_bytes"][()] > 1_000_000
+    assert samples["pm_daemon_uptime_seconds"][()] > 0
+    assert app_value(samples, "pm_app_up", "metered") == 1
+    assert app_value(samples, "pm_app_up", "idle") == 0
+    assert app_value(samples, "pm_app_status", "metered", status="online") == 1
+    assert app_value(samples, "pm_app_status", "metered", status="errored") == 0
+    assert app_value(samples, "pm_app_status", "idle", status="stopped") == 1
+    assert app_value(samples, "pm_app_memory_bytes", "metered") > 1_000_000
+    assert app_value(samples, "pm_app_cpu_percent", "metered") >= 0
+    assert app_value(samples, "pm_app_uptime_seconds", "metered") > 0
+    assert app_value(samples, "pm_app_restarts_total", "metered") == 0
+    assert samples["pm_apps"][(("status", "online"),)] == 1
+    assert samples["pm_apps"][(("status", "stopped"),)] == 1
+
+    os.kill(first["pid"], signal.SIGKILL)
+    wait_for(lambda: pm.app("metered")["pid"] not in (0, first["pid"]), message="respawn")
+    samples = scrape(web)
+    assert app_value(samples, "pm_app_restarts_total", "metered") == 1
+    labels = dict(next(k for k in samples["pm_app_up"] if dict(k)["name"] == "metered"))
+    assert labels == {"id": "0", "name": "metered", "namespace": "default"}
