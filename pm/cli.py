@@ -224,7 +224,7 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
     if options["no_daemon"]:
         from pm.runtime import run_foreground
 
-        sys.exit(run_foreground(plan.specs))
+        sys.exit(run_foreground(plan.file_specs + plan.specs))
     entries: list[dict[str, Any]] = []
     if plan.restart_targets:
         for target in plan.restart_targets:

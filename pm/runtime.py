@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
             raise click.ClickException(exc.message) from None
         for warning in plan.warnings:
             click.echo(f"[PM][WARN] {warning}", err=True)
-        sys.exit(run_foreground(plan.specs, home_dir, not no_auto_exit, lock_file))
+        sys.exit(run_foreground(plan.file_specs + plan.specs, home_dir, not no_auto_exit, lock_file))
 
     runtime.main(args=argv, prog_name="pm-runtime")
 
