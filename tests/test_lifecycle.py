@@ -185,14 +185,17 @@ def test_restart_delay_shows_waiting_restart(pm: PM) -> None:
 
 def test_send_signal_reset_pid_id_describe(pm: PM) -> None:
     flag = pm.workdir / "usr1"
+    ready = pm.workdir / "ready"
     script = pm.write_app("sig.py", f"""
 import signal, time
 signal.signal(signal.SIGUSR1, lambda *a: open({str(flag)!r}, 'w').write('got'))
+open({str(ready)!r}, 'w').close()
 while True:
     time.sleep(0.1)
 """)
     pm.run("start", str(script), "--name", "sig")
     entry = pm.wait_status("sig", "online")
+    wait_for(ready.exists, message="handler installed")  # before that, SIGUSR1 would kill it
     pm.run("sendSignal", "SIGUSR1", "sig")
     wait_for(flag.exists, message="signal delivered")
     assert pm.run("pid", "sig").stdout.strip() == str(entry["pid"])
