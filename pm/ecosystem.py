@@ -47,6 +47,8 @@ def read_file(path: str) -> Any:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
     name = Path(path).name
     if ".yml" in name or ".yaml" in name:
         return _read_yaml(path, text)
