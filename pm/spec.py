@@ -222,6 +222,7 @@ def resolve_instances(value: Any, where: str) -> int:
 
 def validate(spec: AppSpec, where: str) -> None:
     """Check the types of a canonical spec; raise ConfigError naming the field."""
+    _check_declared_types(spec, where)
     checks: list[tuple[str, tuple[type, ...]]] = [
         ("script", (str,)),
         ("name", (str,)),
@@ -250,6 +251,40 @@ def validate(spec: AppSpec, where: str) -> None:
         raise ConfigError(f"{where}: field 'args' expects strings, got {spec.args!r}")
     if not all(isinstance(code, int) for code in spec.stop_exit_codes):
         raise ConfigError(f"{where}: field 'stop_exit_codes' expects integers")
+
+
+def _check_declared_types(spec: AppSpec, where: str) -> None:
+    """Every field against its annotation, so a wrong type from the wire (e.g. `args: 5`)
+    is a ConfigError naming the field, not a TypeError deep inside the spawn code."""
+    import typing
+
+    for name, hint in typing.get_type_hints(AppSpec).items():
+        value = getattr(spec, name)
+        if not _matches(value, hint):
+            raise ConfigError(f"{where}: field '{name}' expects {_hint_name(hint)}, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_matches(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _hint_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 # ---------------------------------------------------------------- command resolution
