@@ -53,9 +53,9 @@ class Sampler:
         if proc is None:
             try:
                 proc = psutil.Process(pid)
+                proc.cpu_percent(None)  # prime the delta; the first reading is always 0
             except (psutil.NoSuchProcess, psutil.AccessDenied):
-                return None
-            proc.cpu_percent(None)  # prime the delta; the first reading is always 0
+                return None  # also when it exits between the two calls (a race, not an error)
             self._procs[pid] = proc
         return proc
 
