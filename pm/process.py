@@ -137,15 +137,38 @@ def process_create_time(pid: int) -> float | None:
         return None
 
 
-def descendants(pid: int) -> list[int]:
+#: How long one scan of /proc serves tree lookups. Stopping N apps at once (`pm kill`, `pm stop
+#: all`) looks up N trees in the same instant; psutil's children() rescans /proc each time, so
+#: 300 apps took 24 s to stop (O(N^2) reads). One scan per batch keeps it linear.
+CHILDREN_MAP_MAX_AGE = 0.05
+_children_cache: tuple[float, dict[int, list[int]]] = (-1.0, {})
+
+
+def _children_map() -> dict[int, list[int]]:
+    global _children_cache
+    now = time.monotonic()
+    if now - _children_cache[0] < CHILDREN_MAP_MAX_AGE:
+        return _children_cache[1]
     import psutil
 
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return []
-    # psutil lists breadth-first; signal the deepest first so parents don't respawn them.
-    return [child.pid for child in reversed(children)]
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info.get("ppid")
+        if ppid:
+            children.setdefault(ppid, []).append(proc.pid)
+    _children_cache = (time.monotonic(), children)
+    return children
+
+
+def descendants(pid: int) -> list[int]:
+    children = _children_map()
+    found: list[int] = []
+    level = [pid]
+    while level:  # breadth-first, like psutil's children(recursive=True)
+        level = [child for parent in level for child in children.get(parent, ())]
+        found.extend(level)
+    # Signal the deepest first so parents don't respawn them.
+    return list(reversed(found))
 
 
 def send_signal(pid: int, sig: int) -> bool:
