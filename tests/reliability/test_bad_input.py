@@ -8,21 +8,20 @@ stays up (same pid), and the process table is unchanged.
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PM, wait_for
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from rel_support import raw_exchange, record, sleeper, soak, write_ecosystem
 
-from conftest import PM, wait_for
 from pm import protocol
 from pm.ecosystem import load_file
 from pm.errors import ConfigError
 from pm.handlers import HANDLERS
 from pm.spec import AppSpec
-from rel_support import raw_exchange, record, sleeper, soak, write_ecosystem
 
 __all__ = ["soak"]
 
@@ -245,7 +244,7 @@ def test_names_colliding_after_sanitising_keep_separate_logs(pm: PM) -> None:
     errs = [entries[name]["pm2_env"]["pm_err_log_path"] for name in ("a b", "a_b", "a-b")]
     assert len(set(outs)) == 3 and len(set(errs)) == 3, outs
     for i, out in enumerate(outs):
-        wait_for(lambda: Path(out).exists() and Path(out).read_text() == f"from-{i}\n", 10,
+        wait_for(lambda out=out, i=i: Path(out).exists() and Path(out).read_text() == f"from-{i}\n", 10,
                  message=f"{out} to hold only its own app's output")
 
 

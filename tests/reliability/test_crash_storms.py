@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-
 import time
 from pathlib import Path
 
@@ -48,7 +47,7 @@ def test_fifty_apps_killed_at_once_repeatedly(pm: PM, soak: bool) -> None:
         for pid in before.values():
             os.kill(pid, signal.SIGKILL)
 
-        def all_back() -> list[dict] | None:
+        def all_back(before: dict = before, round_no: int = round_no) -> list[dict] | None:
             entries = pm.jlist()
             done = all(e["pm2_env"]["status"] == "online" and e["pid"] != before[e["name"]]
                        and e["pm2_env"]["restart_time"] == round_no for e in entries)
@@ -198,8 +197,11 @@ while True:
 
 
 def _wait_tree(pids_file: Path, count: int) -> list[int]:
-    return wait_for(lambda: (lambda p: p if len(p) >= count else None)(_pids_from(pids_file)),
-                    20, message=f"{count} descendants")
+    def enough() -> list[int] | None:
+        pids = _pids_from(pids_file)
+        return pids if len(pids) >= count else None
+
+    return wait_for(enough, 20, message=f"{count} descendants")  # type: ignore[no-any-return]
 
 
 def test_fork_happy_app_grandchildren_never_outlive_it(pm: PM) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,8 @@ import pytest
 pytest.importorskip("pm.recovery", reason="crash recovery (pm/recovery.py: re-adoption from "
                     "state.json after a daemon SIGKILL) is not in this branch yet")
 
-from conftest import PM, pid_alive, wait_for  # noqa: E402
-from rel_support import record, soak, write_ecosystem  # noqa: E402
+from conftest import PM, pid_alive, wait_for
+from rel_support import record, soak, write_ecosystem
 
 __all__ = ["soak"]
 
@@ -69,8 +68,8 @@ def _kill_daemon(pm: PM) -> int:
 
 def _check_log(path: Path, name: str) -> int:
     """Lines 0..n-1 each exactly once, then 'final n'; return n."""
-    numbers = [int(m.group(1)) for m in re.finditer(rf"\b{name} (\d+)$", path.read_text(), re.M)]
-    finals = re.findall(r"final (\d+)$", path.read_text(), re.M)
+    numbers = [int(m.group(1)) for m in re.finditer(rf"\b{name} (\d+)$", path.read_text(), re.MULTILINE)]
+    finals = re.findall(r"final (\d+)$", path.read_text(), re.MULTILINE)
     assert len(finals) == 1, f"{path}: {len(finals)} final lines (a restart or a lost exit)"
     total = int(finals[0])
     missing = sorted(set(range(total)) - set(numbers))

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import PM, pid_alive, wait_for
 from rel_support import write_ecosystem
 
@@ -63,14 +62,14 @@ def test_another_user_cannot_connect(pm: PM) -> None:
         "s.sendall(b'{\"id\":1,\"cmd\":\"list\"}\\n')\n"
         "print(s.recv(65536))\n"
     )
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510 - the exit code is the result
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
          sys.executable, "-c", probe],
         env=_nobody_env(pm), capture_output=True, text=True, timeout=30)
     assert result.returncode == 13, f"nobody could talk to the daemon: {result.stdout}"
     # The CLI as nobody says what is wrong and does not start a second daemon over the home.
     daemon = pm.daemon_pid()
-    cli = subprocess.run(
+    cli = subprocess.run(  # noqa: PLW1510 - the exit code is the result
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
          sys.executable, "-m", "pm", "jlist"],
         env=_nobody_env(pm), cwd="/", capture_output=True, text=True, timeout=30)
