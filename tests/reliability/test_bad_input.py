@@ -185,6 +185,10 @@ def test_huge_lines_are_answered_and_refused(target: PM) -> None:
     sock = pm.home / "rpc.sock"
     two_mb = b'{"id":1,"cmd":"ping","pad":"' + b"x" * (2 << 20) + b'"}\n'
     _check_replies(raw_exchange(sock, two_mb), 1)
+    nested = b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    _check_replies(raw_exchange(sock, nested), 1)
+    deep_args = b'{"id":1,"cmd":"list","args":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    _check_replies(raw_exchange(sock, deep_args), 1)
     over = b"y" * (protocol.MAX_FRAME_BYTES + (1 << 20))  # over the cap, no newline at all
     replies = raw_exchange(sock, over, timeout=60)
     assert len(replies) == 1 and b"larger than" in replies[0]
