@@ -192,6 +192,10 @@ class Supervisor:
                     gid=_id_or_none(app.spec.gid),
                 )
             )
+        except KeyError as exc:  # Popen's getpwnam/getgrnam: no such user or group
+            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc.args[0]}",
+                               raise_errors)
+            return
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc}", raise_errors)
             return

@@ -179,6 +179,18 @@ def test_fuzzed_app_specs_get_clear_errors(target: PM, soak: bool) -> None:
     record("fuzz_app_specs", sent["n"])
 
 
+@pytest.mark.parametrize("field,value", [("uid", "no-such-user-pm"), ("gid", "no-such-group-pm"),
+                                         ("args", ["a\x00b"]), ("env", {"A\x00": "b"})])
+def test_unstartable_app_ends_errored_with_a_reason(pm: PM, field: str, value: Any) -> None:
+    """An app the OS refuses to start is `errored` with the reason in pm.log, never stuck."""
+    app = {**sleeper("bad"), field: value}
+    result = pm.run("start", str(write_ecosystem(pm.workdir, [app])), check=False)
+    assert "Traceback" not in result.stderr and "internal" not in result.stderr
+    assert pm.wait_status("bad", "errored", timeout=10)["pid"] == 0
+    assert "cannot start" in (pm.home / "pm.log").read_text()
+    assert pm.run("ping").returncode == 0
+
+
 def test_huge_lines_are_answered_and_refused(target: PM) -> None:
     pm = target
     daemon = pm.daemon_pid()
