@@ -97,3 +97,37 @@ def test_many_apps_and_fifty_concurrent_clients(pm: PM, soak: bool) -> None:
     assert len(online) == len(set(online)) and all(pid_alive(pid) for pid in online)
     assert all(e["pid"] == 0 for e in stopped)
     assert live_descendants(daemon) == set(online)
+
+
+def test_idle_connections_and_stalled_subscribers_do_not_block_the_daemon(pm: PM) -> None:
+    """500 clients that connect and say nothing, 20 subscribers that never read, and a crash
+    loop feeding them events: other clients are still answered at once."""
+    import socket
+
+    crashers = [{"name": f"x{i}", "script": "/bin/false", "interpreter": "none",
+                 "restart_delay": 20, "max_restarts": 1_000_000} for i in range(5)]
+    pm.run("start", str(write_ecosystem(pm.workdir, crashers)))
+    daemon = pm.daemon_pid()
+    socks: list[socket.socket] = []
+    try:
+        for index in range(520):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(str(pm.home / "rpc.sock"))
+            if index < 20:
+                sock.sendall(b'{"id":1,"cmd":"subscribe"}\n')  # and never read the stream
+            socks.append(sock)
+        worst = 0.0
+        for _ in range(10):
+            began = time.monotonic()
+            pm.run("ping")
+            worst = max(worst, time.monotonic() - began)
+        assert worst < 3, f"a ping took {worst:.1f}s"
+        restarts = sum(e["pm2_env"]["restart_time"] for e in pm.jlist())
+        assert restarts > 20, "the crash loop did not run"
+    finally:
+        for sock in socks:
+            sock.close()
+    pm.run("stop", "all")
+    assert pm.daemon_pid() == daemon
+    assert pm.run("ping").returncode == 0
+    record("idle_connections_held", 500)
