@@ -127,7 +127,7 @@ def _int(value: Any, where: str) -> int:
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: expected a number, got {value!r}") from None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import shlex
@@ -166,6 +167,8 @@ def parse_duration_ms(value: Any, where: str, default_unit: str = "ms") -> int:
     """Milliseconds from a number (in default_unit) or a string like '500', '5s', '1m', '1h'."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a duration (ms or '5s'/'1m'/'1h'), got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # JSON Infinity, YAML .inf
+        raise ConfigError(f"{where}: expected a finite duration, got {value!r}")
     if isinstance(value, (int, float)):
         return int(value * _DURATION_UNITS_MS[default_unit])
     match = _DURATION.match(str(value))
@@ -179,6 +182,8 @@ def parse_size(value: Any, where: str) -> int:
     """Bytes from a number or a string like '150M', '1G', '512K'."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a size like '150M' or '1G', got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite size, got {value!r}")
     if isinstance(value, (int, float)):
         return int(value)
     match = _SIZE.match(str(value))
@@ -211,7 +216,7 @@ def resolve_instances(value: Any, where: str) -> int:
         return cpus
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: expected a number or 'max', got {value!r}") from None
     if number == 0:
         return cpus
