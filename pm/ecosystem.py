@@ -87,7 +87,7 @@ def read_file(path: str) -> Any:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise ConfigError(f"{path}: not UTF-8 text (bad byte at offset {exc.start})") from None
     if ".yml" in name or ".yaml" in name:
         return _read_yaml(path, text)
     return _read_json(path, text)
@@ -268,7 +268,7 @@ def _int(value: Any, where: str) -> int:
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: expected a number, got {value!r}") from None
 
 

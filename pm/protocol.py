@@ -57,6 +57,8 @@ def decode(line: bytes) -> dict[str, Any]:
         message = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError(f"malformed frame: {exc}") from None
+    except RecursionError:  # e.g. 100,000 nested '[': json recurses once per level
+        raise FrameError("malformed frame: nested too deeply") from None
     if not isinstance(message, dict):
         raise FrameError("malformed frame: expected a JSON object")
     return message

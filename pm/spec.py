@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import shlex
@@ -171,6 +172,8 @@ def parse_duration_ms(value: Any, where: str, default_unit: str = "ms") -> int:
     """Milliseconds from a number (in default_unit) or a string like '500', '5s', '1m', '1h'."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a duration (ms or '5s'/'1m'/'1h'), got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # JSON Infinity, YAML .inf
+        raise ConfigError(f"{where}: expected a finite duration, got {value!r}")
     if isinstance(value, (int, float)):
         return int(value * _DURATION_UNITS_MS[default_unit])
     match = _DURATION.match(str(value))
@@ -184,6 +187,8 @@ def parse_size(value: Any, where: str) -> int:
     """Bytes from a number or a string like '150M', '1G', '512K'."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected a size like '150M' or '1G', got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite size, got {value!r}")
     if isinstance(value, (int, float)):
         return int(value)
     match = _SIZE.match(str(value))
@@ -216,7 +221,7 @@ def resolve_instances(value: Any, where: str) -> int:
         return cpus
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{where}: expected a number or 'max', got {value!r}") from None
     if number == 0:
         return cpus
@@ -227,6 +232,7 @@ def resolve_instances(value: Any, where: str) -> int:
 
 def validate(spec: AppSpec, where: str) -> None:
     """Check the types of a canonical spec; raise ConfigError naming the field."""
+    _check_declared_types(spec, where)
     checks: list[tuple[str, tuple[type, ...]]] = [
         ("script", (str,)),
         ("name", (str,)),
@@ -259,6 +265,40 @@ def validate(spec: AppSpec, where: str) -> None:
         from pm.cron import check as check_cron
 
         check_cron(spec.cron_restart, where)
+
+
+def _check_declared_types(spec: AppSpec, where: str) -> None:
+    """Every field against its annotation, so a wrong type from the wire (e.g. `args: 5`)
+    is a ConfigError naming the field, not a TypeError deep inside the spawn code."""
+    import typing
+
+    for name, hint in typing.get_type_hints(AppSpec).items():
+        value = getattr(spec, name)
+        if not _matches(value, hint):
+            raise ConfigError(f"{where}: field '{name}' expects {_hint_name(hint)}, got {value!r}")
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_matches(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _hint_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
 # ---------------------------------------------------------------- command resolution

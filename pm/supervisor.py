@@ -8,6 +8,7 @@ Batch actions run in parallel: stopping 50 apps takes one kill_timeout, not 25.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -122,9 +123,27 @@ class Supervisor:
         apps = []
         for index in range(spec.instances):
             pm_id = first + index
-            paths = logs.resolve_paths(self.home, spec, pm_id)
+            paths = self._log_paths(spec, pm_id)
             apps.append(App(pm_id, spec, command, paths, shell_env, instance=index))
         return apps
+
+    def _log_paths(self, spec: AppSpec, pm_id: int, exclude: App | None = None) -> logs.LogPaths:
+        """Log paths for an app, kept apart from another app's whose name sanitises the same.
+
+        PM2 sends 'a b', 'a_b' and 'a-b' into one `a-b-out.log`, mixing their output. When
+        the default files are already another app's, this one gets `-<id>` files instead.
+        """
+        paths = logs.resolve_paths(self.home, spec, pm_id)
+        if spec.out_file or spec.error_file or spec.disable_logs:
+            return paths  # the user chose the files: sharing them is on purpose
+        taken = {path for app in self.apps.values() if app.name != spec.name and app is not exclude
+                 for path in (app.paths.out, app.paths.err)}
+        if paths.out not in taken and paths.err not in taken:
+            return paths
+        separate = logs.resolve_paths(self.home, dataclasses.replace(spec, merge_logs=False), pm_id)
+        log.warning("App [%s:%d] would share %s with another app; logging to %s instead",
+                    spec.name, pm_id, paths.out, separate.out)
+        return separate
 
     async def add(self, apps: list[App]) -> list[App]:
         """Put prepared apps in the table and start those with autostart."""
@@ -173,6 +192,10 @@ class Supervisor:
                     gid=_id_or_none(app.spec.gid),
                 )
             )
+        except KeyError as exc:  # Popen's getpwnam/getgrnam: no such user or group
+            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc.args[0]}",
+                               raise_errors)
+            return
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             outputs.close()
             self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc}", raise_errors)
@@ -304,7 +327,7 @@ class Supervisor:
         path_env = spec.env.get("PATH") or app.shell_env.get("PATH")
         app.command = resolve_command(spec, path_env)
         app.spec = spec
-        app.paths = logs.resolve_paths(self.home, spec, app.pm_id)
+        app.paths = self._log_paths(spec, app.pm_id, exclude=app)
 
     def _reset_for_manual_start(self, app: App) -> None:
         app.counters.created_at = now_ms()

@@ -160,3 +160,9 @@ def pm() -> Iterator[PM]:
     finally:
         instance.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--soak`: run the heavy variants of tests/reliability (more apps, longer storms)."""
+    parser.addoption("--soak", action="store_true", default=False,
+                     help="run the long reliability variants (tests/reliability)")
