@@ -207,24 +207,12 @@ def _children(pid: int) -> list[int] | None:
 def _psutil_descendants(pid: int) -> list[int]:
     import psutil
 
-    children: dict[int, list[int]] = {}
-    for proc in psutil.process_iter(["ppid"]):
-        ppid = proc.info.get("ppid")
-        if ppid:
-            children.setdefault(ppid, []).append(proc.pid)
-    _children_cache = (time.monotonic(), children)
-    return children
-
-
-def descendants(pid: int) -> list[int]:
-    children = _children_map()
-    found: list[int] = []
-    level = [pid]
-    while level:  # breadth-first, like psutil's children(recursive=True)
-        level = [child for parent in level for child in children.get(parent, ())]
-        found.extend(level)
-    # Signal the deepest first so parents don't respawn them.
-    return list(reversed(found))
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return []
+    # psutil lists breadth-first; signal the deepest first so parents don't respawn them.
+    return [child.pid for child in reversed(children)]
 
 
 def send_signal(pid: int, sig: int) -> bool:

@@ -192,13 +192,11 @@ class Supervisor:
                     gid=_id_or_none(app.spec.gid),
                 )
             )
-        except KeyError as exc:  # Popen's getpwnam/getgrnam: no such user or group
-            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc.args[0]}",
-                               raise_errors)
-            return
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        except (KeyError, OSError, ValueError, subprocess.SubprocessError) as exc:
+            # KeyError: Popen's getpwnam/getgrnam found no such user or group
             outputs.close()
-            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {exc}", raise_errors)
+            reason = exc.args[0] if isinstance(exc, KeyError) else exc
+            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {reason}", raise_errors)
             return
         finally:
             outputs.close_child_ends()
