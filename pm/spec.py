@@ -282,6 +282,8 @@ def _matches(value: Any, hint: Any) -> bool:
     import types
     import typing
 
+    if hint is typing.Any:
+        return True
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         return any(_matches(value, arg) for arg in args)
