@@ -99,28 +99,25 @@ class Client:
 
     def call(self, cmd: str, **args: Any) -> Any:
         """Send one request and return its result, raising the daemon's error as a PMError."""
-        request = protocol.request(next(self._ids), cmd, args)
-        request["v"] = protocol.PROTOCOL_VERSION
-        sock = self._connect()
-        try:
-            sock.sendall(protocol.encode(request))
-            reply = _read_frame(sock)
-        finally:
-            sock.close()
-        return _unwrap(reply)
+        _, frame = self._exchange(cmd, args)
+        return _unwrap(_decode_reply(frame))
 
-    def call_raw(self, cmd: str, **args: Any) -> bytes:
-        """Like call, but return the result as compact JSON bytes, sliced from the reply frame
-        without decoding it when the frame has the shape protocol.encode gives a success."""
+    def _exchange(self, cmd: str, args: dict[str, Any]) -> tuple[int, bytes]:
+        """Send one request on a fresh connection; return its id and the raw reply frame."""
         request_id = next(self._ids)
         request = protocol.request(request_id, cmd, args)
         request["v"] = protocol.PROTOCOL_VERSION
         sock = self._connect()
         try:
             sock.sendall(protocol.encode(request))
-            frame = _read_raw_frame(sock)
+            return request_id, _read_raw_frame(sock)
         finally:
             sock.close()
+
+    def call_raw(self, cmd: str, **args: Any) -> bytes:
+        """Like call, but return the result as compact JSON bytes, sliced from the reply frame
+        without decoding it when the frame has the shape protocol.encode gives a success."""
+        request_id, frame = self._exchange(cmd, args)
         prefix = b'{"id":%d,"ok":true,"result":' % request_id
         if frame.startswith(prefix) and frame.endswith(b"}\n"):
             return frame[len(prefix):-2]
@@ -164,9 +161,9 @@ class Client:
         return True
 
 
-def _read_frame(sock: socket.socket) -> dict[str, Any]:
+def _decode_reply(frame: bytes) -> dict[str, Any]:
     try:
-        return protocol.decode(_read_raw_frame(sock))
+        return protocol.decode(frame)
     except protocol.FrameError as exc:
         raise PMError(f"unreadable reply from the daemon: {exc}") from None
 

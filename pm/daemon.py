@@ -52,15 +52,20 @@ def setup_logging(stream: IO[str]) -> None:
     log.propagate = False
 
 
-def acquire_lock(home: Home) -> int | None:
-    """Hold pm.lock for the daemon's life; None when another daemon holds it."""
-    fd = os.open(home.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def acquire_file_lock(path: str | os.PathLike[str]) -> int | None:
+    """Hold an exclusive lock on path (kept while the fd is open); None when another holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
     return fd
+
+
+def acquire_lock(home: Home) -> int | None:
+    """Hold pm.lock for the daemon's life; None when another daemon holds it."""
+    return acquire_file_lock(home.lock_file)
 
 
 def remove_stale(home: Home) -> None:

@@ -16,7 +16,6 @@ exclusive lock for the runtime's life and refuses to run when another instance h
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import shutil
 import sys
@@ -100,17 +99,6 @@ class LogFollower:
         self.err.flush()
 
 
-def acquire_file_lock(path: str) -> int | None:
-    """Hold an exclusive lock on path; None when another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def outcome(apps: list[Any], interrupted: bool) -> int:
     """The runtime's exit status from how its apps ended."""
     for app in sorted(apps, key=lambda a: a.pm_id):
@@ -183,6 +171,8 @@ def run_foreground(specs: list[AppSpec], home_dir: str | None = None, auto_exit:
 
     lock_fd = None
     if lock_file:
+        from pm.daemon import acquire_file_lock
+
         lock_fd = acquire_file_lock(lock_file)
         if lock_fd is None:
             print(f"[PM][ERROR] another instance holds the lock {lock_file}; not starting",
