@@ -26,7 +26,7 @@ from pm.spec import AppSpec
 __all__ = ["soak"]
 
 READ_ONLY = {"hello", "ping", "list", "describe", "env", "subscribe"}
-FORBIDDEN = {"kill"}  # a valid request that ends the daemon on purpose
+FORBIDDEN = {"kill", "exit_leaving_apps"}  # valid requests that end the daemon on purpose
 APP, APP_SCRIPT = "fz-app", "/bin/sleep"
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),

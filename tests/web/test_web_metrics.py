@@ -49,7 +49,10 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     assert app_value(samples, "pm_app_status", "metered", status="online") == 1
     assert app_value(samples, "pm_app_status", "metered", status="errored") == 0
     assert app_value(samples, "pm_app_status", "idle", status="stopped") == 1
-    assert app_value(samples, "pm_app_memory_bytes", "metered") > 1_000_000
+    # metrics are sampled with a 1 s cache: the first sample may be from the instant of exec
+    samples = wait_for(lambda: (lambda fresh: fresh if app_value(
+        fresh, "pm_app_memory_bytes", "metered") > 1_000_000 else None)(scrape(web)),
+        10, 0.2, "the app's memory in /metrics")
     assert app_value(samples, "pm_app_cpu_percent", "metered") >= 0
     assert app_value(samples, "pm_app_uptime_seconds", "metered") > 0
     assert app_value(samples, "pm_app_restarts_total", "metered") == 0
