@@ -13,7 +13,8 @@ Taken only when a line must change on its way to disk (`time`, `log_date_format`
   only makes the child wait; nothing is dropped.
 
 A `StreamReader` is built from any readable fd, so a reader can be rebuilt from a read end kept
-elsewhere (the planned fd-keeper) after a daemon restart. Files are shared `LogFile`s so
+elsewhere (the fd keeper, pm/fdkeeper.py) after a daemon restart: a reader with a `key` has a
+duplicate of its fd held there (`keeper.hold`), let go of when the reader closes. Files are shared `LogFile`s so
 `pm reloadLogs` and rotation can reopen them between two writes, losing nothing.
 """
 
@@ -26,6 +27,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pm.dateformat import CachedFormatter
 
@@ -42,6 +44,10 @@ PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 Transform = Callable[[bytes], bytes]
+
+#: The daemon's fd keeper client (pm.fdkeeper.Client): `hold(key, fd)`, `release(key)`.
+#: None outside the daemon (`--no-daemon`, tests): pipes then live only as long as the process.
+keeper: Any = None
 
 
 class LogFile:
@@ -172,8 +178,9 @@ class StreamReader:
     """Read one pipe in big chunks and append whole, transformed lines to its targets."""
 
     def __init__(self, fd: int, targets: list[Target],
-                 on_close: Callable[[], None] = lambda: None) -> None:
+                 on_close: Callable[[], None] = lambda: None, key: str = "") -> None:
         self.fd = fd
+        self.key = key
         self.targets = targets
         self.on_close = on_close
         self._tail = b""
@@ -250,6 +257,8 @@ class StreamReader:
             self._resume.cancel()
         if self._loop is not None:
             self._loop.remove_reader(self.fd)
+        if self.key and keeper is not None:
+            keeper.release(self.key)
         os.close(self.fd)
         for target in self.targets:
             release(target.file)
