@@ -232,14 +232,20 @@ class StreamReader:
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             if len(data) <= MAX_LINE:
-                self._tail = data
+                self._set_tail(data)
                 return
             cut = len(data)  # pathological: no newline in 16 MB, write it rather than grow
-        self._tail = data[cut:]
+        self._set_tail(data[cut:])
         lines = data[:cut]
         if not lines.endswith(b"\n"):
             lines += b"\n"
         self._emit(lines)
+
+    def _set_tail(self, tail: bytes) -> None:
+        """Keep the unterminated tail; the fd keeper keeps a copy so a daemon crash leaves it."""
+        if self.key and keeper is not None and (tail or self._tail):
+            keeper.keep_tail(self.key, tail)
+        self._tail = tail
 
     def _emit(self, lines: bytes) -> None:
         for target in self.targets:
