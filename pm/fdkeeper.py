@@ -11,9 +11,8 @@ pipe fills while no daemon runs just waits). The next daemon fetches duplicates 
 reading exactly where the last one stopped.
 
 Protocol, one datagram per message: `store <key>` + 1 fd (replaces the key), `drop <key>`,
-`tail <key>\n<bytes>` (the reader's unterminated last line, up to MAX_TAIL bytes; empty clears it),
-`fetch` (replies `{"keys": [...]}` datagrams carrying those keys' fds, then one
-`T <key>\n<bytes>` per kept tail, then `E`), `quit` (replies `bye`, then exits). Keys are `<unique_id>:<out|err>:<pipe inode>`, so a new
+`fetch` (replies `{"keys": [...], "more": bool}` datagrams, each carrying those keys' fds),
+`quit` (replies `bye`, then exits). Keys are `<unique_id>:<out|err>:<pipe inode>`, so a new
 process of the same app never collides with an old pipe not yet drained.
 
 The daemon side (`Client`) sends a pipe's read end to the keeper *before* the app is spawned,
@@ -38,8 +37,6 @@ from pm.paths import Home
 
 log = logging.getLogger("pm")
 
-#: Longer unterminated tails are not kept (a daemon crash then loses that partial line).
-MAX_TAIL = 32 << 10
 MAX_FDS = 250  # below the kernel's SCM_MAX_FD (253) per message
 BUFSIZE = 1 << 16
 TIMEOUT = 5.0
@@ -62,7 +59,6 @@ class Keeper:
     def __init__(self, listener: socket.socket) -> None:
         self.listener = listener
         self.fds: dict[str, int] = {}
-        self.tails: dict[str, bytes] = {}
         self.selector = selectors.DefaultSelector()
         self.selector.register(listener, selectors.EVENT_READ)
         self.running = True
@@ -88,21 +84,13 @@ class Keeper:
             for fd in fds:
                 os.close(fd)
             return
-        head, _, payload = data.partition(b"\n")
-        command, _, key = head.decode(errors="replace").partition(" ")
-        if command == "tail" and key in self.fds:
-            if payload:
-                self.tails[key] = payload
-            else:
-                self.tails.pop(key, None)
-        elif command == "store" and key and len(fds) == 1:
+        command, _, key = data.decode(errors="replace").partition(" ")
+        if command == "store" and key and len(fds) == 1:
             old = self.fds.pop(key, None)
             if old is not None:
                 os.close(old)
-            self.tails.pop(key, None)
             self.fds[key] = fds.pop()
         elif command == "drop":
-            self.tails.pop(key, None)
             old = self.fds.pop(key, None)
             if old is not None:
                 os.close(old)
@@ -123,13 +111,11 @@ class Keeper:
     def _send_all(self, conn: socket.socket) -> None:
         items = list(self.fds.items())
         try:
-            for start in range(0, len(items), MAX_FDS):
+            for start in range(0, max(len(items), 1), MAX_FDS):
                 batch = items[start:start + MAX_FDS]
-                header = json.dumps({"keys": [key for key, _ in batch]}).encode()
+                header = json.dumps({"keys": [key for key, _ in batch],
+                                     "more": start + MAX_FDS < len(items)}).encode()
                 socket.send_fds(conn, [header], [fd for _, fd in batch])
-            for key, tail in self.tails.items():
-                conn.send(f"T {key}\n".encode() + tail)
-            conn.send(b"E")
         except OSError:
             pass  # the daemon went away mid-reply: it will ask again
 
@@ -273,43 +259,25 @@ class Client:
         if self.held.pop(key, None) is not None:
             self._send(f"drop {key}", start=False)
 
-    def keep_tail(self, key: str, tail: bytes) -> None:
-        """The reader's unterminated last line, so the next daemon starts with it."""
-        if key in self.held:  # a longer tail is not kept: an empty one clears the old
-            self._send_raw(f"tail {key}\n".encode() + (tail if len(tail) <= MAX_TAIL else b""))
-
-    def _send_raw(self, data: bytes) -> None:
-        if self.sock is None:
-            return
-        try:
-            self.sock.send(data)
-        except OSError as exc:
-            self._warn(f"fd keeper unreachable ({exc}); reconnecting")
-            self.close()
-
-    def fetch(self) -> tuple[dict[str, int], dict[str, bytes]]:
-        """Duplicates of everything a running keeper holds, and the kept tails."""
+    def fetch(self) -> dict[str, int]:
+        """Duplicates of everything a running keeper holds (nothing if none runs)."""
         if not self._send("fetch", start=False):
-            return {}, {}
+            return {}
         assert self.sock is not None
         found: dict[str, int] = {}
-        tails: dict[str, bytes] = {}
         try:
             while True:
                 data, fds, _, _ = socket.recv_fds(self.sock, BUFSIZE, MAX_FDS)
-                if data == b"E":
-                    return found, tails
-                if data.startswith(b"T "):
-                    head, _, tail = data.partition(b"\n")
-                    tails[head[2:].decode()] = tail
-                    continue
-                found.update(zip(json.loads(data)["keys"], fds))
+                reply: dict[str, Any] = json.loads(data)
+                found.update(zip(reply["keys"], fds))
+                if not reply["more"]:
+                    return found
         except (OSError, ValueError, KeyError) as exc:
             log.error("fd keeper: fetch failed: %s", exc)
             for fd in found.values():
                 os.close(fd)
             self.close()
-            return {}, {}
+            return {}
 
     def quit(self) -> None:
         """Stop the keeper (`pm kill`): nothing is left to protect."""
@@ -358,8 +326,7 @@ def resume(supervisor: Any) -> int:
         return 0
     apps = {app.unique_id: app for app in supervisor.apps.values()}
     resumed = 0
-    fds, tails = client.fetch()
-    for key, fd in fds.items():
+    for key, fd in client.fetch().items():
         owner, _, kind = key.partition(":")
         kind = kind.partition(":")[0]
         app = apps.get(owner)
@@ -374,9 +341,7 @@ def resume(supervisor: Any) -> int:
             os.close(fd)
             continue
         client.held[key] = fd
-        reader = logpipe.StreamReader(fd, targets, key=key)
-        reader._tail = tails.get(key, b"")  # read by the dead daemon, not yet written
-        reader.start(supervisor.loop)
+        logpipe.StreamReader(fd, targets, key=key).start(supervisor.loop)
         resumed += 1
     if resumed:
         log.info("resumed reading %d pipes held by the fd keeper", resumed)

@@ -21,10 +21,12 @@ duplicate of its fd held there (`keeper.hold`), let go of when the reader closes
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import fcntl
 import json
 import logging
 import os
+import select
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ MAX_LINE = 16 << 20
 BATCH_DELAY = 0.004
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
 Transform = Callable[[bytes], bytes]
 
@@ -174,6 +177,51 @@ class Target:
         self.transform = transform
 
 
+SPLICE_F_NONBLOCK = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+_libc.tee.restype = ctypes.c_ssize_t
+
+
+def _tee(source: int, destination: int, size: int) -> int:
+    """tee(2): copy up to size bytes from one pipe to another without consuming them."""
+    copied = _libc.tee(source, destination, size, SPLICE_F_NONBLOCK)
+    if copied < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))  # EAGAIN becomes BlockingIOError
+    return int(copied)
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    """Read exactly size bytes that are known to be in the pipe."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _hung_up(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
+
+
+def _enlarge(fd: int) -> int:
+    """Grow a pipe to PIPE_SIZE if allowed; return its capacity."""
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size: the default works too
+    try:
+        return int(fcntl.fcntl(fd, F_GETPIPE_SZ))
+    except OSError:
+        return 1 << 16
+
+
 class StreamReader:
     """Read one pipe in big chunks and append whole, transformed lines to its targets."""
 
@@ -183,69 +231,82 @@ class StreamReader:
         self.key = key
         self.targets = targets
         self.on_close = on_close
-        self._tail = b""
+        self._tail = b""  # only a line longer than the pipe, consumed before its newline came
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resume: asyncio.TimerHandle | None = None
         self.closed = False
         os.set_blocking(fd, False)
-        try:
-            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
-        except OSError:
-            pass  # not a pipe, or above /proc/sys/fs/pipe-max-size: the default works too
+        self._capacity = _enlarge(fd)
+        self._scratch_r, self._scratch_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        _enlarge(self._scratch_w)
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._on_readable)
 
     def _on_readable(self) -> None:
+        """Copy (tee) what the pipe holds, write its whole lines, then consume just those.
+
+        Bytes leave the pipe only after they are in the files, so a daemon killed at any
+        instant loses nothing: the next reader (on the fd keeper's duplicate) finds them
+        still there. A partial last line stays in the pipe until its newline comes.
+        """
         assert self._loop is not None
-        chunks, total, eof = [], 0, False
+        total, eof = 0, False
         while total < MAX_PER_WAKEUP:
             try:
-                chunk = os.read(self.fd, READ_SIZE)
+                size = _tee(self.fd, self._scratch_w, READ_SIZE)
             except BlockingIOError:
                 break
             except OSError as exc:
                 log.error("reading app output failed: %s", exc)
                 eof = True
                 break
-            if not chunk:
+            if size == 0:
                 eof = True
                 break
-            chunks.append(chunk)
-            total += len(chunk)
-        if chunks:
-            self._feed(b"".join(chunks))
+            total += size
+            if not self._take(_read_exact(self._scratch_r, size)):
+                break
         if eof:
             self.close()
-        elif chunks:
+        elif total:
             self._loop.remove_reader(self.fd)
             self._resume = self._loop.call_later(BATCH_DELAY, self._rearm)
+
+    def _take(self, data: bytes) -> bool:
+        """Write the whole lines of data (a copy of the pipe's head), then consume them.
+
+        False when only a partial line is left: wait for more.
+        """
+        held = len(self._tail)
+        whole = self._tail + data if held else data
+        cut = whole.rfind(b"\n") + 1
+        if cut:
+            self._emit(whole[:cut])
+            _read_exact(self.fd, cut - held)
+            self._tail = b""
+            return True
+        if _hung_up(self.fd):  # the writer is gone: its unterminated last line
+            self._emit(whole + b"\n")
+            _read_exact(self.fd, len(data))
+            self._tail = b""
+            return True
+        if len(data) < self._capacity // 16:
+            return False
+        # A long line (> 1/16 of the pipe, 64 KiB): hold it here so the pipe, which may hold
+        # less than its size when full, never blocks the app (a crash now loses this line).
+        _read_exact(self.fd, len(data))
+        self._tail = whole
+        if len(whole) > MAX_LINE:  # no newline in 16 MB: write it rather than grow
+            self._emit(whole + b"\n")
+            self._tail = b""
+        return True
 
     def _rearm(self) -> None:
         self._resume = None
         if not self.closed and self._loop is not None:
             self._loop.add_reader(self.fd, self._on_readable)
-
-    def _feed(self, data: bytes) -> None:
-        data = self._tail + data if self._tail else data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            if len(data) <= MAX_LINE:
-                self._set_tail(data)
-                return
-            cut = len(data)  # pathological: no newline in 16 MB, write it rather than grow
-        self._set_tail(data[cut:])
-        lines = data[:cut]
-        if not lines.endswith(b"\n"):
-            lines += b"\n"
-        self._emit(lines)
-
-    def _set_tail(self, tail: bytes) -> None:
-        """Keep the unterminated tail; the fd keeper keeps a copy so a daemon crash leaves it."""
-        if self.key and keeper is not None and (tail or self._tail):
-            keeper.keep_tail(self.key, tail)
-        self._tail = tail
 
     def _emit(self, lines: bytes) -> None:
         for target in self.targets:
@@ -266,6 +327,8 @@ class StreamReader:
         if self.key and keeper is not None:
             keeper.release(self.key)
         os.close(self.fd)
+        os.close(self._scratch_r)
+        os.close(self._scratch_w)
         for target in self.targets:
             release(target.file)
         self.on_close()
