@@ -3,19 +3,22 @@
 Taken only when a line must change on its way to disk (`time`, `log_date_format`,
 `log_type: json`, a combined `log_file`). The rules that keep every line:
 
-* read in big chunks (`os.read`, never readline), so a 1 MB line is just a longer chunk;
-* split at the last newline and carry the partial tail to the next read, so a line is written
-  only once it is whole: no line is torn, and two streams sharing a file never interleave
-  inside a line;
+* take big chunks (never readline), so a 1 MB line is just a longer chunk;
+* copy the pipe's head with tee(2), write its whole lines, and only then consume those bytes;
+  a partial last line stays in the pipe until its newline comes, so a line is written only
+  once it is whole (no line torn, two streams sharing a file never interleave inside a line)
+  and a daemon killed at any instant leaves everything not yet written in the pipe, for the
+  next daemon (the fd keeper holds the pipe meanwhile). A partial line longer than 1/16 of
+  the pipe is moved to memory instead, so a full pipe never blocks the app;
 * each stream has one reader, so order within a stream is kept;
 * batch: after a read the reader rests a few milliseconds while the child fills the (enlarged)
   pipe, so the daemon makes one big write instead of thousands of small ones. A full pipe
   only makes the child wait; nothing is dropped.
 
-A `StreamReader` is built from any readable fd, so a reader can be rebuilt from a read end kept
+A `StreamReader` is built from any pipe read end, so a reader can be rebuilt from one kept
 elsewhere (the fd keeper, pm/fdkeeper.py) after a daemon restart: a reader with a `key` has a
-duplicate of its fd held there (`keeper.hold`), let go of when the reader closes. Files are shared `LogFile`s so
-`pm reloadLogs` and rotation can reopen them between two writes, losing nothing.
+duplicate of its fd held there (`keeper.hold`), let go of when the reader closes. Files are
+shared `LogFile`s so `pm reloadLogs` and rotation can reopen them between two writes.
 """
 
 from __future__ import annotations
