@@ -259,6 +259,11 @@ class Client:
         if self.held.pop(key, None) is not None:
             self._send(f"drop {key}", start=False)
 
+    def forget(self, key: str) -> None:
+        """Let the keeper drop a pipe nobody will read (its app is gone)."""
+        self.held.pop(key, None)
+        self._send(f"drop {key}", start=False)
+
     def fetch(self) -> dict[str, int]:
         """Duplicates of everything a running keeper holds (nothing if none runs)."""
         if not self._send("fetch", start=False):
@@ -332,7 +337,7 @@ def resume(supervisor: Any) -> int:
         app = apps.get(owner)
         if app is None or kind not in ("out", "err"):
             os.close(fd)
-            client._send(f"drop {key}", start=False)
+            client.forget(key)
             continue
         try:
             targets = logs.pipe_targets(app.paths, app.spec, app.pm_id, kind)
