@@ -225,6 +225,18 @@ def _enlarge(fd: int) -> int:
         return 1 << 16
 
 
+_SCRATCH: list[int] = []
+
+
+def _scratch() -> tuple[int, int, int]:
+    """The daemon's one scratch pipe that tee copies into: emptied right after every tee (the
+    loop is single-threaded), so one serves every reader (fewer fds and pipe pages)."""
+    if not _SCRATCH:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        _SCRATCH.extend((read_end, write_end, _enlarge(write_end)))
+    return _SCRATCH[0], _SCRATCH[1], _SCRATCH[2]
+
+
 class StreamReader:
     """Read one pipe in big chunks and append whole, transformed lines to its targets."""
 
@@ -239,9 +251,9 @@ class StreamReader:
         self._resume: asyncio.TimerHandle | None = None
         self.closed = False
         os.set_blocking(fd, False)
-        self._capacity = _enlarge(fd)
-        self._scratch_r, self._scratch_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        _enlarge(self._scratch_w)
+        self._scratch_r, self._scratch_w, scratch_size = _scratch()
+        # A partial line this long is moved to memory: tee may see no more than the scratch.
+        self._long = min(_enlarge(fd), scratch_size) // 16
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
@@ -295,7 +307,7 @@ class StreamReader:
             _read_exact(self.fd, len(data))
             self._tail = b""
             return True
-        if len(data) < self._capacity // 16:
+        if len(data) < self._long:
             return False
         # A long line (> 1/16 of the pipe, 64 KiB): hold it here so the pipe, which may hold
         # less than its size when full, never blocks the app (a crash now loses this line).
@@ -330,8 +342,6 @@ class StreamReader:
         if self.key and keeper is not None:
             keeper.release(self.key)
         os.close(self.fd)
-        os.close(self._scratch_r)
-        os.close(self._scratch_w)
         for target in self.targets:
             release(target.file)
         self.on_close()
