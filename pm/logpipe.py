@@ -3,29 +3,36 @@
 Taken only when a line must change on its way to disk (`time`, `log_date_format`,
 `log_type: json`, a combined `log_file`). The rules that keep every line:
 
-* read in big chunks (`os.read`, never readline), so a 1 MB line is just a longer chunk;
-* split at the last newline and carry the partial tail to the next read, so a line is written
-  only once it is whole: no line is torn, and two streams sharing a file never interleave
-  inside a line;
+* take big chunks (never readline), so a 1 MB line is just a longer chunk;
+* copy the pipe's head with tee(2), write its whole lines, and only then consume those bytes;
+  a partial last line stays in the pipe until its newline comes, so a line is written only
+  once it is whole (no line torn, two streams sharing a file never interleave inside a line)
+  and a daemon killed at any instant leaves everything not yet written in the pipe, for the
+  next daemon (the fd keeper holds the pipe meanwhile). A partial line longer than 1/16 of
+  the pipe is moved to memory instead, so a full pipe never blocks the app;
 * each stream has one reader, so order within a stream is kept;
 * batch: after a read the reader rests a few milliseconds while the child fills the (enlarged)
   pipe, so the daemon makes one big write instead of thousands of small ones. A full pipe
   only makes the child wait; nothing is dropped.
 
-A `StreamReader` is built from any readable fd, so a reader can be rebuilt from a read end kept
-elsewhere (the planned fd-keeper) after a daemon restart. Files are shared `LogFile`s so
-`pm reloadLogs` and rotation can reopen them between two writes, losing nothing.
+A `StreamReader` is built from any pipe read end, so a reader can be rebuilt from one kept
+elsewhere (the fd keeper, pm/fdkeeper.py) after a daemon restart: a reader with a `key` has a
+duplicate of its fd held there (`keeper.hold`), let go of when the reader closes. Files are
+shared `LogFile`s so `pm reloadLogs` and rotation can reopen them between two writes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import fcntl
 import json
 import logging
 import os
+import select
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pm.dateformat import CachedFormatter
 
@@ -40,8 +47,13 @@ MAX_LINE = 16 << 20
 BATCH_DELAY = 0.004
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
 Transform = Callable[[bytes], bytes]
+
+#: The daemon's fd keeper client (pm.fdkeeper.Client): `hold(key, fd)`, `release(key)`.
+#: None outside the daemon (`--no-daemon`, tests): pipes then live only as long as the process.
+keeper: Any = None
 
 
 class LogFile:
@@ -168,71 +180,148 @@ class Target:
         self.transform = transform
 
 
+SPLICE_F_NONBLOCK = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+_libc.tee.restype = ctypes.c_ssize_t
+
+
+def _tee(source: int, destination: int, size: int) -> int:
+    """tee(2): copy up to size bytes from one pipe to another without consuming them."""
+    copied = _libc.tee(source, destination, size, SPLICE_F_NONBLOCK)
+    if copied < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))  # EAGAIN becomes BlockingIOError
+    return int(copied)
+
+
+def _read_exact(fd: int, size: int) -> bytes:
+    """Read exactly size bytes that are known to be in the pipe."""
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _hung_up(fd: int) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & select.POLLHUP for _, events in poller.poll(0))
+
+
+def _enlarge(fd: int) -> int:
+    """Grow a pipe to PIPE_SIZE if allowed; return its capacity."""
+    try:
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        pass  # above /proc/sys/fs/pipe-max-size: the default works too
+    try:
+        return int(fcntl.fcntl(fd, F_GETPIPE_SZ))
+    except OSError:
+        return 1 << 16
+
+
+_SCRATCH: list[int] = []
+
+
+def _scratch() -> tuple[int, int, int]:
+    """The daemon's one scratch pipe that tee copies into: emptied right after every tee (the
+    loop is single-threaded), so one serves every reader (fewer fds and pipe pages)."""
+    if not _SCRATCH:
+        read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        _SCRATCH.extend((read_end, write_end, _enlarge(write_end)))
+    return _SCRATCH[0], _SCRATCH[1], _SCRATCH[2]
+
+
 class StreamReader:
     """Read one pipe in big chunks and append whole, transformed lines to its targets."""
 
     def __init__(self, fd: int, targets: list[Target],
-                 on_close: Callable[[], None] = lambda: None) -> None:
+                 on_close: Callable[[], None] = lambda: None, key: str = "") -> None:
         self.fd = fd
+        self.key = key
         self.targets = targets
         self.on_close = on_close
-        self._tail = b""
+        self._tail = b""  # only a line longer than the pipe, consumed before its newline came
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resume: asyncio.TimerHandle | None = None
         self.closed = False
         os.set_blocking(fd, False)
-        try:
-            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
-        except OSError:
-            pass  # not a pipe, or above /proc/sys/fs/pipe-max-size: the default works too
+        self._scratch_r, self._scratch_w, scratch_size = _scratch()
+        # A partial line this long is moved to memory: tee may see no more than the scratch.
+        self._long = min(_enlarge(fd), scratch_size) // 16
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._on_readable)
 
     def _on_readable(self) -> None:
+        """Copy (tee) what the pipe holds, write its whole lines, then consume just those.
+
+        Bytes leave the pipe only after they are in the files, so a daemon killed at any
+        instant loses nothing: the next reader (on the fd keeper's duplicate) finds them
+        still there. A partial last line stays in the pipe until its newline comes.
+        """
         assert self._loop is not None
-        chunks, total, eof = [], 0, False
+        total, eof = 0, False
         while total < MAX_PER_WAKEUP:
             try:
-                chunk = os.read(self.fd, READ_SIZE)
+                size = _tee(self.fd, self._scratch_w, READ_SIZE)
             except BlockingIOError:
                 break
             except OSError as exc:
                 log.error("reading app output failed: %s", exc)
                 eof = True
                 break
-            if not chunk:
+            if size == 0:
                 eof = True
                 break
-            chunks.append(chunk)
-            total += len(chunk)
-        if chunks:
-            self._feed(b"".join(chunks))
+            total += size
+            if not self._take(_read_exact(self._scratch_r, size)):
+                break
         if eof:
             self.close()
-        elif chunks:
+        elif total:
             self._loop.remove_reader(self.fd)
             self._resume = self._loop.call_later(BATCH_DELAY, self._rearm)
+
+    def _take(self, data: bytes) -> bool:
+        """Write the whole lines of data (a copy of the pipe's head), then consume them.
+
+        False when only a partial line is left: wait for more.
+        """
+        held = len(self._tail)
+        whole = self._tail + data if held else data
+        cut = whole.rfind(b"\n") + 1
+        if cut:
+            self._emit(whole[:cut])
+            _read_exact(self.fd, cut - held)
+            self._tail = b""
+            return True
+        if _hung_up(self.fd):  # the writer is gone: its unterminated last line
+            self._emit(whole + b"\n")
+            _read_exact(self.fd, len(data))
+            self._tail = b""
+            return True
+        if len(data) < self._long:
+            return False
+        # A long line (> 1/16 of the pipe, 64 KiB): hold it here so the pipe, which may hold
+        # less than its size when full, never blocks the app (a crash now loses this line).
+        _read_exact(self.fd, len(data))
+        self._tail = whole
+        if len(whole) > MAX_LINE:  # no newline in 16 MB: write it rather than grow
+            self._emit(whole + b"\n")
+            self._tail = b""
+        return True
 
     def _rearm(self) -> None:
         self._resume = None
         if not self.closed and self._loop is not None:
             self._loop.add_reader(self.fd, self._on_readable)
-
-    def _feed(self, data: bytes) -> None:
-        data = self._tail + data if self._tail else data
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            if len(data) <= MAX_LINE:
-                self._tail = data
-                return
-            cut = len(data)  # pathological: no newline in 16 MB, write it rather than grow
-        self._tail = data[cut:]
-        lines = data[:cut]
-        if not lines.endswith(b"\n"):
-            lines += b"\n"
-        self._emit(lines)
 
     def _emit(self, lines: bytes) -> None:
         for target in self.targets:
@@ -250,6 +339,8 @@ class StreamReader:
             self._resume.cancel()
         if self._loop is not None:
             self._loop.remove_reader(self.fd)
+        if self.key and keeper is not None:
+            keeper.release(self.key)
         os.close(self.fd)
         for target in self.targets:
             release(target.file)

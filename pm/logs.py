@@ -109,10 +109,14 @@ class Outputs:
             reader.close()
 
 
-def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0) -> Outputs:
-    """The child's stdout/stderr: its log files directly, or pipes when lines are transformed."""
+def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0,
+                 owner: str = "") -> Outputs:
+    """The child's stdout/stderr: its log files directly, or pipes when lines are transformed.
+
+    owner (the app's unique_id) names the pipes kept by the fd keeper, when the daemon has one.
+    """
     if spec is not None and needs_pipe(spec, paths):
-        return _open_pipes(paths, spec, pm_id)
+        return _open_pipes(paths, spec, pm_id, owner)
     out = open_append(paths.out)
     if paths.err == paths.out:
         return Outputs(out, out)
@@ -123,27 +127,40 @@ def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0) -
         raise
 
 
-def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int) -> Outputs:
+def pipe_targets(paths: LogPaths, spec: AppSpec, pm_id: int, kind: str) -> list[Any]:
+    """Where the `kind` ("out"/"err") stream of a pipe-mode app goes, transformed."""
     from pm import logpipe  # only the daemon in pipe mode needs it
 
     fmt = spec.log_date_format or (dateformat.TIME_FORMAT if spec.time else None)
+    if spec.log_type == "json":
+        transform = logpipe.json_lines(kind, pm_id, spec.name, spec.log_date_format)
+    elif fmt:
+        transform = logpipe.date_prefix(fmt)
+    else:
+        transform = logpipe.identity
+    targets = [logpipe.Target(paths.out if kind == "out" else paths.err, transform)]
+    if paths.combined:
+        targets.append(logpipe.Target(paths.combined, transform))
+    return targets
+
+
+def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int, owner: str) -> Outputs:
+    from pm import logpipe
+
     opened: list[int] = []
     readers: list[logpipe.StreamReader] = []
     try:
         ends = {}
-        for kind, path in (("out", paths.out), ("err", paths.err)):
+        for kind in ("out", "err"):
             read_end, write_end = os.pipe2(os.O_CLOEXEC)
             opened += [read_end, write_end]
-            if spec.log_type == "json":
-                transform = logpipe.json_lines(kind, pm_id, spec.name, spec.log_date_format)
-            elif fmt:
-                transform = logpipe.date_prefix(fmt)
-            else:
-                transform = logpipe.identity
-            targets = [logpipe.Target(path, transform)]
-            if paths.combined:
-                targets.append(logpipe.Target(paths.combined, transform))
-            readers.append(logpipe.StreamReader(read_end, targets))
+            key = ""
+            if owner and logpipe.keeper is not None:  # held before the child can write
+                key = f"{owner}:{kind}:{os.fstat(read_end).st_ino}"
+            readers.append(logpipe.StreamReader(read_end, pipe_targets(paths, spec, pm_id, kind),
+                                                key=key))
+            if key:
+                logpipe.keeper.hold(key, read_end)
             ends[kind] = write_end
     except OSError:
         for reader in readers:

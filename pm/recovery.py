@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pm import process, state
+from pm import fdkeeper, process, state
 from pm.app import App, now_ms
 from pm.errors import PMError
 from pm.logs import LogPaths
@@ -123,11 +123,16 @@ def recover(supervisor: Supervisor) -> Report:
     Never raises: a daemon that cannot start because of its state file would lock the user out.
     """
     try:
-        return _recover(supervisor)
+        report = _recover(supervisor)
     except Exception:
         log.exception("crash recovery failed; %s moved aside", supervisor.home.state)
         state.move_aside(supervisor.home)
-        return Report(failed=1)
+        report = Report(failed=1)
+    try:
+        fdkeeper.resume(supervisor)  # pipe-mode apps: read their kept pipes again
+    except Exception:
+        log.exception("could not resume reading the pipes held by the fd keeper")
+    return report
 
 
 def _recover(supervisor: Supervisor) -> Report:

@@ -176,7 +176,7 @@ class Supervisor:
         app.status = Status.LAUNCHING
         app.stop_requested = False
         try:
-            outputs = logs.open_outputs(app.paths, app.spec, app.pm_id)
+            outputs = logs.open_outputs(app.paths, app.spec, app.pm_id, app.unique_id)
         except OSError as exc:
             self._spawn_failed(app, f"cannot open log files: {exc}", raise_errors)
             return
