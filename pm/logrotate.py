@@ -209,14 +209,14 @@ class CronPattern:
 
 
 def rotated_path(path: str, date_format: str, when: float) -> Path:
-    """`/x/api-out.log` -> `/x/api-out__2026-11-23_00-00-00.log` (a `-N` suffix if taken)."""
+    """`/x/api-out.log` -> `/x/api-out__2026-11-23_00-00-00.log` (`_N` if taken: it sorts after)."""
     source = Path(path)
     stem = source.name[:-4] if source.name.endswith(".log") else source.name
     date = format_date(date_format, when)
     candidate = source.with_name(f"{stem}__{date}.log")
     counter = 1
     while candidate.exists() or candidate.with_name(candidate.name + ".gz").exists():
-        candidate = source.with_name(f"{stem}__{date}-{counter}.log")
+        candidate = source.with_name(f"{stem}__{date}_{counter}.log")
         counter += 1
     return candidate
 

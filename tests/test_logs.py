@@ -197,7 +197,8 @@ def test_rotation_keeps_retain_and_compresses(pm: PM) -> None:
     for _ in range(5):
         wait_for(lambda: out.exists() and out.stat().st_size > 0, message="output")
         Client(Home(pm.home)).call("rotateLogs", force=True)
-    rotated = sorted(out.parent.glob("ticker-out__*.log.gz"))
+    rotated = sorted(out.parent.glob("ticker-out__*.log.gz"),
+                     key=lambda p: (p.stat().st_mtime, p.name))  # oldest first, as pruning
     assert len(rotated) == 3
     assert list(pm.home.glob("pm__*.log.gz"))  # the daemon's own log rotates too
     pm.run("stop", "ticker")
