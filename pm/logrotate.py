@@ -29,6 +29,7 @@ import dataclasses
 import gzip
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -213,12 +214,13 @@ def rotated_path(path: str, date_format: str, when: float) -> Path:
     source = Path(path)
     stem = source.name[:-4] if source.name.endswith(".log") else source.name
     date = format_date(date_format, when)
-    candidate = source.with_name(f"{stem}__{date}.log")
-    counter = 1
-    while candidate.exists() or candidate.with_name(candidate.name + ".gz").exists():
-        candidate = source.with_name(f"{stem}__{date}_{counter}.log")
-        counter += 1
-    return candidate
+    taken = [p.name for p in source.parent.glob(f"{stem}__{date}*")]
+    if not taken:
+        return source.with_name(f"{stem}__{date}.log")
+    # Never reuse a name pruning freed: the newest copy must sort after the older ones.
+    numbers = [int(m.group(1)) for name in taken
+               if (m := re.match(re.escape(f"{stem}__{date}_") + r"(\d+)\.log", name))]
+    return source.with_name(f"{stem}__{date}_{max(numbers, default=0) + 1}.log")
 
 
 def copy_truncate(path: str, destination: Path) -> int:

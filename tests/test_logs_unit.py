@@ -123,7 +123,8 @@ def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
         await asyncio.wait_for(done, 30)
 
     asyncio.run(main())
-    rotated = sorted(tmp_path.glob("app-out__*.log.gz"))
+    rotated = sorted(tmp_path.glob("app-out__*.log.gz"),
+                     key=lambda p: (p.stat().st_mtime, p.name))  # oldest first, as pruning
     assert len(rotated) == 2  # retain
     kept = b"".join(gzip.decompress(p.read_bytes()) for p in rotated) + Path(path).read_bytes()
     numbers = [int(line.split()[1]) for line in kept.splitlines()]
