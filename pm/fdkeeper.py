@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pm.paths import Home
+from pm.process import alive as process_alive
 
 log = logging.getLogger("pm")
 
@@ -297,7 +298,7 @@ class Client:
             pass
         self.close()
         deadline = time.monotonic() + TIMEOUT
-        while pid and _alive(pid) and time.monotonic() < deadline:
+        while pid and process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.005)
 
     def close(self) -> None:
@@ -371,15 +372,6 @@ def _read_pid(home: Home) -> int:
         return int(pid_path(home).read_text())
     except (OSError, ValueError):
         return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] not in (b"Z", b"X")
 
 
 if __name__ == "__main__":
