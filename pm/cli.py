@@ -357,10 +357,24 @@ def list_cmd(mini_list: bool, sort_key: str | None, watch: bool) -> None:
                 click.echo(f"{key} : {value}")
         return
     print_table(entries)
-    from pm.commands.persist import sync_warning
-
     if warning := sync_warning(entries):
         click.echo(render.warn(warning), err=True)
+
+
+OUT_OF_SYNC = ("Current process list is not synchronized with saved list. "
+               "Type 'pm save' to synchronize.")
+
+
+def sync_warning(entries: list[dict[str, Any]]) -> str | None:
+    """PM2's `ls` warning when the running names differ from the saved ones (no dump: none)."""
+    try:
+        saved = client().call("saved_names")
+    except PMError:  # a daemon without the command: no warning rather than a failed `pm list`
+        return None
+    if saved is None:
+        return None
+    running = sorted(str(entry.get("name", "")) for entry in entries)
+    return None if saved == running else OUT_OF_SYNC
 
 
 def sort_entries(entries: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:

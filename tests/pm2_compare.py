@@ -17,10 +17,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from conftest import wait_for
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -95,17 +96,6 @@ class Run:
     after_restart: list[tuple[str, int, str]] = field(default_factory=list)
 
 
-def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
 def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
     """Start every case with `pm2` or `pm` in a fresh home; return jlist and recorded envs."""
     env = dict(os.environ)
@@ -135,7 +125,7 @@ def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
                 dumps[entry["pm_id"]] = json.loads(path.read_text())
             return Run(entries, dumps)
 
-        result: Run = _wait_for(ready, 60, f"every app under {kind} to record its env")
+        result: Run = wait_for(ready, 60, 0.1, f"every app under {kind} to record its env")
         run("start", CASES[0][0], *CASES[0][1])  # again: a restart, never a duplicate
         result.after_restart = sorted(
             (e["name"], e["pm2_env"]["restart_time"], e["pm2_env"]["status"])

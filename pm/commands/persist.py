@@ -1,7 +1,4 @@
-"""`pm save|dump`, `resurrect`, `cleardump`, `update`, `startup`, `unstartup`.
-
-Kept light at import time: `pm list` imports `sync_warning` from here.
-"""
+"""`pm save|dump`, `resurrect`, `cleardump`, `update`, `startup`, `unstartup`."""
 
 from __future__ import annotations
 
@@ -16,24 +13,6 @@ import click
 from pm import render
 from pm.errors import PMError
 from pm.paths import Home
-
-OUT_OF_SYNC = ("Current process list is not synchronized with saved list. "
-               "Type 'pm save' to synchronize.")
-
-
-def sync_warning(entries: list[dict[str, Any]]) -> str | None:
-    """PM2's `ls` warning when the running names differ from the saved ones (no dump: none)."""
-    from pm.errors import PMError as Error
-
-    try:
-        saved = _client().call("saved_names")
-    except Error:  # a daemon without the command: no warning rather than a failed `pm list`
-        return None
-    if saved is None:
-        return None
-    running = sorted(str(entry.get("name", "")) for entry in entries)
-    return None if saved == running else OUT_OF_SYNC
-
 
 def _client() -> Any:
     from pm.cli import client
