@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import os
 import re
 import shlex
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,11 +129,13 @@ class AppSpec:
     logrotate: dict[str, str] | None = None  # per-app rotation settings (pm.logrotate)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """A plain, independent copy. Not dataclasses.asdict: that deep-copies through its
+        dataclass checks and was half the daemon's CPU when starting apps (state writes)."""
+        return {name: _plain_copy(getattr(self, name)) for name in _field_names(AppSpec)}
 
     @classmethod
     def field_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        return list(_field_names(cls))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "app") -> AppSpec:
@@ -143,6 +147,20 @@ class AppSpec:
         spec = cls(**values)
         validate(spec, where)
         return spec
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _plain_copy(value: Any) -> Any:
+    """Copy the lists and dicts a spec holds (JSON-like data) so callers may change them."""
+    if isinstance(value, dict):
+        return {key: _plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(item) for item in value]
+    return value
 
 
 def canonical_key(key: str) -> str:
@@ -270,33 +288,48 @@ def validate(spec: AppSpec, where: str) -> None:
 def _check_declared_types(spec: AppSpec, where: str) -> None:
     """Every field against its annotation, so a wrong type from the wire (e.g. `args: 5`)
     is a ConfigError naming the field, not a TypeError deep inside the spawn code."""
-    import typing
-
-    for name, hint in typing.get_type_hints(AppSpec).items():
+    for name, hint, matches in _field_checks():
         value = getattr(spec, name)
-        if not _matches(value, hint):
+        if not matches(value):
             raise ConfigError(f"{where}: field '{name}' expects {_hint_name(hint)}, got {value!r}")
 
 
-def _matches(value: Any, hint: Any) -> bool:
+Predicate = Callable[[Any], bool]
+
+
+@functools.cache
+def _field_checks() -> list[tuple[str, Any, Predicate]]:
+    """(field, annotation, predicate) for every AppSpec field, built once per process:
+    walking typing objects per value made validation most of the daemon's start-up CPU."""
+    import typing
+
+    hints = typing.get_type_hints(AppSpec)
+    return [(name, hint, _predicate(hint)) for name, hint in hints.items()]
+
+
+def _predicate(hint: Any) -> Predicate:
+    """A function telling whether a JSON-like value fits the annotation hint."""
     import types
     import typing
 
-    if hint is typing.Any:
-        return True
     origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is typing.Any or not (origin or isinstance(hint, type)):
+        return lambda value: True
     if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in args)
+        options = [_predicate(arg) for arg in args]
+        return lambda value: any(option(value) for option in options)
     if hint is type(None):
-        return value is None
+        return lambda value: value is None
     if origin is list:
-        return isinstance(value, list) and all(_matches(item, args[0]) for item in value)
+        item = _predicate(args[0])
+        return lambda value: isinstance(value, list) and all(map(item, value))
     if origin is dict:
-        return isinstance(value, dict) and all(
-            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+        key, item = _predicate(args[0]), _predicate(args[1])
+        return lambda value: isinstance(value, dict) and all(
+            key(k) and item(v) for k, v in value.items())
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint) if isinstance(hint, type) else True
+        return lambda value: isinstance(value, int) and not isinstance(value, bool)
+    return lambda value: isinstance(value, hint)
 
 
 def _hint_name(hint: Any) -> str:

@@ -12,7 +12,7 @@ their environment (see recovery.py), so a stale file never causes a duplicate.
 Format (version 1): `{"format", "written_at", "daemon_pid", "specs": {key: spec}, "envs":
 {key: shell env}, "apps": [record]}`. Instances of one spec share it, and equal shell envs are
 stored once. Each record has `extra`: per-app data that other modules save and
-restore through `EXTRAS` (for instance the pipe-mode log reader's fd-keeper handles).
+restore through `EXTRAS` (for instance the inodes of the app's output pipes, pm/pipes.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 from pm.app import App
 from pm.paths import Home, write_private
+from pm.spec import AppSpec
 from pm.supervisor import Supervisor
 
 log = logging.getLogger("pm")
@@ -62,8 +63,28 @@ def record(app: App, spec_key: str, env_key: str) -> dict[str, Any]:
     }
 
 
-def snapshot(supervisor: Supervisor) -> dict[str, Any]:
+class SpecDicts:
+    """Each spec's dict, made once per spec object. Specs are replaced, never changed in place,
+    so identity is a safe key; converting every spec on every write was the costliest part."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[AppSpec, dict[str, Any]]] = {}
+
+    def get(self, spec: AppSpec) -> dict[str, Any]:
+        cached = self._by_id.get(id(spec))
+        if cached is None or cached[0] is not spec:
+            cached = self._by_id[id(spec)] = (spec, spec.to_dict())
+        return cached[1]
+
+    def keep_only(self, specs: list[AppSpec]) -> None:
+        live = {id(spec) for spec in specs}
+        for key in [key for key in self._by_id if key not in live]:
+            del self._by_id[key]
+
+
+def snapshot(supervisor: Supervisor, spec_dicts: SpecDicts | None = None) -> dict[str, Any]:
     """The whole table as JSON-able data, specs and envs shared by identity."""
+    spec_dicts = spec_dicts or SpecDicts()
     specs: dict[str, Any] = {}
     envs: dict[str, Any] = {}
     spec_keys: dict[int, str] = {}
@@ -74,7 +95,7 @@ def snapshot(supervisor: Supervisor) -> dict[str, Any]:
         spec_key = spec_keys.get(id(app.spec))
         if spec_key is None:
             spec_key = spec_keys[id(app.spec)] = f"s{len(specs)}"
-            specs[spec_key] = app.spec.to_dict()
+            specs[spec_key] = spec_dicts.get(app.spec)
         env_key = env_keys.get(id(app.shell_env))
         if env_key is None:
             # Apps started from one shell hold equal but distinct dicts: store the env once.
@@ -84,12 +105,14 @@ def snapshot(supervisor: Supervisor) -> dict[str, Any]:
                 envs[env_key] = app.shell_env
             env_keys[id(app.shell_env)] = env_key
         apps.append(record(app, spec_key, env_key))
+    spec_dicts.keep_only([app.spec for app in supervisor.apps.values()])
     return {"format": STATE_FORMAT, "written_at": time.time(), "daemon_pid": os.getpid(),
             "specs": specs, "envs": envs, "apps": apps}
 
 
-def write(home: Home, supervisor: Supervisor) -> None:
-    write_private(home.state, json.dumps(snapshot(supervisor), separators=(",", ":")).encode())
+def write(home: Home, supervisor: Supervisor, spec_dicts: SpecDicts | None = None) -> None:
+    data = snapshot(supervisor, spec_dicts)
+    write_private(home.state, json.dumps(data, separators=(",", ":")).encode())
 
 
 def read(home: Home) -> dict[str, Any] | None:
@@ -128,6 +151,7 @@ class StateKeeper:
         self._last_write = 0.0
         self._last_cost = 0.0
         self._closed = False
+        self._spec_dicts = SpecDicts()
         self.writes = 0
 
     def start(self) -> None:
@@ -155,7 +179,7 @@ class StateKeeper:
             return
         started = time.monotonic()
         try:
-            write(self.home, self.supervisor)
+            write(self.home, self.supervisor, self._spec_dicts)
         except (OSError, TypeError, ValueError) as exc:
             log.error("cannot write %s: %s", self.home.state, exc)
         self._last_write = time.monotonic()
