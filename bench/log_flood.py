@@ -1,8 +1,8 @@
 """Benchmark: an app prints N lines of ~100 bytes as fast as it can.
 
 Checks every line is in the file, in order, whole, and reports the time for the lines to land
-under pm (direct mode, and pipe mode with --time) against the same program redirected to a file
-by the shell (with the same PYTHONUNBUFFERED=1 pm gives Python apps). Two app styles: 64 KiB
+under pm (the default path, spliced from the pipe, and the whole-lines path with --time)
+against the same program redirected to a file by the shell (with the same PYTHONUNBUFFERED=1 pm gives Python apps). Two app styles: 64 KiB
 block writes, and one write per line.  Usage: python bench/log_flood.py [N]  (default 1,000,000)
 """
 
@@ -80,7 +80,7 @@ def main() -> None:
     app.write_text(APP)
     repeat = int(os.environ.get("REPEAT", "3"))
     for flush in (False, True):
-        shells, directs, pipes = [], [], []
+        shells, raws, pipes = [], [], []
         for _ in range(repeat):  # interleaved, best of each: the machine is shared and noisy
             target = root / "shell.log"
             started = time.perf_counter()
@@ -89,13 +89,13 @@ def main() -> None:
                            shell=True, check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
             shells.append(time.perf_counter() - started)
             check(target, count, prefixed=False)
-            directs.append(run_pm(root, app, count, [], flush))
+            raws.append(run_pm(root, app, count, [], flush))
             pipes.append(run_pm(root, app, count, ["--time"], flush))
-        shell, direct, piped = min(shells), min(directs), min(pipes)
+        shell, raw, piped = min(shells), min(raws), min(pipes)
         mode = "one write per line" if flush else "64 KiB writes"
         print(f"{count} lines, {mode}, best of {repeat}: shell {shell:.2f}s | "
-              f"pm direct {direct:.2f}s "
-              f"(x{direct / shell:.2f}) | pm pipe+time {piped:.2f}s (x{piped / shell:.2f}); "
+              f"pm default {raw:.2f}s "
+              f"(x{raw / shell:.2f}) | pm --time {piped:.2f}s (x{piped / shell:.2f}); "
               "all lines present, in order, whole")
     subprocess.run(["rm", "-rf", str(root)])
 

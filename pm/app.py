@@ -40,6 +40,8 @@ class App:
     stop_requested: bool = False
     restart_timer: asyncio.TimerHandle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Per-app data other modules keep in state.json (see state.EXTRAS), restored after a crash.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

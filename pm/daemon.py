@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from pm import dump, fdkeeper, handlers_logs, logrotate, recovery, state
+from pm import dump, handlers_logs, logrotate, pipes, recovery, state
 from pm.automation import Automation
 from pm.errors import PMError
 from pm.groups import GroupRestarter
@@ -133,7 +133,7 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         loop.add_signal_handler(signal.SIGUSR2, handlers_logs.reload_logs)  # PM2: reopen logs
-        fdkeeper.install(self.home)  # pipe-mode read ends outlive the daemon
+        pipes.install()  # state.json names each app's output pipes, for the next daemon
         recovery.recover(self.supervisor)  # take back what a previous daemon left running
         self.keeper.start()
         await self.server.start()
@@ -156,7 +156,6 @@ class Daemon:
         self.automation.close()  # no watch, cron or memory restart while stopping
         if self.leave_apps:
             self.keeper.close(keep=True)
-            fdkeeper.shutdown(stop_keeper=False)
             for extra in getattr(self, "extras", ()):
                 await extra.close()
             await self.server.close()
@@ -165,7 +164,6 @@ class Daemon:
             return
         await self.supervisor.stop_all()
         self.keeper.close(keep=False)
-        fdkeeper.shutdown(stop_keeper=True)
         for extra in getattr(self, "extras", ()):  # hooks for the final stops run, then end
             await extra.close()
         await self.server.close()

@@ -1,35 +1,38 @@
-"""Pipe mode: the daemon reads an app's output from pipes, transforms whole lines, writes its files.
+"""The daemon's side of app output: read each app's pipes in big chunks, write its log files.
 
-Taken only when a line must change on its way to disk (`time`, `log_date_format`,
-`log_type: json`, a combined `log_file`). The rules that keep every line:
+Every app writes into pipes (pm/pipes.py makes them; they outlive a daemon crash). The rules
+that keep every byte:
 
 * take big chunks (never readline), so a 1 MB line is just a longer chunk;
-* copy the pipe's head with tee(2), write its whole lines, and only then consume those bytes;
-  a partial last line stays in the pipe until its newline comes, so a line is written only
-  once it is whole (no line torn, two streams sharing a file never interleave inside a line)
-  and a daemon killed at any instant leaves everything not yet written in the pipe, for the
-  next daemon (the fd keeper holds the pipe meanwhile). A partial line longer than 1/16 of
-  the pipe is moved to memory instead, so a full pipe never blocks the app;
-* each stream has one reader, so order within a stream is kept;
-* batch: after a read the reader rests a few milliseconds while the child fills the (enlarged)
-  pipe, so the daemon makes one big write instead of thousands of small ones. A full pipe
-  only makes the child wait; nothing is dropped.
+* copy the pipe's head with tee(2), write it, and only then consume those bytes (spliced to
+  /dev/null, no copy): a daemon killed at any instant leaves everything not yet written in
+  the pipe, for the next daemon (at worst one chunk is written twice, never one lost);
+* each stream has one reader, so order within a stream is kept.
 
-A `StreamReader` is built from any pipe read end, so a reader can be rebuilt from one kept
-elsewhere (the fd keeper, pm/fdkeeper.py) after a daemon restart: a reader with a `key` has a
-duplicate of its fd held there (`keeper.hold`), let go of when the reader closes. Files are
-shared `LogFile`s so `pm reloadLogs` and rotation can reopen them between two writes.
+Two ways to write. Raw (the default: a stream with its own file and no transform) writes bytes
+as they come, as PM2 and supervisord do. Whole lines (`time`, `log_date_format`,
+`log_type: json`, a combined `log_file`, out and err in one file) writes only whole lines: a
+partial last line stays in the pipe until its newline comes, so no line is torn and two streams
+sharing a file never interleave inside a line. A partial line longer than 1/16 of the pipe is
+moved to memory instead, so a full pipe never blocks the app.
+
+Batching: after a light read the reader rests a few milliseconds so a chatty app's lines come
+in one write; after a heavy one (half the pipe or more) it reads again at once, so a flooding
+app never waits on a full pipe. Files are shared `LogFile`s so `pm reloadLogs` and rotation can
+reopen them between two writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import fcntl
 import json
 import logging
 import os
 import select
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,18 +46,15 @@ READ_SIZE = 1 << 20
 MAX_PER_WAKEUP = 8 << 20
 #: A "line" without a newline longer than this is written as it is (bounded memory).
 MAX_LINE = 16 << 20
-#: Rest after a read so the child can fill the pipe: fewer, larger writes.
+#: Rest after a light read so the child's next lines come in the same write.
 BATCH_DELAY = 0.004
-PIPE_SIZE = 1 << 20
+#: The scratch pipe tee copies into (one per daemon). App pipes keep the default size: enlarging
+#: every one would spend the user's pipe budget (fs.pipe-user-pages-soft) for all their programs.
+SCRATCH_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 F_GETPIPE_SZ = getattr(fcntl, "F_GETPIPE_SZ", 1032)
 
 Transform = Callable[[bytes], bytes]
-
-#: The daemon's fd keeper client (pm.fdkeeper.Client): `hold(key, fd)`, `release(key)`.
-#: None outside the daemon (`--no-daemon`, tests): pipes then live only as long as the process.
-keeper: Any = None
-
 
 class LogFile:
     """One file the daemon appends to, shared by every stream that writes it."""
@@ -66,20 +66,33 @@ class LogFile:
         self._warned = False
 
     def _open(self) -> int:
+        """Not O_APPEND: splice(2) refuses such files. Every write seeks to the end first, so
+        a file truncated (`pm flush`, `> file`) or appended to by someone else stays whole."""
         if self.path != "/dev/null":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         try:
+            os.lseek(self.fd, 0, os.SEEK_END)
             while view:
                 view = view[os.write(self.fd, view):]
             self._warned = False
         except OSError as exc:
-            if not self._warned:
-                log.error("cannot write log file %s: %s", self.path, exc)
-                self._warned = True
+            self.failed(exc)
+
+    def splice_from(self, pipe: int, size: int) -> int:
+        """Move up to size bytes from pipe to the file's end, in the kernel (no copy through
+        the daemon, and a byte leaves the pipe only once it is in the file). 0: the writers
+        are gone; BlockingIOError: the pipe is empty."""
+        os.lseek(self.fd, 0, os.SEEK_END)
+        return os.splice(pipe, self.fd, size, flags=SPLICE_F_NONBLOCK)
+
+    def failed(self, exc: OSError) -> None:
+        if not self._warned:
+            log.error("cannot write log file %s: %s", self.path, exc)
+            self._warned = True
 
     def reopen(self) -> None:
         """Open the path again (after a rename by rotation, or for `pm reloadLogs`)."""
@@ -178,6 +191,7 @@ class Target:
     def __init__(self, path: str, transform: Transform) -> None:
         self.file = acquire(path)
         self.transform = transform
+        self.path = path
 
 
 SPLICE_F_NONBLOCK = 2
@@ -213,12 +227,13 @@ def _hung_up(fd: int) -> bool:
     return any(events & select.POLLHUP for _, events in poller.poll(0))
 
 
-def _enlarge(fd: int) -> int:
-    """Grow a pipe to PIPE_SIZE if allowed; return its capacity."""
-    try:
-        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
-    except OSError:
-        pass  # above /proc/sys/fs/pipe-max-size: the default works too
+def _capacity(fd: int, size: int = 0) -> int:
+    """The pipe's capacity, grown to size first when asked and allowed."""
+    if size:
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+        except OSError:
+            pass  # above /proc/sys/fs/pipe-max-size or the user's budget: the default works
     try:
         return int(fcntl.fcntl(fd, F_GETPIPE_SZ))
     except OSError:
@@ -226,6 +241,10 @@ def _enlarge(fd: int) -> int:
 
 
 _SCRATCH: list[int] = []
+#: How many app pipes are grown to SCRATCH_SIZE now (at most MAX_GROWN: 16 MiB of pipe pages,
+#: a quarter of an unprivileged user's default budget).
+_GROWN = [0]
+MAX_GROWN = 16
 
 
 def _scratch() -> tuple[int, int, int]:
@@ -233,40 +252,114 @@ def _scratch() -> tuple[int, int, int]:
     loop is single-threaded), so one serves every reader (fewer fds and pipe pages)."""
     if not _SCRATCH:
         read_end, write_end = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-        _SCRATCH.extend((read_end, write_end, _enlarge(write_end)))
+        _SCRATCH.extend((read_end, write_end, _capacity(write_end, SCRATCH_SIZE)))
     return _SCRATCH[0], _SCRATCH[1], _SCRATCH[2]
 
 
+_DEVNULL: list[int] = []
+
+
+def _consume(fd: int, size: int) -> None:
+    """Drop size bytes known to be in the pipe (already written): spliced to /dev/null."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC))
+    while size > 0:
+        try:
+            moved = os.splice(fd, _DEVNULL[0], size)
+        except OSError:
+            moved = len(os.read(fd, size))
+        if moved <= 0:
+            return
+        size -= moved
+
+
+#: Open readers by owner (an app's unique_id), for state.json and recovery.
+_BY_OWNER: dict[str, list[StreamReader]] = {}
+
+
+def readers_of(owner: str) -> list[StreamReader]:
+    return _BY_OWNER.get(owner, [])
+
+
+def reading(owner: str, pipe_inode: int) -> bool:
+    return any(reader.inode == pipe_inode for reader in readers_of(owner))
+
+
 class StreamReader:
-    """Read one pipe in big chunks and append whole, transformed lines to its targets."""
+    """Read one pipe in big chunks and append its bytes (or whole, transformed lines) to targets."""
 
     def __init__(self, fd: int, targets: list[Target],
-                 on_close: Callable[[], None] = lambda: None, key: str = "") -> None:
+                 on_close: Callable[[], None] = lambda: None, owner: str = "",
+                 kind: str = "out", whole_lines: bool | None = None) -> None:
         self.fd = fd
-        self.key = key
+        self.owner = owner
+        self.kind = kind
+        self.inode = os.fstat(fd).st_ino
         self.targets = targets
         self.on_close = on_close
+        if whole_lines is None:
+            whole_lines = len(targets) != 1 or targets[0].transform is not identity
+        self.whole_lines = whole_lines
+        self._raw_splice = not whole_lines
         self._tail = b""  # only a line longer than the pipe, consumed before its newline came
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resume: asyncio.TimerHandle | None = None
         self.closed = False
         os.set_blocking(fd, False)
         self._scratch_r, self._scratch_w, scratch_size = _scratch()
+        capacity = min(_capacity(fd), scratch_size)
+        self._heavy = capacity // 2
+        self._last_read = 0.0
+        self._grown = False
         # A partial line this long is moved to memory: tee may see no more than the scratch.
-        self._long = min(_enlarge(fd), scratch_size) // 16
+        self._long = capacity // 16
+        if owner:
+            _BY_OWNER.setdefault(owner, []).append(self)
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._on_readable)
 
     def _on_readable(self) -> None:
-        """Copy (tee) what the pipe holds, write its whole lines, then consume just those.
+        """Move what the pipe holds to the files (splice, or tee + write + consume).
 
-        Bytes leave the pipe only after they are in the files, so a daemon killed at any
-        instant loses nothing: the next reader (on the fd keeper's duplicate) finds them
-        still there. A partial last line stays in the pipe until its newline comes.
+        Either way bytes leave the pipe only once they are in the files, so a daemon killed at
+        any instant loses nothing: the next reader (on the same pipe, see pm/pipes.py) finds
+        them still there.
         """
         assert self._loop is not None
+        total, eof = self._splice() if self._raw_splice else self._copy()
+        if eof:
+            self.close()
+        elif total and self._slow(total):  # let the next lines gather a moment
+            self._loop.remove_reader(self.fd)
+            self._resume = self._loop.call_later(BATCH_DELAY, self._rearm)
+
+    def _splice(self) -> tuple[int, bool]:
+        """Raw mode: splice the pipe into the file. (bytes moved, writers gone)."""
+        target = self.targets[0].file
+        total = 0
+        while total < MAX_PER_WAKEUP:
+            try:
+                moved = target.splice_from(self.fd, READ_SIZE)
+            except BlockingIOError:
+                return total, False
+            except OSError as exc:
+                if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    self._raw_splice = False  # a file system splice cannot write to
+                    return self._copy()
+                target.failed(exc)  # e.g. disk full: drop what came, as a write would
+                try:
+                    moved = len(os.read(self.fd, READ_SIZE))
+                except BlockingIOError:
+                    return total, False
+            if moved == 0:
+                return total, True
+            total += moved
+        return total, False
+
+    def _copy(self) -> tuple[int, bool]:
+        """Tee the pipe's head, write it (or its whole lines), then consume what was written."""
         total, eof = 0, False
         while total < MAX_PER_WAKEUP:
             try:
@@ -283,35 +376,50 @@ class StreamReader:
             total += size
             if not self._take(_read_exact(self._scratch_r, size)):
                 break
-        if eof:
-            self.close()
-        elif total:
-            self._loop.remove_reader(self.fd)
-            self._resume = self._loop.call_later(BATCH_DELAY, self._rearm)
+        return total, eof
+
+    def _slow(self, total: int) -> bool:
+        """Whether the app writes slowly enough that a rest cannot fill half its pipe.
+
+        A fast writer's pipe is grown (once, within a budget) so that it can rest too: a reader
+        waiting on an empty pipe makes every tiny write of the app pay for waking it.
+        """
+        now = time.monotonic()
+        rate = total / max(now - self._last_read, 1e-4)  # bytes/s since the previous read
+        self._last_read = now
+        if rate * BATCH_DELAY >= self._heavy and not self._grown and _GROWN[0] < MAX_GROWN:
+            self._grown = True
+            _GROWN[0] += 1
+            self._heavy = min(_capacity(self.fd, SCRATCH_SIZE), _SCRATCH[2]) // 2
+        return rate * BATCH_DELAY < self._heavy
 
     def _take(self, data: bytes) -> bool:
-        """Write the whole lines of data (a copy of the pipe's head), then consume them.
+        """Write data (a copy of the pipe's head), or its whole lines, then consume that.
 
         False when only a partial line is left: wait for more.
         """
+        if not self.whole_lines:
+            self._emit(data)
+            _consume(self.fd, len(data))
+            return True
         held = len(self._tail)
         whole = self._tail + data if held else data
         cut = whole.rfind(b"\n") + 1
         if cut:
             self._emit(whole[:cut])
-            _read_exact(self.fd, cut - held)
+            _consume(self.fd, cut - held)
             self._tail = b""
             return True
         if _hung_up(self.fd):  # the writer is gone: its unterminated last line
             self._emit(whole + b"\n")
-            _read_exact(self.fd, len(data))
+            _consume(self.fd, len(data))
             self._tail = b""
             return True
         if len(data) < self._long:
             return False
-        # A long line (> 1/16 of the pipe, 64 KiB): hold it here so the pipe, which may hold
-        # less than its size when full, never blocks the app (a crash now loses this line).
-        _read_exact(self.fd, len(data))
+        # A long line (> 1/16 of the pipe): hold it here so the pipe, which may hold less than
+        # its size when full, never blocks the app (a crash now loses this line).
+        _consume(self.fd, len(data))
         self._tail = whole
         if len(whole) > MAX_LINE:  # no newline in 16 MB: write it rather than grow
             self._emit(whole + b"\n")
@@ -323,9 +431,9 @@ class StreamReader:
         if not self.closed and self._loop is not None:
             self._loop.add_reader(self.fd, self._on_readable)
 
-    def _emit(self, lines: bytes) -> None:
+    def _emit(self, data: bytes) -> None:
         for target in self.targets:
-            target.file.write(target.transform(lines))
+            target.file.write(target.transform(data))
 
     def close(self) -> None:
         """Flush the unterminated tail as a last line and release everything."""
@@ -339,8 +447,13 @@ class StreamReader:
             self._resume.cancel()
         if self._loop is not None:
             self._loop.remove_reader(self.fd)
-        if self.key and keeper is not None:
-            keeper.release(self.key)
+        if self._grown:
+            _GROWN[0] -= 1
+        siblings = _BY_OWNER.get(self.owner)
+        if siblings is not None:
+            siblings.remove(self)
+            if not siblings:
+                del _BY_OWNER[self.owner]
         os.close(self.fd)
         for target in self.targets:
             release(target.file)

@@ -1,7 +1,8 @@
 """Where an app's output goes: its log file paths and the descriptors handed to the child.
 
-By default the daemon stays out of the data path: the child's stdout/stderr are opened directly
-on its log files with O_APPEND, so throughput is the disk's and output survives a daemon crash.
+The child's stdout and stderr are pipes the daemon reads and copies to the log files in big
+chunks (pm/logpipe.py), as PM2 and supervisord do: the app's writes cost a pipe write, not a
+file append, and rotation is a rename. The pipes outlive a daemon crash (pm/pipes.py).
 """
 
 from __future__ import annotations
@@ -70,18 +71,19 @@ def open_append(path: str) -> int:
 
 
 def needs_pipe(spec: AppSpec, paths: LogPaths) -> bool:
-    """Pipe mode only when a line must be transformed or copied to a second file."""
+    """Pipes (read by the daemon) unless the output goes nowhere."""
     if spec.disable_logs:
         return False
-    return bool(spec.time or spec.log_date_format or spec.log_type == "json" or paths.combined)
+    return not (paths.out == paths.err == "/dev/null" and not paths.combined)
 
 
 @dataclass
 class Outputs:
     """What `_spawn` hands the child (stdout, stderr fds) and what the daemon keeps (readers).
 
-    Direct mode: both fds are O_APPEND files and `readers` is empty. Pipe mode: the fds are pipe
-    write ends, and `start()` (after the spawn) begins reading the read ends.
+    Pipe mode (the normal case): the fds are the pipes' read-write child ends, and `start()`
+    (after the spawn) begins reading the read ends. Direct mode (logs disabled, or an app run
+    with no daemon reader): both fds are O_APPEND files (or /dev/null) and `readers` is empty.
     """
 
     stdout: int
@@ -111,9 +113,10 @@ class Outputs:
 
 def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0,
                  owner: str = "") -> Outputs:
-    """The child's stdout/stderr: its log files directly, or pipes when lines are transformed.
+    """The child's stdout/stderr: pipes the daemon reads, or the files themselves (no spec).
 
-    owner (the app's unique_id) names the pipes kept by the fd keeper, when the daemon has one.
+    owner (the app's unique_id) lets state.json name the pipes, so a daemon started after a
+    crash reads them again (pm/pipes.py).
     """
     if spec is not None and needs_pipe(spec, paths):
         return _open_pipes(paths, spec, pm_id, owner)
@@ -145,23 +148,24 @@ def pipe_targets(paths: LogPaths, spec: AppSpec, pm_id: int, kind: str) -> list[
 
 
 def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int, owner: str) -> Outputs:
-    from pm import logpipe
+    from pm import logpipe, pipes
 
     opened: list[int] = []
     readers: list[logpipe.StreamReader] = []
+    # Out and err in one file: whole lines only, so the two streams never interleave in a line.
+    whole_lines = True if paths.out == paths.err else None
     try:
         ends = {}
-        for kind in ("out", "err"):
-            read_end, write_end = os.pipe2(os.O_CLOEXEC)
-            opened += [read_end, write_end]
-            key = ""
-            if owner and logpipe.keeper is not None:  # held before the child can write
-                key = f"{owner}:{kind}:{os.fstat(read_end).st_ino}"
+        for kind in pipes.KINDS:
+            if getattr(paths, kind) == "/dev/null" and not paths.combined:
+                ends[kind] = open_append("/dev/null")  # nothing to read
+                opened.append(ends[kind])
+                continue
+            read_end, child_end = pipes.open_pair()
+            opened += [read_end, child_end]
             readers.append(logpipe.StreamReader(read_end, pipe_targets(paths, spec, pm_id, kind),
-                                                key=key))
-            if key:
-                logpipe.keeper.hold(key, read_end)
-            ends[kind] = write_end
+                                                owner=owner, kind=kind, whole_lines=whole_lines))
+            ends[kind] = child_end
     except OSError:
         for reader in readers:
             reader.close()

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pm import fdkeeper, process, state
+from pm import pipes, process, state
 from pm.app import App, now_ms
 from pm.errors import PMError
 from pm.logs import LogPaths
@@ -129,9 +129,9 @@ def recover(supervisor: Supervisor) -> Report:
         state.move_aside(supervisor.home)
         report = Report(failed=1)
     try:
-        fdkeeper.resume(supervisor)  # pipe-mode apps: read their kept pipes again
+        pipes.resume(supervisor)  # read the re-adopted apps' output pipes again
     except Exception:
-        log.exception("could not resume reading the pipes held by the fd keeper")
+        log.exception("could not resume reading the apps' output pipes")
     return report
 
 

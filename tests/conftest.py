@@ -118,7 +118,6 @@ class PM:
             subprocess.run([sys.executable, "-m", "pm", "kill"], env=self.env,
                            capture_output=True, timeout=60)
         pids += _pids_in_files(self.home / "pids")
-        pids += _fd_keeper(self.home)
         for pid in pids + ([daemon] if daemon else []):
             if pid and pid_alive(pid):
                 try:
@@ -138,17 +137,6 @@ def _tree(pid: int) -> list[int]:
         return [child.pid for child in psutil.Process(pid).children(recursive=True)]
     except psutil.Error:
         return []
-
-
-def _fd_keeper(home: Path) -> list[int]:
-    """The fd keeper's pid if `pm kill` left it running (checked by its title, not a stale pid)."""
-    try:
-        pid = int((home / "fdkeeper.pid").read_text())
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            cmdline = handle.read()
-    except (OSError, ValueError):
-        return []
-    return [pid] if b"fd keeper" in cmdline or b"pm.fdkeeper" in cmdline else []
 
 
 def _pids_in_files(folder: Path) -> list[int]:

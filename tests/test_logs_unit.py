@@ -58,14 +58,16 @@ def test_rotation_settings_validate_and_default(tmp_path: Path) -> None:
         settings.set_value(home, "logrotate:maxsize", "1K")
 
 
-def _run_reader(chunks: list[bytes], targets: list[logpipe.Target]) -> None:
+def _run_reader(chunks: list[bytes], targets: list[logpipe.Target],
+                whole_lines: bool | None = None) -> None:
     """Write chunks into a real pipe from a thread-free writer and read them with StreamReader."""
 
     async def main() -> None:
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
         done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, targets, on_close=lambda: done.set_result(None))
+        reader = logpipe.StreamReader(read_end, targets, on_close=lambda: done.set_result(None),
+                                      whole_lines=whole_lines)
         reader.start()
         for chunk in chunks:
             view = memoryview(chunk)
@@ -81,15 +83,19 @@ def _run_reader(chunks: list[bytes], targets: list[logpipe.Target]) -> None:
     asyncio.run(main())
 
 
-def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_lines", [False, True], ids=["raw-splice", "whole-lines"])
+def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path, whole_lines: bool) -> None:
     path = str(tmp_path / "out.log")
+    Path(path).write_bytes(b"before\n")  # a file from an earlier run: appended to
     big = b"x" * (1 << 20)
     lines = [b"a" * 100, big, b"b" * 70_000, b"", b"tail"]
     payload = b"\n".join(lines[:-1]) + b"\n" + lines[-1]  # last line has no newline
     # written in awkward pieces so lines straddle reads
     chunks = [payload[i:i + 4097] for i in range(0, len(payload), 4097)]
-    _run_reader(chunks, [logpipe.Target(path, logpipe.identity)])
-    assert Path(path).read_bytes().split(b"\n")[:-1] == lines
+    _run_reader(chunks, [logpipe.Target(path, logpipe.identity)], whole_lines)
+    # Raw mode writes the bytes as they came; whole-lines mode ends the last line for it.
+    expected = b"before\n" + payload + (b"\n" if whole_lines else b"")
+    assert Path(path).read_bytes() == expected
     assert path not in logpipe.FILES
 
 
@@ -193,3 +199,26 @@ def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
         handle.write(b"after flush\n")
     assert follower.poll() == [b"after flush"]
     follower.close()
+
+
+def test_raw_reader_follows_a_file_truncated_under_it(tmp_path: Path) -> None:
+    """The splice path writes at the file's current end: after `> file` no hole of NULs."""
+    path = tmp_path / "out.log"
+
+    async def main() -> None:
+        read_end, write_end = os.pipe()
+        done = asyncio.get_running_loop().create_future()
+        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+                                      on_close=lambda: done.set_result(None))
+        assert not reader.whole_lines
+        reader.start()
+        os.write(write_end, b"x" * 50_000 + b"\n")
+        while path.stat().st_size < 50_001:
+            await asyncio.sleep(0.005)
+        os.truncate(path, 0)  # as `pm flush` or a shell's `> file` does
+        os.write(write_end, b"after\n")
+        os.close(write_end)
+        await asyncio.wait_for(done, 30)
+
+    asyncio.run(main())
+    assert path.read_bytes() == b"after\n"
