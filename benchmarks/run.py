@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions per measurement")
     parser.add_argument("--apps", type=int, help="apps for workloads 2, 4 and 6 (default 50)")
     parser.add_argument("--scale", type=int, help="apps for workload 7 (default 1000)")
+    parser.add_argument("--lines", help="line counts for workload 5, comma-separated "
+                        "(default 200000, plus 1000000 in a full run)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"),
                         help="where to write the results as JSON")
     return parser.parse_args(argv)
@@ -66,6 +68,8 @@ def make_bench(args: argparse.Namespace, workdir: Path) -> Bench:
         bench.status_apps = min(bench.status_apps, args.apps)
     if args.scale:
         bench.scale = args.scale
+    if args.lines:
+        bench.lines = [int(count) for count in args.lines.split(",")]
     return bench
 
 

@@ -239,12 +239,14 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
         entries += client().call("start", apps=[spec.to_dict() for spec in plan.specs],
                                  shell_env=dict(os.environ), force=options["force"])
         click.echo(render.prefix("Done."))
+    table: list[dict[str, Any]] | None = None
     if plan.file_specs:  # ecosystem files: restart known names, start the rest (PM2's rule)
         from pm.commands.ecosystem import apply_specs
 
-        entries += apply_specs(client(), plan.file_specs)
+        table = [] if not options["silent"] else None
+        entries += apply_specs(client(), plan.file_specs, table)
     if not options["silent"]:
-        print_table()
+        print_table(table)
 
 
 #: Arguments after `--` on the command line, for the script (set by main()).

@@ -50,6 +50,11 @@ async def apply_file(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         else:
             touched += await sup.add(sup.prepare(spec, shell_env))
             started.append(spec.name)
+    if args.get("table"):  # the CLI prints the whole table next: save it a `list` round trip
+        table = ctx.entries(list(sup.apps.values()))
+        ids = {app.pm_id for app in touched}
+        entries = [entry for entry in table if entry["pm_id"] in ids]
+        return {"entries": entries, "restarted": restarted, "started": started, "table": table}
     return {"entries": ctx.entries(touched), "restarted": restarted, "started": started}
 
 

@@ -50,10 +50,16 @@ def load_files(paths: list[str], env_name: str | None, only: list[str] | None,
     return specs
 
 
-def apply_specs(client: Client, specs: list[AppSpec]) -> list[dict[str, Any]]:
-    """Send a file's apps to the daemon: restart known names, start the others."""
+def apply_specs(client: Client, specs: list[AppSpec],
+                table: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Send a file's apps to the daemon: restart known names, start the others.
+
+    table, when given, receives the whole process table as it stood right after (one round
+    trip instead of two for the table the CLI prints next)."""
     result = client.call("apply_file", apps=[spec.to_dict() for spec in specs],
-                         shell_env=dict(os.environ))
+                         shell_env=dict(os.environ), table=table is not None)
+    if table is not None:  # a daemon older than the `table` flag leaves it out
+        table[:] = result["table"] if "table" in result else client.call("list")
     entries: list[dict[str, Any]] = result["entries"]
     if result["started"]:
         click.echo(render.prefix(f"Applications {', '.join(result['started'])} not running, "
