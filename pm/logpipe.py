@@ -25,8 +25,8 @@ reopen them between two writes.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
+import functools
 import fcntl
 import json
 import logging
@@ -191,19 +191,28 @@ class Target:
     def __init__(self, path: str, transform: Transform) -> None:
         self.file = acquire(path)
         self.transform = transform
-        self.path = path
 
 
 SPLICE_F_NONBLOCK = 2
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
-_libc.tee.restype = ctypes.c_ssize_t
+
+
+@functools.cache
+def _libc_tee() -> Any:
+    """libc's tee (Python has no os.tee); ctypes is loaded only by whole-lines readers."""
+    import ctypes
+
+    tee = ctypes.CDLL(None, use_errno=True).tee
+    tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+    tee.restype = ctypes.c_ssize_t
+    return tee
 
 
 def _tee(source: int, destination: int, size: int) -> int:
     """tee(2): copy up to size bytes from one pipe to another without consuming them."""
-    copied = _libc.tee(source, destination, size, SPLICE_F_NONBLOCK)
+    copied = _libc_tee()(source, destination, size, SPLICE_F_NONBLOCK)
     if copied < 0:
+        import ctypes
+
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))  # EAGAIN becomes BlockingIOError
     return int(copied)

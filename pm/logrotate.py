@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gzip
 import logging
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -290,6 +288,9 @@ def collapse_rotate(path: str, destination: Path) -> int | None:
 
 
 def compress(path: Path) -> Path:
+    import gzip  # only when compress is on: kept out of the daemon's memory otherwise
+    import shutil
+
     packed = path.with_name(path.name + ".gz")
     with open(path, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as target:
         shutil.copyfileobj(source, target, 1 << 20)

@@ -7,13 +7,11 @@ client side (absolute paths, captured environment) so the daemon can start it ag
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import os
 import re
 import shlex
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +171,8 @@ def canonical_key(key: str) -> str:
 
 def suggest_key(key: str) -> str | None:
     """The nearest known attribute name, for "did you mean" warnings."""
+    import difflib  # only for warnings: kept out of the daemon's memory
+
     candidates = AppSpec.field_names() + list(ALIASES)
     close = difflib.get_close_matches(canonical_key(key), candidates, n=1, cutoff=0.6)
     return close[0] if close else None
@@ -357,6 +357,25 @@ def default_name(script: str) -> str:
     return stem or base
 
 
+def which(name: str, path: str | None = None) -> str | None:
+    """shutil.which for Linux: the first executable file called name on path (or PATH).
+
+    Written here because importing shutil costs the daemon ~0.6 MB (it pulls in bz2 and lzma),
+    a twentieth of its memory target, for this one function."""
+    if "/" in name:
+        return name if _is_executable(name) else None
+    folders = (os.environ.get("PATH", os.defpath) if path is None else path).split(os.pathsep)
+    for folder in folders:
+        candidate = os.path.join(folder or ".", name)
+        if _is_executable(candidate):
+            return candidate
+    return None
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def resolve_script_path(script: str, cwd: str, path_env: str | None) -> str | None:
     """Absolute path of the script (relative to cwd, then on PATH), or None for a command line."""
     candidate = Path(script).expanduser()
@@ -365,7 +384,7 @@ def resolve_script_path(script: str, cwd: str, path_env: str | None) -> str | No
     if candidate.is_file():
         return str(candidate.resolve())
     if "/" not in script and " " not in script.strip():
-        found = shutil.which(script, path=path_env)
+        found = which(script, path=path_env)
         if found:
             return found
     return None
@@ -392,7 +411,7 @@ def infer_interpreter(exec_path: str, path_env: str | None) -> str:
     """PM2's extension table; binaries and (unlike PM2) shebang scripts run directly."""
     extension = Path(exec_path).suffix.lower()
     interpreter = INTERPRETER_BY_EXTENSION.get(extension)
-    if interpreter == "python" and shutil.which("python", path=path_env) is None:
+    if interpreter == "python" and which("python", path=path_env) is None:
         return "python3"
     if interpreter:
         return interpreter
@@ -406,7 +425,7 @@ def resolve_command(spec: AppSpec, path_env: str | None) -> Command:
     exec_path = resolve_script_path(spec.script, spec.cwd, path_env)
     if exec_path is None:
         if " " in spec.script.strip():
-            shell = shutil.which("bash", path=path_env) or shutil.which("sh", path=path_env) or "/bin/sh"
+            shell = which("bash", path=path_env) or which("sh", path=path_env) or "/bin/sh"
             return Command([shell, "-c", spec.script, *spec.args], spec.script, "none")
         raise ConfigError(
             f"script not found: {spec.script!r} (looked in {spec.cwd} and on PATH); "
@@ -419,7 +438,7 @@ def resolve_command(spec: AppSpec, path_env: str | None) -> Command:
                 f"{exec_path} is not executable; chmod +x it or set an interpreter"
             )
         return Command([exec_path, *spec.args], exec_path, "none")
-    interpreter_path = shutil.which(interpreter, path=path_env)
+    interpreter_path = which(interpreter, path=path_env)
     if interpreter_path is None:
         raise ConfigError(
             f"interpreter {interpreter!r} is not available in PATH; install it or pass "
