@@ -58,15 +58,34 @@ def global_hooks(home: Path) -> dict[str, str]:
     """Hooks for every app: PM_HOME/hooks.json, then module_conf.json's `hooks` section."""
     found: dict[str, str] = {}
     for path, section in ((home / "module_conf.json", "hooks"), (home / "hooks.json", None)):
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if section is not None:
-            data = data.get(section) if isinstance(data, dict) else None
-        if isinstance(data, dict):
-            found.update({str(k): str(v) for k, v in data.items() if isinstance(v, str)})
+        found.update(_hooks_in(path, section))
     return found
+
+
+#: path -> ((mtime_ns, size), hooks): a crash loop asks for the hooks at every event, and a
+#: stat is far cheaper than reading and parsing the files each time.
+_FILE_CACHE: dict[Path, tuple[tuple[int, int], dict[str, str]]] = {}
+
+
+def _hooks_in(path: Path, section: str | None) -> dict[str, str]:
+    try:
+        info = path.stat()
+    except OSError:
+        return {}
+    stamp = (info.st_mtime_ns, info.st_size)
+    cached = _FILE_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = None
+    if section is not None:
+        data = data.get(section) if isinstance(data, dict) else None
+    hooks = {str(k): str(v) for k, v in data.items() if isinstance(v, str)} \
+        if isinstance(data, dict) else {}
+    _FILE_CACHE[path] = (stamp, hooks)
+    return hooks
 
 
 def hook_env(event: str, data: dict[str, Any]) -> dict[str, str]:
