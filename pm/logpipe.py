@@ -16,10 +16,11 @@ partial last line stays in the pipe until its newline comes, so no line is torn 
 sharing a file never interleave inside a line. A partial line longer than 1/16 of the pipe is
 moved to memory instead, so a full pipe never blocks the app.
 
-Batching: after a light read the reader rests a few milliseconds so a chatty app's lines come
-in one write; after a heavy one (half the pipe or more) it reads again at once, so a flooding
-app never waits on a full pipe. Files are shared `LogFile`s so `pm reloadLogs` and rotation can
-reopen them between two writes.
+Batching: the reader waits on an idle pipe, takes what comes at once, then polls the pipe every
+few milliseconds for as long as output keeps coming, so a busy app's lines go out in big writes
+and its writes never pay for waking the daemon; a pipe found half full is grown to 1 MiB (within
+a budget) so it never fills between two looks. Files are shared `LogFile`s so `pm reloadLogs`
+and rotation can reopen them between two writes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import json
 import logging
 import os
 import select
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ READ_SIZE = 1 << 20
 MAX_PER_WAKEUP = 8 << 20
 #: A "line" without a newline longer than this is written as it is (bounded memory).
 MAX_LINE = 16 << 20
-#: Rest after a light read so the child's next lines come in the same write.
+#: How often a busy pipe is looked at (its app's lines gather meanwhile).
 BATCH_DELAY = 0.004
 #: The scratch pipe tee copies into (one per daemon). App pipes keep the default size: enlarging
 #: every one would spend the user's pipe budget (fs.pipe-user-pages-soft) for all their programs.
@@ -318,7 +318,6 @@ class StreamReader:
         self._scratch_r, self._scratch_w, scratch_size = _scratch()
         capacity = min(_capacity(fd), scratch_size)
         self._heavy = capacity // 2
-        self._last_read = 0.0
         self._grown = False
         # A partial line this long is moved to memory: tee may see no more than the scratch.
         self._long = capacity // 16
@@ -330,19 +329,41 @@ class StreamReader:
         self._loop.add_reader(self.fd, self._on_readable)
 
     def _on_readable(self) -> None:
-        """Move what the pipe holds to the files (splice, or tee + write + consume).
-
-        Either way bytes leave the pipe only once they are in the files, so a daemon killed at
-        any instant loses nothing: the next reader (on the same pipe, see pm/pipes.py) finds
-        them still there.
-        """
+        """Output arrived on an idle pipe: take it now, then switch to polling (see _pump)."""
         assert self._loop is not None
+        self._loop.remove_reader(self.fd)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Move what the pipe holds to the files (splice, or tee + write + consume), then look
+        again BATCH_DELAY later while output keeps coming, or wait on the pipe once it stops.
+
+        Polling a busy pipe instead of waiting on it matters: a reader asleep on an empty pipe
+        makes every small write of the app pay for waking it, and the app writes into a pipe
+        that is never empty for long. Bytes leave the pipe only once they are in the files, so
+        a daemon killed at any instant loses nothing: the next reader (on the same pipe, see
+        pm/pipes.py) finds them still there.
+        """
+        self._resume = None
+        if self.closed or self._loop is None:
+            return
         total, eof = self._splice() if self._raw_splice else self._copy()
         if eof:
             self.close()
-        elif total and self._slow(total):  # let the next lines gather a moment
-            self._loop.remove_reader(self.fd)
-            self._resume = self._loop.call_later(BATCH_DELAY, self._rearm)
+        elif not total:  # quiet now: sleep until the app writes again
+            self._loop.add_reader(self.fd, self._on_readable)
+        else:
+            if total >= self._heavy:
+                self._grow()
+            self._resume = self._loop.call_later(BATCH_DELAY, self._pump)
+
+    def _grow(self) -> None:
+        """The pipe fills faster than we look: give it room for a whole rest (within budget)."""
+        if self._grown or _GROWN[0] >= MAX_GROWN:
+            return
+        self._grown = True
+        _GROWN[0] += 1
+        self._heavy = min(_capacity(self.fd, SCRATCH_SIZE), _SCRATCH[2]) // 2
 
     def _splice(self) -> tuple[int, bool]:
         """Raw mode: splice the pipe into the file. (bytes moved, writers gone)."""
@@ -387,21 +408,6 @@ class StreamReader:
                 break
         return total, eof
 
-    def _slow(self, total: int) -> bool:
-        """Whether the app writes slowly enough that a rest cannot fill half its pipe.
-
-        A fast writer's pipe is grown (once, within a budget) so that it can rest too: a reader
-        waiting on an empty pipe makes every tiny write of the app pay for waking it.
-        """
-        now = time.monotonic()
-        rate = total / max(now - self._last_read, 1e-4)  # bytes/s since the previous read
-        self._last_read = now
-        if rate * BATCH_DELAY >= self._heavy and not self._grown and _GROWN[0] < MAX_GROWN:
-            self._grown = True
-            _GROWN[0] += 1
-            self._heavy = min(_capacity(self.fd, SCRATCH_SIZE), _SCRATCH[2]) // 2
-        return rate * BATCH_DELAY < self._heavy
-
     def _take(self, data: bytes) -> bool:
         """Write data (a copy of the pipe's head), or its whole lines, then consume that.
 
@@ -434,11 +440,6 @@ class StreamReader:
             self._emit(whole + b"\n")
             self._tail = b""
         return True
-
-    def _rearm(self) -> None:
-        self._resume = None
-        if not self.closed and self._loop is not None:
-            self._loop.add_reader(self.fd, self._on_readable)
 
     def _emit(self, data: bytes) -> None:
         for target in self.targets:

@@ -99,6 +99,20 @@ class PM:
             return None
         return pid if pid_alive(pid) else None
 
+    def wait_state_saved(self) -> None:
+        """Until state.json (written coalesced, <= 100 ms after a change) lists every live pid:
+        a daemon SIGKILLed before that leaves newer apps for recovery's unmanaged clean-up."""
+        live = {entry["pid"] for entry in self.jlist() if entry["pid"]}
+
+        def saved() -> bool:
+            try:
+                state = json.loads((self.home / "state.json").read_text())
+            except (OSError, ValueError):
+                return False
+            return live <= {app.get("pid") for app in state.get("apps", [])}
+
+        wait_for(saved, 10, message="state.json to list the live pids")
+
     def write_app(self, name: str, body: str) -> Path:
         path = self.workdir / name
         path.write_text(body)

@@ -18,18 +18,9 @@ def _table(pm: PM) -> list[tuple[int, str, int, str, int]]:
             for e in pm.jlist()]
 
 
-def _state_pids(pm: PM) -> set[int]:
-    try:
-        state = json.loads((pm.home / "state.json").read_text())
-    except (OSError, ValueError):
-        return set()
-    return {app.get("pid") for app in state.get("apps", []) if app.get("pid")}
-
-
 def _kill_daemon(pm: PM) -> None:
     """SIGKILL the daemon once its coalesced state write (<= 100 ms) has the live pids."""
-    live = {entry["pid"] for entry in pm.jlist() if entry["pid"]}
-    wait_for(lambda: live <= _state_pids(pm), message="state.json to list the live pids")
+    pm.wait_state_saved()
     daemon = pm.daemon_pid()
     assert daemon
     os.kill(daemon, signal.SIGKILL)
