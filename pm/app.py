@@ -127,6 +127,7 @@ class App:
         pm2_env["pm_log_path"] = self.paths.combined
         pm2_env["exit_code"] = self.exit_code
         pm2_env["prev_restart_delay"] = self.counters.prev_restart_delay
+        pm2_env["node_args"] = self.spec.interpreter_args  # PM2's name for the same list
         pm2_env["version"] = self.spec.version or "N/A"
         pm2_env["watching"] = bool(self.spec.watch)
         pm2_env["axm_actions"] = []

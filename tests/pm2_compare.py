@@ -40,7 +40,7 @@ CASES: list[tuple[str, list[str]]] = [
 #: pm2_env fields compared when PM2 reports them: (PM2's key, pm's key).
 FIELDS: list[tuple[str, str]] = [
     ("namespace", "namespace"), ("pm_exec_path", "pm_exec_path"), ("pm_cwd", "pm_cwd"),
-    ("args", "args"), ("exec_interpreter", "exec_interpreter"), ("node_args", "interpreter_args"),
+    ("args", "args"), ("exec_interpreter", "exec_interpreter"), ("node_args", "node_args"),
     ("instances", "instances"), ("exec_mode", "exec_mode"),
     ("pm_out_log_path", "pm_out_log_path"), ("pm_err_log_path", "pm_err_log_path"),
     ("pm_pid_path", "pm_pid_path"),

@@ -23,7 +23,7 @@ def test_start_list_and_jlist_shape(pm: PM) -> None:
     for key in ("status", "pm_uptime", "created_at", "restart_time", "unstable_restarts",
                 "exec_mode", "exec_interpreter", "pm_exec_path", "pm_cwd", "pm_out_log_path",
                 "pm_err_log_path", "pm_pid_path", "NODE_APP_INSTANCE", "unique_id", "username",
-                "namespace", "env", "autorestart", "instances"):
+                "namespace", "env", "autorestart", "instances", "node_args"):
         assert key in env, key
     assert env["exec_mode"] == "fork_mode"
     assert env["pm_exec_path"] == TICKER
