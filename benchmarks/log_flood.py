@@ -3,7 +3,7 @@
 Checks every line is in the file, in order, whole, and reports the time for the lines to land
 under pm (the default path, spliced from the pipe, and the whole-lines path with --time)
 against the same program redirected to a file by the shell (with the same PYTHONUNBUFFERED=1 pm gives Python apps). Two app styles: 64 KiB
-block writes, and one write per line.  Usage: python bench/log_flood.py [N]  (default 1,000,000)
+block writes, and one write per line.  Usage: python benchmarks/log_flood.py [N]  (default 1,000,000)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ An app writes numbered ~100-byte lines without pause into its pipe; the daemon i
 rotate its out file ROTATIONS times (rename + reopen between two writes). Afterwards every
 rotated file and the live file are read back: missing line numbers and torn lines are counted,
 for the default path (bytes spliced as written) and for `--time` (whole lines).
-Usage: python bench/rotate_loss.py
+Usage: python benchmarks/rotate_loss.py
 """
 
 from __future__ import annotations
