@@ -352,9 +352,10 @@ class StreamReader:
             self.close()
         elif not total:  # quiet now: sleep until the app writes again
             self._loop.add_reader(self.fd, self._on_readable)
+        elif total >= self._heavy:  # filling faster than we look: more room, look again now
+            self._grow()
+            self._resume = self._loop.call_later(0, self._pump)
         else:
-            if total >= self._heavy:
-                self._grow()
             self._resume = self._loop.call_later(BATCH_DELAY, self._pump)
 
     def _grow(self) -> None:
