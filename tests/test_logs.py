@@ -62,7 +62,7 @@ def _logs(pm: PM, name: str) -> tuple[Path, Path]:
     return Path(env["pm_out_log_path"]), Path(env["pm_err_log_path"])
 
 
-@pytest.mark.parametrize("extra", [[], ["--time"]], ids=["direct", "pipe"])
+@pytest.mark.parametrize("extra", [[], ["--time"]], ids=["default", "time"])
 def test_flood_every_line_whole_in_order(pm: PM, extra: list[str]) -> None:
     count = 100_000
     script = pm.write_app("flood.py", FLOOD)
@@ -80,7 +80,7 @@ def _count_lines(path: Path) -> int:
     return path.read_bytes().count(b"\n")
 
 
-@pytest.mark.parametrize("extra", [[], ["--log-type", "json"]], ids=["direct", "pipe-json"])
+@pytest.mark.parametrize("extra", [[], ["--log-type", "json"]], ids=["default", "json"])
 def test_one_megabyte_lines_pass_whole(pm: PM, extra: list[str]) -> None:
     script = pm.write_app("big.py", BIG_LINES)
     pm.run("start", str(script), "--no-autorestart", *extra)
