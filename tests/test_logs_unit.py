@@ -222,3 +222,53 @@ def test_raw_reader_follows_a_file_truncated_under_it(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert path.read_bytes() == b"after\n"
+
+
+FLOOD_WRITER = """
+import os, sys
+for n in range(int(sys.argv[1])):
+    os.write(1, b"%08d %s\\n" % (n, b"z" * 90))
+"""
+
+
+def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path) -> None:
+    """A stream that fills its pipe gets its own thread; rotations (rename + reopen from the
+    event loop) while it writes lose nothing, and the thread ends with the writer."""
+    import subprocess
+    import sys
+    import threading
+
+    from pm import pipes
+
+    path = tmp_path / "app-out.log"
+    lines = 300_000
+    seen_thread = []
+
+    async def main() -> None:
+        read_end, child_end = pipes.open_pair()
+        done = asyncio.get_running_loop().create_future()
+        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+                                      on_close=lambda: done.set_result(None))
+        reader.start()
+        writer = subprocess.Popen([sys.executable, "-c", FLOOD_WRITER, str(lines)],
+                                  stdout=child_end)
+        os.close(child_end)
+        for index in range(5):
+            await asyncio.sleep(0.02)
+            seen_thread.append(any(t.name.startswith("pm-output") for t in threading.enumerate()))
+            os.rename(path, tmp_path / f"app-out.{index}.log")
+            logpipe.FILES[str(path)].reopen()
+        await asyncio.wait_for(done, 60)
+        assert writer.wait(10) == 0
+
+    asyncio.run(main())
+    assert any(seen_thread), "the flooding stream never got its own thread"
+    assert logpipe._HOT == [0]
+    for thread in threading.enumerate():  # it has handed the close to the loop: ending now
+        if thread.name.startswith("pm-output"):
+            thread.join(5)
+            assert not thread.is_alive()
+    parts = sorted(tmp_path.glob("app-out.*.log"), key=lambda p: int(p.name.split(".")[1]))
+    data = b"".join(p.read_bytes() for p in [*parts, path])
+    numbers = [int(line[:8]) for line in data.splitlines()]
+    assert numbers == list(range(lines))  # at-least-once may repeat only on a daemon crash
