@@ -34,6 +34,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -261,6 +262,8 @@ _SCRATCH: list[int] = []
 #: Streams drained by their own thread now (at most MAX_HOT), see StreamReader._hand_to_thread.
 _HOT = [0]
 MAX_HOT = 16
+#: A reader thread that got less than this rests BATCH_DELAY / 4 before taking more.
+THREAD_BATCH = 1 << 15
 #: How many app pipes are grown to SCRATCH_SIZE now (at most MAX_GROWN: 16 MiB of pipe pages,
 #: a quarter of an unprivileged user's default budget).
 _GROWN = [0]
@@ -382,6 +385,7 @@ class StreamReader:
             return False
         _HOT[0] += 1
         self._hot = True
+        self._grow()
         threading.Thread(target=self._drain_in_thread, name=f"pm-output-{self.kind}",
                          daemon=True).start()
         return True
@@ -404,6 +408,8 @@ class StreamReader:
                     break  # 0: every writer is gone; < 0: the pipe failed
                 target.write(_read_exact(scratch_r, size))
                 _consume(self.fd, size)
+                if size < THREAD_BATCH:  # woken for a little: let the app's lines gather
+                    time.sleep(BATCH_DELAY / 4)
         except OSError as exc:
             log.error("reading app output failed: %s", exc)
         finally:
