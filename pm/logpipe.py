@@ -18,8 +18,9 @@ moved to memory instead, so a full pipe never blocks the app.
 
 Batching: the reader waits on an idle pipe, takes what comes at once, then polls the pipe every
 few milliseconds for as long as output keeps coming, so a busy app's lines go out in big writes
-and its writes never pay for waking the daemon; a pipe found half full is grown to 1 MiB (within
-a budget) so it never fills between two looks. Files are shared `LogFile`s so `pm reloadLogs`
+and its writes never pay for waking the daemon. A raw stream found half full between two looks
+is handed to a thread of its own (at most 16), blocked in tee(2) on its grown pipe; beyond
+that, a pipe found half full is grown to 1 MiB (within a budget) and looked at again at once. Files are shared `LogFile`s so `pm reloadLogs`
 and rotation can reopen them between two writes.
 """
 
@@ -93,8 +94,9 @@ class LogFile:
         """Move up to size bytes from pipe to the file's end, in the kernel (no copy through
         the daemon, and a byte leaves the pipe only once it is in the file). 0: the writers
         are gone; BlockingIOError: the pipe is empty."""
-        os.lseek(self.fd, 0, os.SEEK_END)
-        return os.splice(pipe, self.fd, size, flags=SPLICE_F_NONBLOCK)
+        with self.lock:  # another app's stream may write this path from its thread
+            os.lseek(self.fd, 0, os.SEEK_END)
+            return os.splice(pipe, self.fd, size, flags=SPLICE_F_NONBLOCK)
 
     def failed(self, exc: OSError) -> None:
         if not self._warned:
@@ -216,14 +218,16 @@ def _libc_tee() -> Any:
     return tee
 
 
-def _tee(source: int, destination: int, size: int) -> int:
-    """tee(2): copy up to size bytes from one pipe to another without consuming them."""
-    copied = _libc_tee()(source, destination, size, SPLICE_F_NONBLOCK)
+def _tee(source: int, destination: int, size: int, block: bool = False) -> int:
+    """tee(2): copy up to size bytes from one pipe to another without consuming them.
+
+    EAGAIN raises BlockingIOError, EINTR InterruptedError (OSError picks the subclass)."""
+    copied = _libc_tee()(source, destination, size, 0 if block else SPLICE_F_NONBLOCK)
     if copied < 0:
         import ctypes
 
         code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))  # EAGAIN becomes BlockingIOError
+        raise OSError(code, os.strerror(code))
     return int(copied)
 
 
@@ -394,18 +398,17 @@ class StreamReader:
         """Tee, write, then consume, as _copy does (a SIGKILL loses nothing), until EOF."""
         loop = self._loop
         assert loop is not None
-        import ctypes
-
         scratch_r, scratch_w = os.pipe2(os.O_CLOEXEC)
         target = self.targets[0].file
         try:
             os.set_blocking(self.fd, True)
             while True:
-                size = _libc_tee()(self.fd, scratch_w, READ_SIZE, 0)  # blocks until output
-                if size < 0 and ctypes.get_errno() == errno.EINTR:
+                try:
+                    size = _tee(self.fd, scratch_w, READ_SIZE, block=True)  # waits for output
+                except InterruptedError:
                     continue  # a signal landed on this thread
-                if size <= 0:
-                    break  # 0: every writer is gone; < 0: the pipe failed
+                if size == 0:
+                    break  # every writer is gone
                 target.write(_read_exact(scratch_r, size))
                 _consume(self.fd, size)
                 if size < THREAD_BATCH:  # woken for a little: let the app's lines gather

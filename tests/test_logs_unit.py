@@ -253,13 +253,19 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path) -
         writer = subprocess.Popen([sys.executable, "-c", FLOOD_WRITER, str(lines)],
                                   stdout=child_end)
         os.close(child_end)
-        for index in range(5):
-            await asyncio.sleep(0.02)
-            seen_thread.append(any(t.name.startswith("pm-output") for t in threading.enumerate()))
-            os.rename(path, tmp_path / f"app-out.{index}.log")
-            logpipe.FILES[str(path)].reopen()
-        await asyncio.wait_for(done, 60)
-        assert writer.wait(10) == 0
+        try:
+            for index in range(5):
+                await asyncio.sleep(0.02)
+                seen_thread.append(any(t.name.startswith("pm-output")
+                                       for t in threading.enumerate()))
+                os.rename(path, tmp_path / f"app-out.{index}.log")
+                logpipe.FILES[str(path)].reopen()
+            await asyncio.wait_for(done, 60)
+            assert writer.wait(10) == 0
+        finally:  # its pipe end is read-write: with no reader left it would wait forever
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait(10)
 
     asyncio.run(main())
     assert any(seen_thread), "the flooding stream never got its own thread"

@@ -173,7 +173,7 @@ def flush_cmd(target: str | None) -> None:
 
 @click.command("reloadLogs")
 def reload_logs_cmd() -> None:
-    """Reopen the log files the daemon writes (pipe mode), e.g. after an external rotation."""
+    """Reopen the log files the daemon writes, e.g. after an external rotation."""
     result = client().call("reloadLogs")
     click.echo(render.prefix(f"Reloading all logs... ({result['reopened']} files reopened)"))
 
