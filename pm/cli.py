@@ -147,6 +147,7 @@ def _start_options(func: Any) -> Any:
         click.option("--disable-logs", is_flag=True, default=None, help="Discard the app's output."),
         click.option("--watch", is_flag=True, default=None, help="Restart on file changes."),
         click.option("--ignore-watch", help="Paths or globs not to watch."),
+        click.option("--watch-delay", help="Quiet time before a watch restart (4 = 4 s, or 4000ms)."),
         click.option("--no-treekill", "no_treekill", is_flag=True,
                      help="Signal only the main process, not its tree."),
         click.option("--listen-timeout", help="Wait-ready timeout (ms)."),
@@ -193,7 +194,23 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
                                     for code in item.replace(",", " ").split()]
     if options.get("filter_env"):
         found["filter_env"] = list(options["filter_env"])
+    if options.get("watch_delay"):
+        found["watch_delay"] = watch_delay_ms(options["watch_delay"])
     return found
+
+
+def watch_delay_ms(text: str) -> int:
+    """PM2's `--watch-delay`: a bare number is seconds ("4", "1.5"), "4000ms" milliseconds
+    (the ecosystem attribute `watch_delay` is milliseconds)."""
+    value = text.strip().lower()
+    try:
+        delay = int(float(value[:-2]) if value.endswith("ms") else float(value) * 1000)
+    except (ValueError, OverflowError):
+        delay = -1
+    if delay < 0:
+        raise click.BadParameter(f"{text!r} is not a delay (use 4 for seconds or 4000ms)",
+                                 param_hint="--watch-delay")
+    return delay
 
 
 @main_group.command(context_settings={"ignore_unknown_options": False})

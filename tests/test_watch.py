@@ -142,3 +142,22 @@ def test_stopped_app_is_not_restarted_and_stop_watch_turns_it_off(pm) -> None:
     assert entry["pm2_env"]["status"] == "stopped" and entry["pm2_env"]["watching"] is False
     assert "disabled" in pm.run("list").stdout
     assert os.path.exists(folder / "out.log")
+
+
+def test_watch_delay_flag_takes_seconds_or_ms_and_holds_the_restart(pm) -> None:
+    folder = pm.workdir / "d-dir"
+    folder.mkdir()
+    (folder / "app.py").write_text((APPS / "ticker.py").read_text())
+    bad = pm.run("start", "app.py", "--name", "bad", "--watch", "--watch-delay", "soon",
+                 cwd=folder, check=False)
+    assert bad.returncode == 2 and "--watch-delay" in bad.stderr and "'soon'" in bad.stderr
+    pm.run("start", "app.py", "--name", "ms", "--watch-delay", "250ms", cwd=folder)
+    pm.run("start", "app.py", "--name", "d", "--watch", "--watch-delay", "2.5", cwd=folder)
+    delays = {e["name"]: e["pm2_env"]["watch_delay"] for e in pm.jlist()}
+    assert delays == {"ms": 250, "d": 2500}  # "bad" was never registered
+    pm.wait_status("d", "online")
+    wait_for(lambda: "Start watching d" in (pm.home / "pm.log").read_text(), message="watching")
+    (folder / "change.py").write_text("y = 1\n")
+    changed = time.monotonic()
+    wait_for(lambda: _restarts(pm, "d") == 1, timeout=15, message="restart after the delay")
+    assert time.monotonic() - changed >= 2.5  # the tree had to stay quiet for watch_delay
