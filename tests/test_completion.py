@@ -77,28 +77,38 @@ def test_install_for_bash_is_idempotent(pm: PM) -> None:
     assert bad.returncode != 0 and "--shell" in bad.stderr
 
 
+#: How each shell is started interactively, with nothing but what `pm completion install` wrote.
+INTERACTIVE = {"bash": ["bash", "-i"], "zsh": ["zsh", "-i"], "fish": ["fish", "-i"]}
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
-def test_tab_completion_in_interactive_bash(pm: PM) -> None:
-    """Install, open a real interactive bash in tmux, press Tab, read the screen."""
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_tab_completion_in_a_real_interactive_shell(pm: PM, shell: str) -> None:
+    """Install into an empty home, open the real shell in tmux, press Tab, read the screen."""
+    if shutil.which(shell) is None:
+        pytest.skip(f"{shell} is not installed")
     home = pm.workdir / "home"
     home.mkdir()
-    env = dict(pm.env, HOME=str(home), SHELL="/bin/bash", PATH=f"{BIN}:{os.environ['PATH']}")
-    env.pop("XDG_DATA_HOME", None)
+    env = dict(pm.env, HOME=str(home), SHELL=f"/bin/{shell}", PATH=f"{BIN}:{os.environ['PATH']}",
+               TERM="xterm")
+    for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "ZDOTDIR"):
+        env.pop(variable, None)
     pm.run("completion", "install", env=env)
     pm.run("start", str(APPS / "ticker.py"), "--name", "tmuxapp")
     server = f"pmt{uuid.uuid4().hex[:8]}"
     tmux = ["tmux", "-L", server, "-f", "/dev/null"]
-    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "20", "bash", "-i"],
+    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "20", *INTERACTIVE[shell]],
                    env=env, check=True, timeout=30)
     try:
         def screen() -> str:
             return subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True,
                                   text=True, timeout=30).stdout
 
-        wait_for(lambda: screen().strip(), 20, message="a bash prompt")
+        wait_for(lambda: screen().strip(), 20, message=f"a {shell} prompt")
         subprocess.run([*tmux, "send-keys", "pm resta\t"], check=True, timeout=30)
         wait_for(lambda: "pm restart" in screen(), 20, message="command completed by Tab")
         subprocess.run([*tmux, "send-keys", "tmu\t"], check=True, timeout=30)
         wait_for(lambda: "pm restart tmuxapp" in screen(), 20, message="app name completed")
+        assert "command not found" not in screen() and "Unknown command" not in screen()
     finally:
         subprocess.run([*tmux, "kill-server"], timeout=30)

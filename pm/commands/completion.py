@@ -114,6 +114,8 @@ def install(shell: str, home: Path) -> tuple[Path, Path | None]:
         rc = home / ".zshrc"
     _write(target, script_for(shell))
     line = f'[ -f "{target}" ] && . "{target}"  {MARKER}\n'
+    if shell == "zsh":  # click's script registers with compdef, which only compinit defines
+        line = f"(( $+functions[compdef] )) || {{ autoload -Uz compinit && compinit -i; }}; {line}"
     existing = rc.read_text() if rc.exists() else ""
     if MARKER not in existing:
         with open(rc, "a") as handle:
