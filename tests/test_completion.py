@@ -77,10 +77,6 @@ def test_install_for_bash_is_idempotent(pm: PM) -> None:
     assert bad.returncode != 0 and "--shell" in bad.stderr
 
 
-#: How each shell is started interactively, with nothing but what `pm completion install` wrote.
-INTERACTIVE = {"bash": ["bash", "-i"], "zsh": ["zsh", "-i"], "fish": ["fish", "-i"]}
-
-
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_tab_completion_in_a_real_interactive_shell(pm: PM, shell: str) -> None:
@@ -97,7 +93,7 @@ def test_tab_completion_in_a_real_interactive_shell(pm: PM, shell: str) -> None:
     pm.run("start", str(APPS / "ticker.py"), "--name", "tmuxapp")
     server = f"pmt{uuid.uuid4().hex[:8]}"
     tmux = ["tmux", "-L", server, "-f", "/dev/null"]
-    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "20", *INTERACTIVE[shell]],
+    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "20", shell, "-i"],
                    env=env, check=True, timeout=30)
     try:
         def screen() -> str:

@@ -157,7 +157,7 @@ def test_watch_delay_flag_takes_seconds_or_ms_and_holds_the_restart(pm) -> None:
     assert delays == {"ms": 250, "d": 2500}  # "bad" was never registered
     pm.wait_status("d", "online")
     wait_for(lambda: "Start watching d" in (pm.home / "pm.log").read_text(), message="watching")
-    (folder / "change.py").write_text("y = 1\n")
     changed = time.monotonic()
+    (folder / "change.py").write_text("y = 1\n")
     wait_for(lambda: _restarts(pm, "d") == 1, timeout=15, message="restart after the delay")
     assert time.monotonic() - changed >= 2.5  # the tree had to stay quiet for watch_delay
