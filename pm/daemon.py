@@ -146,6 +146,7 @@ class Daemon:
         self.home.pid_file.write_text(str(os.getpid()))
         log.info("daemon started (pid %d, home %s)", os.getpid(), self.home.root)
         self.on_ready()
+        self.server.trimmer.after_work()  # recovery may have re-adopted many apps
         save = await self._stopping
         await self.shutdown(save)
 

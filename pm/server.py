@@ -14,6 +14,7 @@ from typing import Any
 from pm import protocol
 from pm.errors import BadRequest, PMError, VersionMismatch
 from pm.handlers import HANDLERS, Context
+from pm.heap import HeapTrimmer
 
 log = logging.getLogger("pm")
 
@@ -26,6 +27,7 @@ class Server:
         self.socket_path = socket_path
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self.trimmer = HeapTrimmer()
 
     async def start(self) -> None:
         old_umask = os.umask(0o177)  # the socket is born 0600: no window where others can connect
@@ -36,6 +38,7 @@ class Server:
         os.chmod(self.socket_path, 0o600)
 
     async def close(self) -> None:
+        self.trimmer.close()
         if self._server is not None:
             self._server.close()
         for task in list(self._connections):
@@ -96,6 +99,7 @@ class Server:
             return True
         reply = await self.dispatch(request_id, cmd, message.get("args"), message.get("v"))
         await self._send(writer, reply)
+        self.trimmer.after_work()
         return False
 
     async def dispatch(self, request_id: Any, cmd: Any, args: Any, version: Any) -> dict[str, Any]:

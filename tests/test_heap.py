@@ -1,0 +1,49 @@
+"""The daemon's heap trimmer: one trim per burst of requests, and it really returns memory."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from pm import heap
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096 / 1e6
+
+
+needs_glibc = pytest.mark.skipif(heap._malloc_trim() is None, reason="no malloc_trim in this libc")
+
+
+@needs_glibc
+def test_a_burst_of_requests_arms_one_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(heap, "QUIET", 0.05)
+
+    async def scenario() -> tuple[int, int]:
+        trimmer = heap.HeapTrimmer()
+        for _ in range(20):  # twenty requests in a row
+            trimmer.after_work()
+        await asyncio.sleep(0.2)
+        after_burst = trimmer.trims
+        trimmer.after_work()
+        trimmer.close()  # a closed trimmer never fires
+        await asyncio.sleep(0.2)
+        return after_burst, trimmer.trims
+
+    assert asyncio.run(scenario()) == (1, 1)
+
+
+@needs_glibc
+def test_trim_gives_freed_heap_back_to_the_os() -> None:
+    """Memory freed between live allocations stays in glibc's heap until trimmed."""
+    survivors, burst = [], []
+    for index in range(2000):
+        burst.append(bytearray(20_000))  # 40 MB, malloc'd (not pymalloc)
+        survivors.append(b"s" * 600 + str(index).encode())  # pins the heap between them
+    del burst
+    before = _rss_mb()
+    heap.HeapTrimmer().trim()
+    assert before - _rss_mb() > 20, "the freed 40 MB should mostly leave the process"
+    assert len(survivors) == 2000
