@@ -202,15 +202,14 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
 def watch_delay_ms(text: str) -> int:
     """PM2's `--watch-delay`: a bare number is seconds ("4", "1.5"), "4000ms" milliseconds
     (the ecosystem attribute `watch_delay` is milliseconds)."""
-    value = text.strip().lower()
+    from pm.errors import ConfigError
+    from pm.spec import parse_duration_ms
+
     try:
-        delay = int(float(value[:-2]) if value.endswith("ms") else float(value) * 1000)
-    except (ValueError, OverflowError):
-        delay = -1
-    if delay < 0:
+        return parse_duration_ms(text, "--watch-delay", default_unit="s")
+    except ConfigError:
         raise click.BadParameter(f"{text!r} is not a delay (use 4 for seconds or 4000ms)",
-                                 param_hint="--watch-delay")
-    return delay
+                                 param_hint="--watch-delay") from None
 
 
 @main_group.command(context_settings={"ignore_unknown_options": False})

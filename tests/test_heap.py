@@ -29,11 +29,14 @@ def test_a_burst_of_requests_arms_one_trim(monkeypatch: pytest.MonkeyPatch) -> N
         trimmer = heap.HeapTrimmer()
         for _ in range(20):  # twenty requests in a row
             trimmer.after_work()
-        await asyncio.sleep(0.2)
+        deadline = asyncio.get_running_loop().time() + 5
+        while trimmer.trims == 0 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(4 * heap.QUIET)  # time enough for a second trim, were one armed
         after_burst = trimmer.trims
         trimmer.after_work()
         trimmer.close()  # a closed trimmer never fires
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(4 * heap.QUIET)
         return after_burst, trimmer.trims
 
     assert asyncio.run(scenario()) == (1, 1)
