@@ -49,8 +49,15 @@ class OSProcess:
         self._exit_waiters: list[asyncio.Future[int | None]] = []
 
     @classmethod
-    def spawn(cls, spec: LaunchSpec) -> OSProcess:
-        """Start the process in a new session so its whole tree can be signalled as a group."""
+    def spawn(cls, spec: LaunchSpec, run_first: bool = False) -> OSProcess:
+        """Start the process in a new session so its whole tree can be signalled as a group.
+
+        run_first: give the CPU to the new process before returning. Popen returns once the
+        child has exec'd, and the child sits on our CPU, so it otherwise waits for whatever the
+        daemon does next: a parent that works 2 ms after a spawn delays its child 2 ms
+        (measured on 2 cores). Right for a lone relaunch, whose start is what everyone waits
+        for; wrong inside a batch, where the next spawn should come first (50 apps started
+        with a yield after each: 1.22-1.25x the floor instead of 1.08-1.16x)."""
         popen = subprocess.Popen(  # noqa: S603 - argv comes from the user's own app spec
             spec.argv,
             cwd=spec.cwd,
@@ -65,6 +72,8 @@ class OSProcess:
         )
         # We reap the child ourselves; tell Popen so it never tries to (or warns) later.
         popen.returncode = 0
+        if run_first:
+            os.sched_yield()
         return cls(popen.pid, None, own_child=True)
 
     @property

@@ -171,13 +171,20 @@ class Supervisor:
 
     # ------------------------------------------------------------ spawning and exits
 
-    def _spawn(self, app: App, raise_errors: bool = True) -> None:
-        """Start app's process now; on failure the app ends errored."""
+    def _spawn(self, app: App, raise_errors: bool = True,
+               then: Callable[[], None] | None = None, run_first: bool = False) -> None:
+        """Start app's process now; on failure the app ends errored.
+
+        then() runs right after the launch, before the launch is logged or announced: a
+        relaunch passes the bookkeeping of the exit that caused it, so the crashed app is back
+        without waiting for it and the log still reads exited, starting, online. run_first:
+        see OSProcess.spawn."""
         app.status = Status.LAUNCHING
         app.stop_requested = False
         try:
             outputs = logs.open_outputs(app.paths, app.spec, app.pm_id, app.unique_id)
         except OSError as exc:
+            _run(then)
             self._spawn_failed(app, f"cannot open log files: {exc}", raise_errors)
             return
         try:
@@ -190,16 +197,19 @@ class Supervisor:
                     stderr=outputs.stderr,
                     uid=_id_or_none(app.spec.uid),
                     gid=_id_or_none(app.spec.gid),
-                )
+                ),
+                run_first=run_first,
             )
         except (KeyError, OSError, ValueError, subprocess.SubprocessError) as exc:
             # KeyError: Popen's getpwnam/getgrnam found no such user or group
             outputs.close()
+            _run(then)
             reason = exc.args[0] if isinstance(exc, KeyError) else exc
             self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {reason}", raise_errors)
             return
         finally:
             outputs.close_child_ends()
+        _run(then)
         outputs.start()
         log.info("App %s starting in -%s mode-", app.label(), app.spec.exec_mode.replace("_mode", ""))
         self._attach(app, proc)
@@ -236,16 +246,16 @@ class Supervisor:
             return  # a stale process of an app that was restarted meanwhile
         app.proc = None
         app.exit_code = code
-        _remove_pid_file(app.paths.pid)
         if app.spec.treekill:
             process.signal_group(proc.pid, signal.SIGKILL)  # no orphan outlives the app's group
-        log.info("App %s exited with code [%s] via signal [%s]", app.label(),
-                 *_describe_exit(code))
         if app.stop_requested or app.pm_id not in self.apps:
-            self._changed(app, "exit", exit_code=code, manually=True)
+            self._exited(app, code, manually=True)
             return  # stop() is waiting for this exit and sets the final status
         decision = after_exit(app.policy, app.counters, code, now_ms())
-        self._changed(app, "exit", exit_code=code, manually=False)
+        if decision.action == "restart" and not decision.delay_ms:
+            self._relaunch(app, then=lambda: self._exited(app, code, manually=False))
+            return
+        self._exited(app, code, manually=False)
         if decision.action == "stop":
             app.status = Status.STOPPED
             self._changed(app, "stop", reason=decision.reason)
@@ -258,15 +268,21 @@ class Supervisor:
             log.info("App %s will restart in %dms", app.label(), decision.delay_ms)
             app.restart_timer = self.loop.call_later(decision.delay_ms / 1000, self._relaunch, app)
             self._changed(app, "waiting restart", delay_ms=decision.delay_ms)
-        else:
-            self._relaunch(app)
 
-    def _relaunch(self, app: App) -> None:
+    def _exited(self, app: App, code: int | None, manually: bool) -> None:
+        """Log and announce an exit; its pid file goes (a relaunch writes the next one after)."""
+        _remove_pid_file(app.paths.pid)
+        log.info("App %s exited with code [%s] via signal [%s]", app.label(),
+                 *_describe_exit(code))
+        self._changed(app, "exit", exit_code=code, manually=manually)
+
+    def _relaunch(self, app: App, then: Callable[[], None] | None = None) -> None:
         app.restart_timer = None
         if app.pm_id not in self.apps or app.stop_requested or app.proc is not None:
+            _run(then)
             return
         app.counters.restart_time += 1
-        self._spawn(app, raise_errors=False)
+        self._spawn(app, raise_errors=False, then=then, run_first=True)
         if app.status == Status.ONLINE:
             self._changed(app, "restart")
 
@@ -391,6 +407,11 @@ def filter_shell_env(env: dict[str, str], filter_env: bool | list[str]) -> dict[
     prefixes = [filter_env] if isinstance(filter_env, str) else list(filter_env)
     return {key: value for key, value in env.items()
             if not any(key.startswith(prefix) for prefix in prefixes)}
+
+
+def _run(callback: Callable[[], None] | None) -> None:
+    if callback is not None:
+        callback()
 
 
 def _describe_exit(code: int | None) -> tuple[str, str]:

@@ -50,6 +50,12 @@ def test_killed_app_is_back_fast_with_restart_counted(pm: PM) -> None:
     assert time.monotonic() - killed_at < 1.0
     assert entry["pm2_env"]["restart_time"] == 1
     assert entry["pm2_env"]["status"] == "online"
+    # The relaunch happens before the exit's bookkeeping, yet the record reads in order and
+    # the pid file names the new process, not the dead one (nor none).
+    assert (pm.home / "pids" / "api-0.pid").read_text() == str(entry["pid"])
+    log = (pm.home / "pm.log").read_text()
+    exited = log.index("App [api:0] exited with code [null] via signal [SIGKILL]")
+    assert log.index("App [api:0] starting", exited) < log.index("App [api:0] online", exited)
 
 
 def test_crash_loop_ends_errored_after_pm2s_count(pm: PM) -> None:
