@@ -128,15 +128,17 @@ def _with_id(stem: str, pm_id: int | None, suffix: str) -> str:
     return f"{stem}{suffix}" if pm_id is None else f"{stem}-{pm_id}{suffix}"
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file atomically (temp, fsync, rename) with mode 0600."""
+def write_private(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write a file atomically (temp, rename) with mode 0600; durable: fsync before the rename,
+    so the file survives a power cut too, not only the death of the process writing it."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
