@@ -59,7 +59,7 @@ def make_bench(args: argparse.Namespace, workdir: Path) -> Bench:
     bench = Bench(workdir, write_apps(workdir / "apps"), present,
                   reps=args.reps or (2 if args.quick else 5), quick=args.quick)
     if args.quick:
-        bench.round_trips, bench.respawns, bench.idle_seconds = 8, 6, 5.0
+        bench.round_trips, bench.respawns, bench.idle_seconds = 8, 8, 5.0
         bench.scale = 200
     else:
         bench.lines = [200_000, 1_000_000]
