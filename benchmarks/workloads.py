@@ -218,7 +218,8 @@ def respawn(bench: Bench) -> list[Metric]:
                     lambda v: None)
     _respawn_rows(bench, python, "crash.py", PYTHON, RESPAWN_BLOCKS)
     _respawn_rows(bench, native, "crash.sh", "none", RESPAWN_BLOCKS // 2)
-    note = "a Python loop relaunching the app (subprocess.call), in blocks taking turns with each manager's"
+    note = ("a Python loop relaunching the app (subprocess.call), "
+            "in blocks taking turns with each manager's")
     python.notes["floor"] = native.notes["floor"] = note
     return [python, native]
 

@@ -181,12 +181,24 @@ class Supervisor:
         see OSProcess.spawn."""
         app.status = Status.LAUNCHING
         app.stop_requested = False
+        launched = self._launch(app, run_first)
+        if then is not None:
+            then()
+        if isinstance(launched, str):
+            self._spawn_failed(app, launched, raise_errors)
+            return
+        proc, outputs = launched
+        outputs.start()
+        mode = app.spec.exec_mode.replace("_mode", "")
+        log.info("App %s starting in -%s mode-", app.label(), mode)
+        self._attach(app, proc)
+
+    def _launch(self, app: App, run_first: bool) -> tuple[process.OSProcess, logs.Outputs] | str:
+        """Open the app's outputs and start its process; on failure, why (nothing left open)."""
         try:
             outputs = logs.open_outputs(app.paths, app.spec, app.pm_id, app.unique_id)
         except OSError as exc:
-            _run(then)
-            self._spawn_failed(app, f"cannot open log files: {exc}", raise_errors)
-            return
+            return f"cannot open log files: {exc}"
         try:
             proc = process.OSProcess.spawn(
                 process.LaunchSpec(
@@ -203,16 +215,11 @@ class Supervisor:
         except (KeyError, OSError, ValueError, subprocess.SubprocessError) as exc:
             # KeyError: Popen's getpwnam/getgrnam found no such user or group
             outputs.close()
-            _run(then)
             reason = exc.args[0] if isinstance(exc, KeyError) else exc
-            self._spawn_failed(app, f"cannot start {app.command.argv[0]}: {reason}", raise_errors)
-            return
+            return f"cannot start {app.command.argv[0]}: {reason}"
         finally:
             outputs.close_child_ends()
-        _run(then)
-        outputs.start()
-        log.info("App %s starting in -%s mode-", app.label(), app.spec.exec_mode.replace("_mode", ""))
-        self._attach(app, proc)
+        return proc, outputs
 
     def _attach(self, app: App, proc: process.OSProcess) -> None:
         app.proc = proc
@@ -279,7 +286,8 @@ class Supervisor:
     def _relaunch(self, app: App, then: Callable[[], None] | None = None) -> None:
         app.restart_timer = None
         if app.pm_id not in self.apps or app.stop_requested or app.proc is not None:
-            _run(then)
+            if then is not None:
+                then()
             return
         app.counters.restart_time += 1
         self._spawn(app, raise_errors=False, then=then, run_first=True)
@@ -407,11 +415,6 @@ def filter_shell_env(env: dict[str, str], filter_env: bool | list[str]) -> dict[
     prefixes = [filter_env] if isinstance(filter_env, str) else list(filter_env)
     return {key: value for key, value in env.items()
             if not any(key.startswith(prefix) for prefix in prefixes)}
-
-
-def _run(callback: Callable[[], None] | None) -> None:
-    if callback is not None:
-        callback()
 
 
 def _describe_exit(code: int | None) -> tuple[str, str]:
