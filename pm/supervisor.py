@@ -256,13 +256,15 @@ class Supervisor:
         if app.spec.treekill:
             process.signal_group(proc.pid, signal.SIGKILL)  # no orphan outlives the app's group
         if app.stop_requested or app.pm_id not in self.apps:
-            self._exited(app, code, manually=True)
+            self._exited(app, code, manually=True, status=str(app.status))
             return  # stop() is waiting for this exit and sets the final status
         decision = after_exit(app.policy, app.counters, code, now_ms())
+        # As PM2's exit event: "stopped", or "errored" when this exit ends the restarts.
+        down = Status.ERRORED if decision.action == "errored" else Status.STOPPED
         if decision.action == "restart" and not decision.delay_ms:
-            self._relaunch(app, then=lambda: self._exited(app, code, manually=False))
+            self._relaunch(app, then=lambda: self._exited(app, code, False, str(down)))
             return
-        self._exited(app, code, manually=False)
+        self._exited(app, code, manually=False, status=str(down))
         if decision.action == "stop":
             app.status = Status.STOPPED
             self._changed(app, "stop", reason=decision.reason)
@@ -276,12 +278,14 @@ class Supervisor:
             app.restart_timer = self.loop.call_later(decision.delay_ms / 1000, self._relaunch, app)
             self._changed(app, "waiting restart", delay_ms=decision.delay_ms)
 
-    def _exited(self, app: App, code: int | None, manually: bool) -> None:
-        """Log and announce an exit; its pid file goes (a relaunch writes the next one after)."""
+    def _exited(self, app: App, code: int | None, manually: bool, status: str) -> None:
+        """Log and announce an exit; its pid file goes (a relaunch writes the next one after).
+
+        status is what the event reports (a relaunch may already have set the app's own)."""
         _remove_pid_file(app.paths.pid)
         log.info("App %s exited with code [%s] via signal [%s]", app.label(),
                  *_describe_exit(code))
-        self._changed(app, "exit", exit_code=code, manually=manually)
+        self._changed(app, "exit", exit_code=code, manually=manually, status=status)
 
     def _relaunch(self, app: App, then: Callable[[], None] | None = None) -> None:
         app.restart_timer = None

@@ -24,7 +24,7 @@ def _lines(path: Path) -> list[str]:
 
 def test_crash_loop_sequence_ends_in_errored(pm: PM) -> None:
     record = pm.workdir / "events.txt"
-    hook = f'echo "$PM_EVENT $PM_APP_NAME $PM_EXIT_CODE" >> {record}'
+    hook = f'echo "$PM_EVENT $PM_APP_NAME $PM_EXIT_CODE $PM_APP_STATUS" >> {record}'
     eco = _eco(pm, [{
         "name": "crasher", "script": str(APPS / "crash.py"), "args": ["3"],
         "interpreter": sys.executable, "max_restarts": 3, "min_uptime": 5000,
@@ -40,7 +40,9 @@ def test_crash_loop_sequence_ends_in_errored(pm: PM) -> None:
     assert events == ["start", "online", "exit",
                       "start", "online", "restart", "exit",
                       "start", "online", "restart", "exit", "errored"], lines
-    assert all(line == "exit crasher 3" for line in lines if line.startswith("exit"))
+    # as PM2 reports them: down ("stopped") while restarts go on, "errored" on the last one
+    assert [line for line in lines if line.startswith("exit")] == [
+        "exit crasher 3 stopped", "exit crasher 3 stopped", "exit crasher 3 errored"]
 
 
 def test_stdin_json_and_env(pm: PM) -> None:
