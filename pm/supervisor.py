@@ -260,11 +260,11 @@ class Supervisor:
             return  # stop() is waiting for this exit and sets the final status
         decision = after_exit(app.policy, app.counters, code, now_ms())
         # As PM2's exit event: "stopped", or "errored" when this exit ends the restarts.
-        down = Status.ERRORED if decision.action == "errored" else Status.STOPPED
+        down = str(Status.ERRORED if decision.action == "errored" else Status.STOPPED)
         if decision.action == "restart" and not decision.delay_ms:
-            self._relaunch(app, then=lambda: self._exited(app, code, False, str(down)))
+            self._relaunch(app, then=lambda: self._exited(app, code, manually=False, status=down))
             return
-        self._exited(app, code, manually=False, status=str(down))
+        self._exited(app, code, manually=False, status=down)
         if decision.action == "stop":
             app.status = Status.STOPPED
             self._changed(app, "stop", reason=decision.reason)
