@@ -58,6 +58,15 @@ def test_rotation_settings_validate_and_default(tmp_path: Path) -> None:
         settings.set_value(home, "logrotate:maxsize", "1K")
 
 
+@pytest.fixture(params=["thread", "event-loop"])
+def raw_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a raw-stream test on both ways of reading: a thread of its own (while threads are
+    left) and the event loop (beyond THREADS_FROM_START, handed to a thread only if flooding)."""
+    if request.param == "event-loop":
+        monkeypatch.setattr(logpipe, "THREADS_FROM_START", 0)
+    return str(request.param)
+
+
 def _run_reader(chunks: list[bytes], targets: list[logpipe.Target],
                 whole_lines: bool | None = None) -> None:
     """Write chunks into a real pipe from a thread-free writer and read them with StreamReader."""
@@ -83,8 +92,9 @@ def _run_reader(chunks: list[bytes], targets: list[logpipe.Target],
     asyncio.run(main())
 
 
-@pytest.mark.parametrize("whole_lines", [False, True], ids=["raw-splice", "whole-lines"])
-def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path, whole_lines: bool) -> None:
+@pytest.mark.parametrize("whole_lines", [False, True], ids=["raw", "whole-lines"])
+def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path, whole_lines: bool,
+                                                    raw_path: str) -> None:
     path = str(tmp_path / "out.log")
     Path(path).write_bytes(b"before\n")  # a file from an earlier run: appended to
     big = b"x" * (1 << 20)
@@ -201,8 +211,8 @@ def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
     follower.close()
 
 
-def test_raw_reader_follows_a_file_truncated_under_it(tmp_path: Path) -> None:
-    """The splice path writes at the file's current end: after `> file` no hole of NULs."""
+def test_raw_reader_follows_a_file_truncated_under_it(tmp_path: Path, raw_path: str) -> None:
+    """Raw writes go to the file's current end: after `> file` no hole of NULs."""
     path = tmp_path / "out.log"
 
     async def main() -> None:
@@ -231,9 +241,74 @@ for n in range(int(sys.argv[1])):
 """
 
 
-def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path) -> None:
-    """A stream that fills its pipe gets its own thread; rotations (rename + reopen from the
-    event loop) while it writes lose nothing, and the thread ends with the writer."""
+def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) -> None:
+    """While threads are left, a raw stream is never registered with the loop's epoll (which
+    would make every later write of the app wake the pipe's queue), and its thread ends with
+    the writer, handing its count back."""
+    import threading
+
+    path = tmp_path / "out.log"
+
+    async def main() -> None:
+        read_end, write_end = os.pipe()
+        done = asyncio.get_running_loop().create_future()
+        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+                                      on_close=lambda: done.set_result(None))
+        reader.start()
+        with pytest.raises(KeyError):  # not in the selector: nobody polls this pipe
+            asyncio.get_running_loop()._selector.get_key(read_end)  # type: ignore[attr-defined]
+        assert logpipe._THREADS == [1]
+        assert any(t.name == "pm-output-out" for t in threading.enumerate())
+        os.write(write_end, b"hello\n")
+        os.close(write_end)
+        await asyncio.wait_for(done, 30)
+
+    asyncio.run(main())
+    assert path.read_bytes() == b"hello\n"
+    assert logpipe._THREADS == [0]
+
+
+def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logpipe, "THREADS_FROM_START", 1)
+
+    async def main() -> None:
+        selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+        pipes = [os.pipe() for _ in range(3)]
+        readers = [logpipe.StreamReader(pipes[0][0], [logpipe.Target(str(tmp_path / "a"),
+                                                                     logpipe.identity)]),
+                   logpipe.StreamReader(pipes[1][0], [logpipe.Target(str(tmp_path / "b"),
+                                                                     logpipe.identity)]),
+                   logpipe.StreamReader(pipes[2][0], [logpipe.Target(str(tmp_path / "c"),
+                                                                     logpipe.identity)],
+                                        whole_lines=True)]
+        for reader in readers:
+            reader.start()
+        registered = []
+        for read_end, _ in pipes:
+            try:
+                selector.get_key(read_end)
+                registered.append(True)
+            except KeyError:
+                registered.append(False)
+        assert registered == [False, True, True]  # a thread, then no thread left, whole lines
+        for reader in readers[1:]:
+            reader.close()
+        os.close(pipes[0][1])
+        while not readers[0].closed:  # EOF: the thread hands its close to the loop
+            await asyncio.sleep(0.01)
+        for _, write_end in pipes[1:]:
+            os.close(write_end)
+
+    asyncio.run(main())
+    assert logpipe._THREADS == [0]
+
+
+def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
+                                                               raw_path: str) -> None:
+    """A flooding raw stream is drained by a thread (its own from the start, or one it is
+    handed when found flooding on the event loop); rotations (rename + reopen from the event
+    loop) while it writes lose nothing, and the thread ends with the writer."""
     import subprocess
     import sys
     import threading
@@ -269,7 +344,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path) -
 
     asyncio.run(main())
     assert any(seen_thread), "the flooding stream never got its own thread"
-    assert logpipe._HOT == [0]
+    assert logpipe._THREADS == [0]
     for thread in threading.enumerate():  # it has handed the close to the loop: ending now
         if thread.name.startswith("pm-output"):
             thread.join(5)
