@@ -423,7 +423,9 @@ class StreamReader:
                          daemon=True).start()
 
     def _drain_in_thread(self) -> None:
-        """Tee, write, then consume, as _copy does (a SIGKILL loses nothing), until EOF."""
+        """Until EOF: wait in a blocking tee(2), then move a small batch with splice (exactly
+        once) or write a big batch's copy and only then consume it (at-least-once: a SIGKILL
+        between the two writes that batch again; never one lost)."""
         loop = self._loop
         assert loop is not None
         scratch_r, scratch_w = os.pipe2(os.O_CLOEXEC)
@@ -437,11 +439,15 @@ class StreamReader:
                     continue  # a signal landed on this thread
                 if size == 0:
                     break  # every writer is gone
-                target.write(_read_exact(scratch_r, size))
-                _consume(self.fd, size)
+                small = size < THREAD_BATCH
+                if small and self._move(size):
+                    _consume(scratch_r, size)  # the copy was only a way to wait
+                else:
+                    target.write(_read_exact(scratch_r, size))
+                    _consume(self.fd, size)
                 if size >= self._heavy:
                     self._grow()  # filling faster than we take: room for a whole rest
-                elif size < THREAD_BATCH:  # woken for a little: let the app's lines gather
+                elif small:  # woken for a little: let the app's lines gather
                     time.sleep(BATCH_DELAY / 4)
         except OSError as exc:
             log.error("reading app output failed: %s", exc)
@@ -449,6 +455,30 @@ class StreamReader:
             os.close(scratch_r)
             os.close(scratch_w)
             loop.call_soon_threadsafe(self.close)
+
+    def _move(self, size: int) -> bool:
+        """Splice size bytes, known to be in the pipe, into the file: each leaves the pipe only
+        as it enters the file, so a daemon killed at any instant writes none of them twice.
+        Used for a thread's small batches only: the pipe stays locked while the file is written,
+        which would stall a flooding app. False when the file system cannot splice."""
+        if not self._raw_splice:
+            return False
+        target = self.targets[0].file
+        moved = 0
+        while moved < size:
+            try:
+                step = target.splice_from(self.fd, size - moved)
+            except OSError as exc:
+                if moved == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                    self._raw_splice = False
+                    return False
+                target.failed(exc)  # e.g. disk full: drop the rest, as a write would
+                _consume(self.fd, size - moved)
+                return True
+            if step <= 0:
+                break
+            moved += step
+        return True
 
     def _grow(self) -> None:
         """The pipe fills faster than we look: give it room for a whole rest (within budget)."""

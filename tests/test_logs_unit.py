@@ -268,6 +268,42 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
     assert logpipe._THREADS == [0]
 
 
+def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quiet app's lines are spliced, so no instant exists where they are in the file and
+    still in the pipe. The death is simulated right after the file write (a SIGKILL cannot be
+    aimed at that instant): the first consume raises, the reader stops there."""
+    import fcntl
+    import termios
+
+    path = tmp_path / "out.log"
+    line = b"one quiet line\n"
+
+    def dies_here(fd: int, size: int) -> None:
+        raise OSError("simulated daemon death after the file write")
+
+    monkeypatch.setattr(logpipe, "_consume", dies_here)
+
+    async def main() -> int:
+        read_end, write_end = os.pipe()
+        watcher = os.dup(read_end)  # our own look at the pipe, after the reader is gone
+        done = asyncio.get_running_loop().create_future()
+        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+                                      on_close=lambda: done.set_result(None))
+        reader.start()
+        os.write(write_end, line)
+        await asyncio.wait_for(done, 30)
+        left = bytearray(4)
+        fcntl.ioctl(watcher, termios.FIONREAD, left)
+        os.close(watcher)
+        os.close(write_end)
+        return int.from_bytes(left, "little")
+
+    still_in_pipe = asyncio.run(main())
+    assert path.read_bytes() == line
+    assert still_in_pipe == 0, "written and still in the pipe: a next daemon writes it twice"
+
+
 def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logpipe, "THREADS_FROM_START", 1)
