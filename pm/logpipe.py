@@ -70,7 +70,7 @@ Transform = Callable[[bytes], bytes]
 class LogFile:
     """One file the daemon appends to, shared by every stream that writes it.
 
-    A flooding stream may be drained by its own thread (see StreamReader._drain_in_thread):
+    A raw stream is usually drained by a thread (see StreamReader._drain_in_thread):
     writes, reopen and close hold `lock`, so a rotation never closes the fd under a write."""
 
     def __init__(self, path: str) -> None:

@@ -211,15 +211,22 @@ def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
     follower.close()
 
 
+def _open_raw_reader(path: Path) -> tuple[logpipe.StreamReader, int, asyncio.Future[None]]:
+    """A raw reader of a fresh pipe into path, inside the running loop: (reader, the pipe's
+    write end, a future done once the reader has closed)."""
+    read_end, write_end = os.pipe()
+    done = asyncio.get_running_loop().create_future()
+    reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+                                  on_close=lambda: done.set_result(None))
+    return reader, write_end, done
+
+
 def test_raw_reader_follows_a_file_truncated_under_it(tmp_path: Path, raw_path: str) -> None:
     """Raw writes go to the file's current end: after `> file` no hole of NULs."""
     path = tmp_path / "out.log"
 
     async def main() -> None:
-        read_end, write_end = os.pipe()
-        done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
-                                      on_close=lambda: done.set_result(None))
+        reader, write_end, done = _open_raw_reader(path)
         assert not reader.whole_lines
         reader.start()
         os.write(write_end, b"x" * 50_000 + b"\n")
@@ -250,13 +257,10 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
     path = tmp_path / "out.log"
 
     async def main() -> None:
-        read_end, write_end = os.pipe()
-        done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
-                                      on_close=lambda: done.set_result(None))
+        reader, write_end, done = _open_raw_reader(path)
         reader.start()
         with pytest.raises(KeyError):  # not in the selector: nobody polls this pipe
-            asyncio.get_running_loop()._selector.get_key(read_end)  # type: ignore[attr-defined]
+            asyncio.get_running_loop()._selector.get_key(reader.fd)  # type: ignore[attr-defined]
         assert logpipe._THREADS == [1]
         assert any(t.name == "pm-output-out" for t in threading.enumerate())
         os.write(write_end, b"hello\n")
@@ -285,11 +289,8 @@ def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
     monkeypatch.setattr(logpipe, "_consume", dies_here)
 
     async def main() -> int:
-        read_end, write_end = os.pipe()
-        watcher = os.dup(read_end)  # our own look at the pipe, after the reader is gone
-        done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
-                                      on_close=lambda: done.set_result(None))
+        reader, write_end, done = _open_raw_reader(path)
+        watcher = os.dup(reader.fd)  # our own look at the pipe, after the reader is gone
         reader.start()
         os.write(write_end, line)
         await asyncio.wait_for(done, 30)
