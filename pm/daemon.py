@@ -30,6 +30,8 @@ from pm.supervisor import Supervisor
 log = logging.getLogger("pm")
 
 ALREADY_RUNNING_EXIT = 3
+#: How long an exiting daemon waits for its stopped apps' last output to reach the files.
+OUTPUT_DRAIN_SECONDS = 1.0
 
 
 class _PMFormatter(logging.Formatter):
@@ -164,12 +166,21 @@ class Daemon:
             log.info("daemon exited leaving %d apps running", len(self.supervisor.apps))
             return
         await self.supervisor.stop_all()
+        await self._drain_output()
         self.keeper.close(keep=False)
         for extra in getattr(self, "extras", ()):  # hooks for the final stops run, then end
             await extra.close()
         await self.server.close()
         remove_stale(self.home)
         log.info("daemon stopped")
+
+    @staticmethod
+    async def _drain_output() -> None:
+        """Let the stopped apps' last output reach their files before the daemon exits."""
+        logpipe = sys.modules.get("pm.logpipe")  # not imported: no app had a pipe
+        if logpipe is not None and not await logpipe.drained(OUTPUT_DRAIN_SECONDS):
+            log.warning("exiting with app output still unread: a pipe is held open by a "
+                        "process that outlived its app")
 
     def _save_on_exit(self) -> None:
         apps = list(self.supervisor.apps.values())

@@ -333,6 +333,20 @@ def reading(owner: str, pipe_inode: int) -> bool:
     return any(reader.inode == pipe_inode for reader in readers_of(owner))
 
 
+async def drained(timeout: float) -> bool:
+    """Wait until every reader has met the end of its pipe and closed, for at most timeout.
+
+    For the daemon's exit, after its apps are stopped: what an app wrote while stopping (a
+    goodbye, a traceback) is still in its pipe or in a reader's hands, and would die with the
+    daemon. Bounded, because a process that outlived its app (a detached grandchild) can hold
+    a pipe open for ever."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _BY_OWNER and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+    return not _BY_OWNER
+
+
 class StreamReader:
     """Read one pipe in big chunks and append its bytes (or whole, transformed lines) to targets."""
 

@@ -106,6 +106,37 @@ def test_combined_log_file_and_date_format(pm: PM) -> None:
     assert out.read_text() == f"{year}: hello\n" and err.read_text() == f"{year}: oops\n"
 
 
+GOODBYE = """\
+import signal, sys, time
+def bye(*_):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # sent to the pid and to its group
+    for i in range(5000):
+        print("bye %d" % i)
+    sys.exit(0)
+signal.signal(signal.SIGINT, bye)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--time"]], ids=["default", "time"])
+def test_what_apps_print_while_pm_kill_stops_them_reaches_the_log(
+        pm: PM, extra: list[str]) -> None:
+    """The daemon exits only once the stopped apps' last output is in their files."""
+    script = pm.write_app("goodbye.py", GOODBYE)
+    for index in range(3):
+        pm.run("start", str(script), "-n", f"g{index}", *extra)
+    outs = [_logs(pm, f"g{index}")[0] for index in range(3)]
+    wait_for(lambda: all(out.exists() and b"ready" in out.read_bytes() for out in outs), 15,
+             message="apps ready")
+    assert "killed" in pm.run("kill").stdout
+    for out in outs:
+        lines = out.read_text().splitlines()
+        assert [line.split(": ", 1)[-1] for line in lines[-5000:]] == [
+            f"bye {i}" for i in range(5000)], f"{out}: {len(lines)} lines"
+
+
 def test_logs_nostream_through_a_pipe(pm: PM) -> None:
     script = pm.write_app("greet.py",
                           "import sys\nprint('hi there')\nprint('bad', file=sys.stderr)\n")

@@ -305,6 +305,23 @@ def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
     assert still_in_pipe == 0, "written and still in the pipe: a next daemon writes it twice"
 
 
+def test_drained_waits_for_every_reader_within_its_bound(tmp_path: Path) -> None:
+    async def main() -> tuple[bool, bool]:
+        reader, write_end, done = _open_raw_reader(tmp_path / "out.log")
+        reader.owner = "app-1"
+        logpipe._BY_OWNER.setdefault("app-1", []).append(reader)
+        reader.start()
+        held_open = await logpipe.drained(0.05)  # its writer is still there
+        os.write(write_end, b"last words\n")
+        os.close(write_end)
+        finished = await logpipe.drained(10)
+        await asyncio.wait_for(done, 1)
+        return held_open, finished
+
+    assert asyncio.run(main()) == (False, True)
+    assert (tmp_path / "out.log").read_bytes() == b"last words\n"
+
+
 def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logpipe, "THREADS_FROM_START", 1)
