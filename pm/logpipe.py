@@ -34,6 +34,7 @@ reloadLogs` and rotation can reopen them between two writes.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import errno
 import functools
@@ -432,9 +433,10 @@ class StreamReader:
         return True
 
     def _start_thread(self) -> None:
+        """A bare thread: threading.Thread.start() waits until the new thread has run (126 vs
+        42 us here), and a relaunch starts two of these while its app is starting."""
         self._threaded = True
-        threading.Thread(target=self._drain_in_thread, name=f"pm-output-{self.kind}",
-                         daemon=True).start()
+        _thread.start_new_thread(self._drain_in_thread, ())
 
     def _drain_in_thread(self) -> None:
         """Until EOF: wait in a blocking tee(2), then move a small batch with splice (exactly

@@ -252,9 +252,8 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
     """While threads are left, a raw stream is never registered with the loop's epoll (which
     would make every later write of the app wake the pipe's queue), and its thread ends with
     the writer, handing its count back."""
-    import threading
-
     path = tmp_path / "out.log"
+    before = _os_threads()
 
     async def main() -> None:
         reader, write_end, done = _open_raw_reader(path)
@@ -262,7 +261,7 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
         with pytest.raises(KeyError):  # not in the selector: nobody polls this pipe
             asyncio.get_running_loop()._selector.get_key(reader.fd)  # type: ignore[attr-defined]
         assert logpipe._THREADS == [1]
-        assert any(t.name == "pm-output-out" for t in threading.enumerate())
+        assert _os_threads() == before + 1
         os.write(write_end, b"hello\n")
         os.close(write_end)
         await asyncio.wait_for(done, 30)
@@ -270,6 +269,21 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
     asyncio.run(main())
     assert path.read_bytes() == b"hello\n"
     assert logpipe._THREADS == [0]
+    _wait_threads_back_to(before)
+
+
+def _os_threads() -> int:
+    """This process's threads as the kernel counts them (reader threads are bare threads,
+    which the threading module does not list)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def _wait_threads_back_to(count: int) -> None:
+    """A reader thread hands its close to the loop as its last act, then ends."""
+    deadline = time.monotonic() + 5
+    while _os_threads() > count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _os_threads() == count, "a reader thread outlived its pipe"
 
 
 def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
@@ -365,13 +379,13 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     loop) while it writes lose nothing, and the thread ends with the writer."""
     import subprocess
     import sys
-    import threading
 
     from pm import pipes
 
     path = tmp_path / "app-out.log"
     lines = 300_000
     seen_thread = []
+    before = _os_threads()
 
     async def main() -> None:
         read_end, child_end = pipes.open_pair()
@@ -385,8 +399,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
         try:
             for index in range(5):
                 await asyncio.sleep(0.02)
-                seen_thread.append(any(t.name.startswith("pm-output")
-                                       for t in threading.enumerate()))
+                seen_thread.append(_os_threads() > before)
                 os.rename(path, tmp_path / f"app-out.{index}.log")
                 logpipe.FILES[str(path)].reopen()
             await asyncio.wait_for(done, 60)
@@ -399,10 +412,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     asyncio.run(main())
     assert any(seen_thread), "the flooding stream never got its own thread"
     assert logpipe._THREADS == [0]
-    for thread in threading.enumerate():  # it has handed the close to the loop: ending now
-        if thread.name.startswith("pm-output"):
-            thread.join(5)
-            assert not thread.is_alive()
+    _wait_threads_back_to(before)
     parts = sorted(tmp_path.glob("app-out.*.log"), key=lambda p: int(p.name.split(".")[1]))
     data = b"".join(p.read_bytes() for p in [*parts, path])
     numbers = [int(line[:8]) for line in data.splitlines()]
