@@ -484,6 +484,8 @@ class StreamReader:
         while moved < size:
             try:
                 step = target.splice_from(self.fd, size - moved)
+            except BlockingIOError:
+                break  # not expected (the bytes are there); what is left goes next time
             except OSError as exc:
                 if moved == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
                     self._raw_splice = False
