@@ -211,13 +211,14 @@ def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
     follower.close()
 
 
-def _open_raw_reader(path: Path) -> tuple[logpipe.StreamReader, int, asyncio.Future[None]]:
+def _open_raw_reader(path: Path, owner: str = "",
+                     ) -> tuple[logpipe.StreamReader, int, asyncio.Future[None]]:
     """A raw reader of a fresh pipe into path, inside the running loop: (reader, the pipe's
     write end, a future done once the reader has closed)."""
     read_end, write_end = os.pipe()
     done = asyncio.get_running_loop().create_future()
     reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
-                                  on_close=lambda: done.set_result(None))
+                                  on_close=lambda: done.set_result(None), owner=owner)
     return reader, write_end, done
 
 
@@ -321,9 +322,7 @@ def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
 
 def test_drained_waits_for_every_reader_within_its_bound(tmp_path: Path) -> None:
     async def main() -> tuple[bool, bool]:
-        reader, write_end, done = _open_raw_reader(tmp_path / "out.log")
-        reader.owner = "app-1"
-        logpipe._BY_OWNER.setdefault("app-1", []).append(reader)
+        reader, write_end, done = _open_raw_reader(tmp_path / "out.log", owner="app-1")
         reader.start()
         held_open = await logpipe.drained(0.05)  # its writer is still there
         os.write(write_end, b"last words\n")
