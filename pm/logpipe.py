@@ -214,6 +214,8 @@ class Target:
 
 
 SPLICE_F_NONBLOCK = 2
+#: What splice(2) says when the file system cannot take it: write the bytes instead.
+SPLICE_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
 
 
 @functools.cache
@@ -487,7 +489,7 @@ class StreamReader:
             except BlockingIOError:
                 break  # not expected (the bytes are there); what is left goes next time
             except OSError as exc:
-                if moved == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                if moved == 0 and exc.errno in SPLICE_UNSUPPORTED:
                     self._raw_splice = False
                     return False
                 target.failed(exc)  # e.g. disk full: drop the rest, as a write would
@@ -517,7 +519,7 @@ class StreamReader:
             except BlockingIOError:
                 return total, False
             except OSError as exc:
-                if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                if exc.errno in SPLICE_UNSUPPORTED:
                     self._raw_splice = False  # a file system splice cannot write to
                     return self._copy()
                 target.failed(exc)  # e.g. disk full: drop what came, as a write would

@@ -362,8 +362,10 @@ def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
         for reader in readers[1:]:
             reader.close()
         os.close(pipes[0][1])
-        while not readers[0].closed:  # EOF: the thread hands its close to the loop
-            await asyncio.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while not readers[0].closed and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # EOF: the thread hands its close to the loop
+        assert readers[0].closed, "the thread never reached the end of its pipe"
         for _, write_end in pipes[1:]:
             os.close(write_end)
 
