@@ -1,3 +1,3 @@
-from pm.entry import main
+from pm.cli.entry import main
 
 main()

@@ -1,7 +1,7 @@
 """`pm web`: the dashboard, the HTTP API and /metrics, served by aiohttp in their own process.
 
     auth.py     the token in PM_HOME/web.token and one-time login links
-    bridge.py   the only way to the daemon: pm.client.Client in worker threads; scale
+    bridge.py   the only way to the daemon: pm.client.connection.Client in worker threads; scale
     live.py     the shared process-list snapshot and log files followed by offset
     api.py      JSON endpoints and server-sent event streams
     metrics.py  Prometheus text exposition

@@ -10,8 +10,8 @@ import sys
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
-from pm import render  # noqa: E402
-from pm.commands.web import web  # noqa: E402
+from pm.cli import render  # noqa: E402
+from pm.cli.commands.web import web  # noqa: E402
 from pm.errors import PMError  # noqa: E402
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The web server's only way to the daemon: `pm.client.Client`, run in worker threads.
+"""The web server's only way to the daemon: `pm.client.connection.Client`, run in worker threads.
 
 The client is synchronous (one socket per request, as the CLI uses it); `call` runs it in a
 thread so the event loop keeps serving. The bridge never starts a daemon: a dashboard must not
@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pm.client import Client
+from pm.client.connection import Client
 from pm.errors import BadRequest, NotFound, PMError
 from pm.paths import Home
-from pm.spec import AppSpec
+from pm.config.spec import AppSpec
 
 #: Largest step one scale request may take: a typo must not fork a thousand processes.
 MAX_SCALE_STEP = 32

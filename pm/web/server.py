@@ -1,6 +1,6 @@
 """The aiohttp application: routes, the token check on every request, and serving until a signal.
 
-The server is its own process and reaches the daemon only through `pm.client.Client` (see
+The server is its own process and reaches the daemon only through `pm.client.connection.Client` (see
 `bridge.py`), so the daemon carries no HTTP code and a dashboard bug cannot take it down.
 """
 
