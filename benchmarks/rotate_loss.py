@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pm.client import Client
+from pm.client.connection import Client
 from pm.paths import Home
 
 APP = """\

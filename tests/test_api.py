@@ -20,7 +20,7 @@ def conn(pm: PM) -> Iterator[pm_package.Connection]:
 
 
 def test_import_pm_is_light() -> None:
-    code = "import sys, pm; print('pm.api' in sys.modules, 'pm.client' in sys.modules)"
+    code = "import sys, pm; print('pm.client.api' in sys.modules, 'pm.client.connection' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

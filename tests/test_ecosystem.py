@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pm.ecosystem import is_config_file, load_file, read_file
+from pm.config.ecosystem import is_config_file, load_file, read_file
 from pm.errors import ConfigError
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -229,7 +229,7 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 
 def test_scale_counts() -> None:
     from pm.errors import BadRequest
-    from pm.handlers_ecosystem import target_count
+    from pm.daemon.handlers.ecosystem import target_count
 
     assert (target_count(2, "5"), target_count(2, "+3"), target_count(4, "-1")) == (5, 5, 3)
     with pytest.raises(BadRequest, match=r"N, \+N or -N"):

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import APPS, PM, wait_for
 from pm.errors import ConfigError
-from pm.groups import levels, start_order
+from pm.daemon.core.groups import levels, start_order
 
 
 def spec(name: str, priority: int = 0, depends_on: tuple[str, ...] = ()) -> SimpleNamespace:
@@ -97,4 +97,4 @@ def test_restart_group_restarts_members_together(pm: PM) -> None:
     assert now["solo"]["pid"] == before["solo"] and now["other"]["pid"] == before["other"]
     # a requested stop of a member is not a failure: the others keep running
     pm.run("stop", "g1")
-    assert pm.app("g2")["pid"] == now["g2"]["pid"]
+    assert pm.daemon.core.app("g2")["pid"] == now["g2"]["pid"]

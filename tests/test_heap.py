@@ -7,7 +7,7 @@ import ctypes
 
 import pytest
 
-from pm import heap
+from pm.daemon import heap
 
 
 def _rss_mb() -> float:

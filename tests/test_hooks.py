@@ -71,7 +71,7 @@ def test_hanging_hook_does_not_delay_restarts(pm: PM) -> None:
     }])
     started = time.monotonic()
     pm.run("start", str(eco), env=env)
-    wait_for(lambda: pm.app("loop")["pm2_env"]["restart_time"] >= 5, 20, 0.05,
+    wait_for(lambda: pm.daemon.core.app("loop")["pm2_env"]["restart_time"] >= 5, 20, 0.05,
              "five restarts despite hanging hooks")
     assert time.monotonic() - started < 15
     log = pm.home / "pm.log"
@@ -96,8 +96,8 @@ def test_runner_in_process_memory_event_and_timeout(tmp_path: Path,
     import asyncio
     from types import SimpleNamespace
 
-    from pm.events import EventBus
-    from pm.hooks import HookRunner
+    from pm.daemon.core.events import EventBus
+    from pm.daemon.automation.hooks import HookRunner
 
     record = tmp_path / "record.txt"
     spec = SimpleNamespace(hooks={"memory": f'echo "$PM_EVENT $PM_APP_NAME $PM_REASON" >> {record}',

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from pm import logpipe, logrotate, settings
-from pm.dateformat import format_date
+from pm.daemon.output import logpipe
+from pm.daemon.output import rotation as logrotate
+from pm.config import settings
+from pm.config.dateformat import format_date
 from pm.errors import ConfigError
-from pm.logview import Follower, tail_lines
+from pm.client.logreader import Follower, tail_lines
 from pm.paths import Home
 
 WHEN = time.mktime((2026, 3, 7, 9, 5, 4, 0, 0, -1)) + 0.123
@@ -381,7 +383,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     import subprocess
     import sys
 
-    from pm import pipes
+    from pm.daemon.output import pipes
 
     path = tmp_path / "app-out.log"
     lines = 300_000

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import APPS
 
-from pm import recovery, state
+from pm.daemon.persist import recovery
+from pm.daemon.persist import state
 from pm.paths import Home
 from pm.protocol import Status
-from pm.spec import AppSpec
-from pm.supervisor import Supervisor
+from pm.config.spec import AppSpec
+from pm.daemon.core.supervisor import Supervisor
 
 TICKER = str(APPS / "ticker.py")
 

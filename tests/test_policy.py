@@ -1,6 +1,6 @@
 """PM2's restart policy replayed with a fake clock (PM2.md 3.2)."""
 
-from pm.policy import Counters, Policy, after_exit
+from pm.daemon.core.policy import Counters, Policy, after_exit
 
 
 def crash_loop(policy: Policy, gap_ms: int, exits: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 import click
 
-from pm import render
+from pm.cli import render
 
 
 def entry(**env: object) -> dict:

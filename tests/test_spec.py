@@ -8,7 +8,7 @@ import pytest
 
 from pm.errors import ConfigError
 from pm.paths import Home, sanitize_name
-from pm.spec import (
+from pm.config.spec import (
     AppSpec,
     canonical_key,
     default_name,

@@ -106,7 +106,7 @@ def test_execstart_behaves_as_type_forking_needs(pm: PM) -> None:
 
 
 def test_sudo_command_names_user_home_and_this_pm() -> None:
-    from pm import startup
+    from pm.cli import startup_unit as startup
 
     setup = startup.resolve("root", "/srv/app")
     command = startup.sudo_command(setup)

@@ -1,4 +1,4 @@
-"""The `pm` entry point: answers `pm jlist` without loading click, and hands the rest to pm.cli.
+"""The `pm` entry point: answers `pm jlist` without loading click, and hands the rest to pm.cli.main.
 
 `jlist` is what scripts and dashboards poll, so it should cost little more than starting Python:
 it imports only the client (socket, json) and copies the daemon's result bytes to stdout without
@@ -15,14 +15,14 @@ import sys
 def main() -> None:
     if sys.argv[1:] == ["jlist"] and fast_jlist():
         return
-    from pm.cli import main as cli_main
+    from pm.cli.main import main as cli_main
 
     cli_main()
 
 
 def fast_jlist() -> bool:
     """Print the process list as JSON; False (nothing printed) if the daemon gave an error."""
-    from pm.client import Client
+    from pm.client.connection import Client
     from pm.errors import PMError
 
     try:

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from pm import render
-from pm.client import Client
+from pm.cli import render
+from pm.client.connection import Client
 from pm.errors import PMError
 
 #: PM2's aliases, resolved without listing each alias in --help.
@@ -27,30 +27,30 @@ ALIASES = {
 }
 
 
-#: Commands that live in pm.commands.*, imported only when used: name -> "module:attribute".
+#: Commands that live in pm.cli.commands.*, imported only when used: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
-    "startOrRestart": "pm.commands.ecosystem:start_or_restart",
-    "startOrReload": "pm.commands.ecosystem:start_or_reload",
-    "startOrGracefulReload": "pm.commands.ecosystem:start_or_graceful_reload",
-    "reload": "pm.commands.ecosystem:reload",
-    "scale": "pm.commands.ecosystem:scale",
-    "init": "pm.commands.ecosystem:init",
-    "ecosystem": "pm.commands.ecosystem:init",
-    "save": "pm.commands.persist:save",
-    "resurrect": "pm.commands.persist:resurrect",
-    "cleardump": "pm.commands.persist:cleardump",
-    "update": "pm.commands.persist:update",
-    "startup": "pm.commands.persist:startup",
-    "unstartup": "pm.commands.persist:unstartup",
-    "monit": "pm.commands.monit:monit",
-    "events": "pm.commands.events:events",
-    "completion": "pm.commands.completion:completion",
-    "logs": "pm.commands.logs:logs_cmd",
-    "flush": "pm.commands.logs:flush_cmd",
-    "reloadLogs": "pm.commands.logs:reload_logs_cmd",
-    "set": "pm.commands.logs:set_cmd",
-    "get": "pm.commands.logs:get_cmd",
-    "web": "pm.commands.web:web",
+    "startOrRestart": "pm.cli.commands.ecosystem:start_or_restart",
+    "startOrReload": "pm.cli.commands.ecosystem:start_or_reload",
+    "startOrGracefulReload": "pm.cli.commands.ecosystem:start_or_graceful_reload",
+    "reload": "pm.cli.commands.ecosystem:reload",
+    "scale": "pm.cli.commands.ecosystem:scale",
+    "init": "pm.cli.commands.ecosystem:init",
+    "ecosystem": "pm.cli.commands.ecosystem:init",
+    "save": "pm.cli.commands.persist:save",
+    "resurrect": "pm.cli.commands.persist:resurrect",
+    "cleardump": "pm.cli.commands.persist:cleardump",
+    "update": "pm.cli.commands.persist:update",
+    "startup": "pm.cli.commands.persist:startup",
+    "unstartup": "pm.cli.commands.persist:unstartup",
+    "monit": "pm.cli.commands.monit:monit",
+    "events": "pm.cli.commands.events:events",
+    "completion": "pm.cli.commands.completion:completion",
+    "logs": "pm.cli.commands.logs:logs_cmd",
+    "flush": "pm.cli.commands.logs:flush_cmd",
+    "reloadLogs": "pm.cli.commands.logs:reload_logs_cmd",
+    "set": "pm.cli.commands.logs:set_cmd",
+    "get": "pm.cli.commands.logs:get_cmd",
+    "web": "pm.cli.commands.web:web",
 }
 
 
@@ -93,7 +93,7 @@ def client() -> Client:
     """The command's connection: the Python API's `Connection`, so CLI and API cannot drift."""
     ctx = click.get_current_context()
     if ctx.obj is None:
-        from pm.api import Connection
+        from pm.client.api import Connection
 
         ctx.obj = Connection()
     return ctx.obj  # type: ignore[no-any-return]
@@ -203,7 +203,7 @@ def watch_delay_ms(text: str) -> int:
     """PM2's `--watch-delay`: a bare number is seconds ("4", "1.5"), "4000ms" milliseconds
     (the ecosystem attribute `watch_delay` is milliseconds)."""
     from pm.errors import ConfigError
-    from pm.spec import parse_duration_ms
+    from pm.config.spec import parse_duration_ms
 
     try:
         return parse_duration_ms(text, "--watch-delay", default_unit="s")
@@ -218,7 +218,7 @@ def watch_delay_ms(text: str) -> int:
 @click.option("--no-daemon", is_flag=True, help="Run in the foreground, as pm-runtime.")
 def start(targets: tuple[str, ...], **options: Any) -> None:
     """Start a script, a command, an ecosystem file, or known apps by name/id."""
-    from pm.ecosystem import plan_start
+    from pm.config.ecosystem import plan_start
 
     targets = targets or ("ecosystem.config.js",)
     known: list[dict[str, Any]] | None = None
@@ -238,7 +238,7 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
     for warning in plan.warnings:
         click.echo(render.warn(warning), err=True)
     if options["no_daemon"]:
-        from pm.runtime import run_foreground
+        from pm.daemon.runtime import run_foreground
 
         sys.exit(run_foreground(plan.file_specs + plan.specs))
     entries: list[dict[str, Any]] = []
@@ -257,7 +257,7 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
         click.echo(render.prefix("Done."))
     table: list[dict[str, Any]] | None = None
     if plan.file_specs:  # ecosystem files: restart known names, start the rest (PM2's rule)
-        from pm.commands.ecosystem import apply_specs
+        from pm.cli.commands.ecosystem import apply_specs
 
         table = [] if not options["silent"] else None
         entries += apply_specs(client(), plan.file_specs, table)
@@ -274,7 +274,7 @@ SCRIPT_ARGS: list[str] = []
 
 def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
     if any("." in target for target in targets) or extra.get("env_name"):
-        from pm.commands.ecosystem import file_action  # ecosystem files act on their apps
+        from pm.cli.commands.ecosystem import file_action  # ecosystem files act on their apps
 
         targets = tuple(file_action(client(), cmd, targets, extra))
         if not targets:
@@ -360,7 +360,7 @@ def send_signal(signal_name: str, targets: tuple[str, ...]) -> None:
 def list_cmd(mini_list: bool, sort_key: str | None, watch: bool) -> None:
     """Show the process table."""
     if watch:
-        from pm.commands.monit import watch_table
+        from pm.cli.commands.monit import watch_table
 
         return watch_table(client(), lambda entries: sort_entries(entries, sort_key)
                            if sort_key else entries)
@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> None:
         SCRIPT_ARGS[:] = args[cut + 1:]
         args = args[:cut]
     if "_PM_COMPLETE" in os.environ:  # shell completion: live app names for target arguments
-        from pm.commands.completion import enable_app_names
+        from pm.cli.commands.completion import enable_app_names
 
         enable_app_names(main_group)
     main_group.main(args=args, prog_name="pm")

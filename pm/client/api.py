@@ -30,27 +30,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pm import protocol
-from pm.client import Client, _unwrap
+from pm.client.connection import Client, _unwrap
 from pm.paths import Home
 
 if TYPE_CHECKING:
-    from pm.api_types import Event, LogLine, ProcessInfo
+    from pm.client.records import Event, LogLine, ProcessInfo
 
 _TYPES = ("ProcessInfo", "Event", "LogLine")
 
 
 def __getattr__(name: str) -> Any:
-    """The record classes, built on first use (see pm.api_types)."""
+    """The record classes, built on first use (see pm.client.records)."""
     if name in _TYPES:
-        from pm import api_types
+        from pm.client import records as api_types
 
         return getattr(api_types, name)
-    raise AttributeError(f"module 'pm.api' has no attribute {name!r}")
+    raise AttributeError(f"module 'pm.client.api' has no attribute {name!r}")
 
 
 def _records() -> Any:
-    """pm.api_types, imported when a typed result is first built."""
-    from pm import api_types
+    """pm.client.records, imported when a typed result is first built."""
+    from pm.client import records as api_types
 
     return api_types
 
@@ -102,7 +102,7 @@ class Connection(Client):
     @staticmethod
     def _specs(app: Any, env_name: str | None,
                only: builtins.list[str] | None) -> builtins.list[Any]:
-        from pm.ecosystem import build_spec, is_config_file, load_file
+        from pm.config.ecosystem import build_spec, is_config_file, load_file
 
         cwd = os.getcwd()
         warnings: builtins.list[str] = []

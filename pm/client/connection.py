@@ -70,7 +70,7 @@ class Client:
         with open(self.home.daemon_log, "ab") as log_file:
             os.chmod(self.home.daemon_log, 0o600)
             launcher = subprocess.Popen(
-                [sys.executable, "-m", "pm.daemon_main", "--detach"],
+                [sys.executable, "-m", "pm.daemon", "--detach"],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
                 start_new_session=True, close_fds=True, env=env,
             )

@@ -1,6 +1,6 @@
 """The typed records the Python API returns (`pm.ProcessInfo`, `pm.Event`, `pm.LogLine`).
 
-Kept apart from `pm.api` so the CLI, whose client is a `pm.api.Connection`, does not pay for
+Kept apart from `pm.client.api` so the CLI, whose client is a `pm.client.api.Connection`, does not pay for
 building these classes on every `pm list`.
 """
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pm.errors import ConfigError
-from pm.settings import app_logrotate
-from pm.spec import (
+from pm.config.settings import app_logrotate
+from pm.config.spec import (
     AppSpec,
     canonical_key,
     default_name,

@@ -3,7 +3,7 @@
 Keys are `<module>:<key>` (stored as `{"<module>": {"<key>": value}}`) or plain `<key>` (stored
 at the top level). `pm2-logrotate:` and `pm-logrotate:` are accepted as `logrotate:` so PM2
 habits work. Values are kept as the strings the user typed, as PM2 does; the reader of a
-setting validates it (see `pm.logrotate.load_config`).
+setting validates it (see `pm.daemon.output.rotation.load_config`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def load(home: Home) -> dict[str, Any]:
 def set_value(home: Home, key: str, value: str) -> dict[str, Any]:
     module, sub = split_key(key)
     if module == "logrotate":
-        from pm.logrotate import validate_setting
+        from pm.daemon.output.rotation import validate_setting
 
         validate_setting(sub, value)
     data = load(home)
@@ -76,7 +76,7 @@ def app_logrotate(value: Any, where: str) -> dict[str, str]:
     rotateInterval, enabled}` object, validated like `pm set logrotate:<key>`."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected an object like {{\"max_size\": \"1M\"}}")
-    from pm.logrotate import APP_KEYS, validate_setting
+    from pm.daemon.output.rotation import APP_KEYS, validate_setting
 
     result = {}
     for key, item in value.items():

@@ -124,7 +124,7 @@ class AppSpec:
     priority: int = 0
     depends_on: list[str] = field(default_factory=list)
     restart_group: bool = False
-    logrotate: dict[str, str] | None = None  # per-app rotation settings (pm.logrotate)
+    logrotate: dict[str, str] | None = None  # per-app rotation settings (pm.daemon.output.rotation)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, independent copy. Not dataclasses.asdict: that deep-copies through its
@@ -280,7 +280,7 @@ def validate(spec: AppSpec, where: str) -> None:
     if not all(isinstance(code, int) for code in spec.stop_exit_codes):
         raise ConfigError(f"{where}: field 'stop_exit_codes' expects integers")
     if spec.cron_restart is not None:
-        from pm.cron import check as check_cron
+        from pm.config.cron import check as check_cron
 
         check_cron(spec.cron_restart, where)
 

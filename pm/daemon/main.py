@@ -1,6 +1,6 @@
 """The god daemon: single instance per PM_HOME, detached, signal-driven orderly shutdown.
 
-Started by the client as ``python -m pm.daemon`` in a new session with stdio on ``pm.log``.
+Started by the client as ``python -m pm.daemon.main`` in a new session with stdio on ``pm.log``.
 A lock file held for the daemon's lifetime guarantees one daemon per home; a stale pid file or
 socket left by a crashed daemon is removed once the lock proves nobody owns them.
 """
@@ -17,15 +17,20 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from pm import dump, handlers_logs, logrotate, pipes, recovery, state
-from pm.automation import Automation
+from pm.daemon.persist import dump
+from pm.daemon.handlers import logs as handlers_logs
+from pm.daemon.output import rotation as logrotate
+from pm.daemon.output import pipes
+from pm.daemon.persist import recovery
+from pm.daemon.persist import state
+from pm.daemon.automation.restarts import Automation
 from pm.errors import PMError
-from pm.groups import GroupRestarter
-from pm.handlers import Context
-from pm.hooks import HookRunner
+from pm.daemon.core.groups import GroupRestarter
+from pm.daemon.handlers.apps import Context
+from pm.daemon.automation.hooks import HookRunner
 from pm.paths import Home
-from pm.server import Server
-from pm.supervisor import Supervisor
+from pm.daemon.server import Server
+from pm.daemon.core.supervisor import Supervisor
 
 log = logging.getLogger("pm")
 
@@ -177,7 +182,7 @@ class Daemon:
     @staticmethod
     async def _drain_output() -> None:
         """Let the stopped apps' last output reach their files before the daemon exits."""
-        logpipe = sys.modules.get("pm.logpipe")  # not imported: no app had a pipe
+        logpipe = sys.modules.get("pm.daemon.output.logpipe")  # not imported: no app had a pipe
         if logpipe is not None and not await logpipe.drained(OUTPUT_DRAIN_SECONDS):
             log.warning("exiting with app output still unread: a pipe is held open by a "
                         "process that outlived its app")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pm.protocol import DOWN_STATUSES, Status
-from pm.spec import AppSpec
+from pm.config.spec import AppSpec
 
 LOCKED_EXIT = 3
 POLL_INTERVAL = 0.05
@@ -117,8 +117,8 @@ def _as_status(code: int | None) -> int:
 
 
 async def _run(specs: list[AppSpec], home: Any, auto_exit: bool, from_start: bool) -> int:
-    from pm.daemon import Daemon
-    from pm.handlers import HANDLERS
+    from pm.daemon.main import Daemon
+    from pm.daemon.handlers.apps import HANDLERS
 
     ready = asyncio.Event()
     daemon = Daemon(home, on_ready=ready.set)
@@ -166,12 +166,12 @@ async def _run(specs: list[AppSpec], home: Any, auto_exit: bool, from_start: boo
 def run_foreground(specs: list[AppSpec], home_dir: str | None = None, auto_exit: bool = True,
                    lock_file: str | None = None) -> int:
     """Run specs in the foreground until they are all down (or a signal); return the exit status."""
-    from pm.daemon import acquire_lock, setup_logging
+    from pm.daemon.main import acquire_lock, setup_logging
     from pm.paths import Home
 
     lock_fd = None
     if lock_file:
-        from pm.daemon import acquire_file_lock
+        from pm.daemon.main import acquire_file_lock
 
         lock_fd = acquire_file_lock(lock_file)
         if lock_fd is None:
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     """The `pm-runtime` console script."""
     import click
 
-    from pm.ecosystem import plan_start
+    from pm.config.ecosystem import plan_start
     from pm.errors import PMError
 
     @click.command(context_settings={"help_option_names": ["-h", "--help"]})

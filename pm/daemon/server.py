@@ -13,8 +13,8 @@ from typing import Any
 
 from pm import protocol
 from pm.errors import BadRequest, PMError, VersionMismatch
-from pm.handlers import HANDLERS, Context
-from pm.heap import HeapTrimmer
+from pm.daemon.handlers.apps import HANDLERS, Context
+from pm.daemon.heap import HeapTrimmer
 
 log = logging.getLogger("pm")
 

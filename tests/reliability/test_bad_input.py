@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from rel_support import raw_exchange, record, sleeper, soak, write_ecosystem
 
 from pm import protocol
-from pm.ecosystem import load_file
+from pm.config.ecosystem import load_file
 from pm.errors import ConfigError
-from pm.handlers import HANDLERS
-from pm.spec import AppSpec
+from pm.daemon.handlers.apps import HANDLERS
+from pm.config.spec import AppSpec
 
 __all__ = ["soak"]
 

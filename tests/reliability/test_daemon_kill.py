@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pm.recovery", reason="crash recovery (pm/recovery.py: re-adoption from "
+pytest.importorskip("pm.daemon.persist.recovery", reason="crash recovery (pm/recovery.py: re-adoption from "
                     "state.json after a daemon SIGKILL) is not in this branch yet")
 
 from conftest import PM, pid_alive, wait_for

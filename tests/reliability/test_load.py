@@ -14,7 +14,7 @@ from collections import Counter
 from conftest import PM, pid_alive, wait_for
 from rel_support import live_descendants, record, sleeper, soak, write_ecosystem
 
-from pm.client import Client
+from pm.client.connection import Client
 from pm.errors import DaemonUnavailable, PMError
 from pm.paths import Home
 

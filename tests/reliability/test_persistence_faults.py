@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pm.recovery", reason="persistence (pm/recovery.py, state.json, "
+pytest.importorskip("pm.daemon.persist.recovery", reason="persistence (pm/recovery.py, state.json, "
                     "pm save/resurrect) is not in this branch yet")
 
 from conftest import PM, pid_alive, wait_for

@@ -79,7 +79,7 @@ def enable_app_names(group: click.Group) -> None:
 
 def script_for(shell: str) -> str:
     """The completion script click generates for `pm` in this shell."""
-    from pm.cli import main_group
+    from pm.cli.main import main_group
 
     cls = get_completion_class(shell)
     if cls is None:

@@ -14,14 +14,14 @@ from typing import Any
 
 import click
 
-from pm import render
-from pm.client import Client
+from pm.cli import render
+from pm.client.connection import Client
 from pm.errors import ConfigError, PMError
-from pm.spec import AppSpec
+from pm.config.spec import AppSpec
 
 
 def _client() -> Client:
-    from pm.cli import client
+    from pm.cli.main import client
 
     return client()
 
@@ -38,7 +38,7 @@ def _only(only: str | None) -> list[str] | None:
 def load_files(paths: list[str], env_name: str | None, only: list[str] | None,
                check_scripts: bool = True) -> list[AppSpec]:
     """Every app of the files, validated as a whole before anything is sent."""
-    from pm.ecosystem import load_file
+    from pm.config.ecosystem import load_file
 
     specs: list[AppSpec] = []
     for path in paths:
@@ -76,7 +76,7 @@ def apply_specs(client: Client, specs: list[AppSpec],
 
 
 def is_file_target(target: str) -> bool:
-    from pm.ecosystem import is_config_file
+    from pm.config.ecosystem import is_config_file
 
     return is_config_file(target) and os.path.isfile(target)
 
@@ -114,7 +114,7 @@ def file_action(client: Client, cmd: str, targets: tuple[str, ...] | list[str],
 
 def _print_table(silent: bool) -> None:
     if not silent:
-        from pm.cli import print_table
+        from pm.cli.main import print_table
 
         print_table()
 

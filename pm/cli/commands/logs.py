@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
-from pm import render
-from pm.cli import client
-from pm.dateformat import LOGS_TIMESTAMP_FORMAT, format_date
-from pm.logview import Follower, Source, sources_for, tail_lines
+from pm.cli import render
+from pm.cli.main import client
+from pm.config.dateformat import LOGS_TIMESTAMP_FORMAT, format_date
+from pm.client.logreader import Follower, Source, sources_for, tail_lines
 
 #: How often new lines are looked for, and how often the app list is re-read (new apps).
 POLL_SECONDS = 0.1
@@ -183,7 +183,7 @@ def reload_logs_cmd() -> None:
 @click.argument("value")
 def set_cmd(key: str, value: str) -> None:
     """Store a setting, e.g. `pm set logrotate:max_size 1G` (PM_HOME/module_conf.json)."""
-    from pm import settings
+    from pm.config import settings
 
     home = client().home
     data = settings.set_value(home, key, value)
@@ -196,7 +196,7 @@ def set_cmd(key: str, value: str) -> None:
 @click.argument("key", required=False)
 def get_cmd(key: str | None) -> None:
     """Print a setting, a module's settings, or all of them."""
-    from pm import settings
+    from pm.config import settings
 
     value = settings.get_value(client().home, key)
     if isinstance(value, (dict, list)):

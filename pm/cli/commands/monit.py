@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from pm import render
-from pm.client import Client
+from pm.cli import render
+from pm.client.connection import Client
 from pm.errors import PMError
 
 REFRESH_S = 1.0

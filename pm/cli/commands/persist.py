@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from pm import render
+from pm.cli import render
 from pm.errors import PMError
 from pm.paths import Home
 
 def _client() -> Any:
-    from pm.cli import client
+    from pm.cli.main import client
 
     return client()
 
@@ -63,7 +63,7 @@ def resurrect(source: str | None, silent: bool) -> None:
     for error in result["errors"]:
         click.echo(render.error(error), err=True)
     if not silent:
-        from pm.cli import print_table
+        from pm.cli.main import print_table
 
         print_table()
     if result["errors"]:
@@ -73,7 +73,7 @@ def resurrect(source: str | None, silent: bool) -> None:
 @click.command("update")
 def update() -> None:
     """Replace the running daemon (e.g. after upgrading pm) without stopping any app."""
-    from pm.client import Client
+    from pm.client.connection import Client
 
     client = Client(autostart=False)
     if not client.daemon_running():
@@ -89,7 +89,7 @@ def update() -> None:
     info = fresh.call("hello")
     click.echo(render.prefix(f"pm daemon updated (pid {old_pid} -> {info['pid']}, "
                              f"version {info['version']})"))
-    from pm.cli import print_table
+    from pm.cli.main import print_table
 
     print_table(fresh.call("list"))
 
@@ -157,7 +157,7 @@ def _startup_options(func: Any) -> Any:
 
 def _resolve(platform: str, user: str | None, home: str | None, service_name: str | None,
              user_unit: bool, wait_ip: bool) -> Any:
-    from pm import startup as unit
+    from pm.cli import startup_unit as unit
 
     if platform != "systemd":
         raise PMError(f"init system {platform!r} is not supported; pm supports systemd")
@@ -177,7 +177,7 @@ def _needs_root(user_unit: bool, unit_dir: str | None) -> bool:
 def startup(platform: str, user: str | None, home: str | None, service_name: str | None,
             user_unit: bool, wait_ip: bool, unit_dir: str | None, print_only: bool) -> None:
     """Start pm and resurrect the saved list at boot (systemd)."""
-    from pm import startup as unit
+    from pm.cli import startup_unit as unit
 
     setup = _resolve(platform, user, home, service_name, user_unit, wait_ip)
     if print_only:
@@ -198,7 +198,7 @@ def startup(platform: str, user: str | None, home: str | None, service_name: str
 def unstartup(platform: str, user: str | None, home: str | None, service_name: str | None,
               user_unit: bool, wait_ip: bool, unit_dir: str | None) -> None:
     """Remove the unit `pm startup` installed."""
-    from pm import startup as unit
+    from pm.cli import startup_unit as unit
 
     setup = _resolve(platform, user, home, service_name, user_unit, wait_ip)
     if _needs_root(user_unit, unit_dir):

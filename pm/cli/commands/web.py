@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from pm import render
+from pm.cli import render
 from pm.errors import PMError
 from pm.paths import Home
 
@@ -137,8 +137,8 @@ def _serve(home: Home, host: str, port: int) -> None:
 def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: str,
                   token: str) -> None:
     """Start the server as a pm app, wait for its port, print the login link."""
-    from pm.client import Client
-    from pm.spec import AppSpec
+    from pm.client.connection import Client
+    from pm.config.spec import AppSpec
 
     if port == 0:
         raise click.UsageError("--daemon needs a fixed --port (0 would hide the port it picks)")

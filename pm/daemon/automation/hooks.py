@@ -23,7 +23,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from pm.events import EventBus
+from pm.daemon.core.events import EventBus
 
 log = logging.getLogger("pm")
 

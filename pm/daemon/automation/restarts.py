@@ -17,11 +17,12 @@ import logging
 import time
 from typing import Any
 
-from pm import cron, monitor
-from pm.app import App
+from pm.config import cron
+from pm.daemon.core import monitor
+from pm.daemon.core.app import App
 from pm.protocol import Status
-from pm.supervisor import Supervisor
-from pm.watch import SETTLE_S, Debounce, Watcher, config_for
+from pm.daemon.core.supervisor import Supervisor
+from pm.daemon.automation.watch import SETTLE_S, Debounce, Watcher, config_for
 
 log = logging.getLogger("pm")
 

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pm.logs import LogPaths
-from pm.policy import Counters, Policy
-from pm.process import OSProcess
+from pm.daemon.output.logfiles import LogPaths
+from pm.daemon.core.policy import Counters, Policy
+from pm.daemon.core.process import OSProcess
 from pm.protocol import Status
-from pm.spec import AppSpec, Command, is_python
+from pm.config.spec import AppSpec, Command, is_python
 
 
 def uuid4_text() -> str:

@@ -1,7 +1,7 @@
 """CPU and memory of each app's process tree, read straight from /proc, on demand only.
 
 Nothing here runs on a timer: `Sampler.sample` is called when a client asks (`list`, `jlist`,
-`describe`, `monit`), and the memory guard (pm.automation) reads only the apps that have a
+`describe`, `monit`), and the memory guard (pm.daemon.automation.restarts) reads only the apps that have a
 `max_memory_restart`. So 1,000 idle apps without limits cost the daemon nothing between requests.
 
 A tree is found through `/proc/<pid>/task/<tid>/children` (the kernel's own list of a task's

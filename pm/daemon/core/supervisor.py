@@ -18,14 +18,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pm import logs, process
-from pm.app import App, now_ms
+from pm.daemon.output import logfiles as logs
+from pm.daemon.core import process
+from pm.daemon.core.app import App, now_ms
 from pm.errors import BadRequest, Conflict, NotFound, SpawnError
-from pm.events import EventBus
+from pm.daemon.core.events import EventBus
 from pm.paths import Home
-from pm.policy import after_exit
+from pm.daemon.core.policy import after_exit
 from pm.protocol import DOWN_STATUSES, Status
-from pm.spec import AppSpec, resolve_command
+from pm.config.spec import AppSpec, resolve_command
 
 log = logging.getLogger("pm")
 
@@ -379,7 +380,7 @@ class Supervisor:
         return process.send_signal(app.proc.pid, signum)
 
     async def stop_all(self) -> None:
-        from pm.groups import stop_in_order  # reverse priority / depends_on order
+        from pm.daemon.core.groups import stop_in_order  # reverse priority / depends_on order
 
         await stop_in_order(self.apps.values(), self.stop)
 

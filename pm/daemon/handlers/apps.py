@@ -11,13 +11,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pm import groups, protocol
-from pm.app import App
+from pm import protocol
+from pm.daemon.core import groups
+from pm.daemon.core.app import App
 from pm.errors import BadRequest, NotFound, PMError
-from pm.monitor import Sampler
-from pm.process import signal_number
-from pm.spec import AppSpec
-from pm.supervisor import Supervisor, each, ensure_unique_start
+from pm.daemon.core.monitor import Sampler
+from pm.daemon.core.process import signal_number
+from pm.config.spec import AppSpec
+from pm.daemon.core.supervisor import Supervisor, each, ensure_unique_start
 
 Handler = Callable[["Context", dict[str, Any]], Awaitable[Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -209,7 +210,7 @@ async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"pid": os.getpid()}
 
 
-from pm import handlers_ecosystem  # noqa: E402,F401
-from pm import handlers_persist  # noqa: E402,F401
-from pm import handlers_watch  # noqa: E402,F401
-from pm import handlers_logs  # noqa: E402,F401
+from pm.daemon.handlers import ecosystem as handlers_ecosystem  # noqa: E402,F401
+from pm.daemon.handlers import persist as handlers_persist  # noqa: E402,F401
+from pm.daemon.handlers import watch as handlers_watch  # noqa: E402,F401
+from pm.daemon.handlers import logs as handlers_logs  # noqa: E402,F401

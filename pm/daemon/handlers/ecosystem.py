@@ -14,13 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pm import logs
-from pm.app import App
+from pm.daemon.output import logfiles as logs
+from pm.daemon.core.app import App
 from pm.errors import BadRequest, ConfigError, NotFound
-from pm import groups
-from pm.handlers import Context, arg_env, arg_str, handler, raise_first
-from pm.spec import AppSpec, resolve_command
-from pm.supervisor import each, filter_shell_env
+from pm.daemon.core import groups
+from pm.daemon.handlers.apps import Context, arg_env, arg_str, handler, raise_first
+from pm.config.spec import AppSpec, resolve_command
+from pm.daemon.core.supervisor import each, filter_shell_env
 
 
 @handler("apply_file")

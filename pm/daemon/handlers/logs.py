@@ -6,9 +6,10 @@ import logging
 import os
 from typing import Any
 
-from pm import logpipe, logrotate
-from pm.app import App
-from pm.handlers import Context, arg_targets, handler
+from pm.daemon.output import logpipe
+from pm.daemon.output import rotation as logrotate
+from pm.daemon.core.app import App
+from pm.daemon.handlers.apps import Context, arg_targets, handler
 
 log = logging.getLogger("pm")
 

@@ -8,11 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pm import dump, logs
-from pm.app import App
+from pm.daemon.persist import dump
+from pm.daemon.output import logfiles as logs
+from pm.daemon.core.app import App
 from pm.errors import BadRequest, PMError
-from pm.handlers import Context, handler
-from pm.spec import AppSpec
+from pm.daemon.handlers.apps import Context, handler
+from pm.config.spec import AppSpec
 
 
 @handler("save")

@@ -1,6 +1,6 @@
 """Daemon command `watch`: turn file watching on, off or over for apps (`--watch` on restart/stop).
 
-Only the app's spec changes here; the automation (pm.automation) sees the resulting bus event and
+Only the app's spec changes here; the automation (pm.daemon.automation.restarts) sees the resulting bus event and
 starts or stops the actual watch, so the saved process list keeps the choice too.
 """
 
@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from pm.errors import BadRequest
-from pm.handlers import Context, arg_targets, handler
+from pm.daemon.handlers.apps import Context, arg_targets, handler
 
 ACTIONS = ("enable", "disable", "toggle")
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pm import dateformat
+from pm.config import dateformat
 from pm.paths import Home
-from pm.spec import AppSpec
+from pm.config.spec import AppSpec
 
 NULL_PATHS = frozenset({"/dev/null", "NULL", "null"})
 
@@ -132,7 +132,7 @@ def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0,
 
 def pipe_targets(paths: LogPaths, spec: AppSpec, pm_id: int, kind: str) -> list[Any]:
     """Where the `kind` ("out"/"err") stream of a pipe-mode app goes, transformed."""
-    from pm import logpipe  # only the daemon in pipe mode needs it
+    from pm.daemon.output import logpipe  # only the daemon in pipe mode needs it
 
     fmt = spec.log_date_format or (dateformat.TIME_FORMAT if spec.time else None)
     if spec.log_type == "json":
@@ -148,7 +148,8 @@ def pipe_targets(paths: LogPaths, spec: AppSpec, pm_id: int, kind: str) -> list[
 
 
 def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int, owner: str) -> Outputs:
-    from pm import logpipe, pipes
+    from pm.daemon.output import logpipe
+    from pm.daemon.output import pipes
 
     opened: list[int] = []
     readers: list[logpipe.StreamReader] = []

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pm.dateformat import CachedFormatter
+from pm.config.dateformat import CachedFormatter
 
 log = logging.getLogger("pm")
 

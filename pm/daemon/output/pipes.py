@@ -23,7 +23,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from pm import process
+from pm.daemon.core import process
 
 log = logging.getLogger("pm")
 
@@ -70,7 +70,7 @@ def find(pids: Iterable[int], pipe_inode: int) -> int | None:
 
 def saved(app: Any) -> list[list[Any]] | None:
     """What state.json keeps for app: [[kind, pipe inode], ...] of its open readers."""
-    from pm import logpipe
+    from pm.daemon.output import logpipe
 
     readers = logpipe.readers_of(app.unique_id)
     return [[reader.kind, reader.inode] for reader in readers] or None
@@ -86,7 +86,8 @@ def resume(supervisor: Any) -> int:
     Called after recovery: each app that is running again and had pipes saved gets a reader on
     the same pipe, found among the fds of its process and descendants.
     """
-    from pm import logpipe, logs
+    from pm.daemon.output import logpipe
+    from pm.daemon.output import logfiles as logs
 
     resumed = 0
     for app in supervisor.apps.values():
@@ -118,6 +119,6 @@ def resume(supervisor: Any) -> int:
 
 def install() -> None:
     """Save each app's pipes in state.json (see state.EXTRAS)."""
-    from pm import state
+    from pm.daemon.persist import state
 
     state.EXTRAS["pipes"] = (saved, restore)

@@ -35,11 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pm import logpipe, settings
-from pm.dateformat import format_date
+from pm.daemon.output import logpipe
+from pm.config import settings
+from pm.config.dateformat import format_date
 from pm.errors import ConfigError, PMError
 from pm.paths import Home
-from pm.spec import parse_size
+from pm.config.spec import parse_size
 
 log = logging.getLogger("pm")
 

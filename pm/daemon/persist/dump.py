@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pm.app import App
+from pm.daemon.core.app import App
 from pm.errors import ConfigError, Conflict, NotFound
 from pm.paths import Home, write_private
 
@@ -178,7 +178,7 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
     shell env. Entries sharing a name become one app with that many instances. Log and pid
     paths under PM2's home are dropped so pm writes its own; custom paths are kept.
     """
-    from pm.ecosystem import build_spec
+    from pm.config.ecosystem import build_spec
 
     counts: dict[str, int] = {}
     for item in entries:
@@ -200,8 +200,8 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
 
 def _pm2_raw_spec(item: dict[str, Any]) -> dict[str, Any]:
     """The configuration part of a pm2_env, as an ecosystem app object."""
-    from pm.ecosystem import COERCE
-    from pm.spec import INTERPRETER_BY_EXTENSION, canonical_key
+    from pm.config.ecosystem import COERCE
+    from pm.config.spec import INTERPRETER_BY_EXTENSION, canonical_key
 
     env = item.get("env") if isinstance(item.get("env"), dict) else {}
     pm2_home = str(env.get("PM2_HOME") or item.get("PM2_HOME") or "")

@@ -26,14 +26,16 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pm import pipes, process, state
-from pm.app import App, now_ms
+from pm.daemon.output import pipes
+from pm.daemon.core import process
+from pm.daemon.persist import state
+from pm.daemon.core.app import App, now_ms
 from pm.errors import PMError
-from pm.logs import LogPaths
-from pm.policy import Counters, after_exit
+from pm.daemon.output.logfiles import LogPaths
+from pm.daemon.core.policy import Counters, after_exit
 from pm.protocol import Status
-from pm.spec import AppSpec, Command
-from pm.supervisor import Supervisor
+from pm.config.spec import AppSpec, Command
+from pm.daemon.core.supervisor import Supervisor
 
 log = logging.getLogger("pm")
 

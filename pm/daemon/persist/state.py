@@ -25,10 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pm.app import App
+from pm.daemon.core.app import App
 from pm.paths import Home, write_private
-from pm.spec import AppSpec
-from pm.supervisor import Supervisor
+from pm.config.spec import AppSpec
+from pm.daemon.core.supervisor import Supervisor
 
 log = logging.getLogger("pm")
 
