@@ -44,8 +44,8 @@ def test_invalid_patterns_name_the_field(bad: str) -> None:
 def test_cron_restarts_on_time_and_starts_stopped_apps(pm) -> None:
     pm.run("start", str(APPS / "ticker.py"), "--name", "cr", "--cron", "*/2 * * * * *")
     pm.wait_status("cr", "online")
-    first = pm.daemon.core.app("cr")["pm2_env"]["restart_time"]
-    wait_for(lambda: pm.daemon.core.app("cr")["pm2_env"]["restart_time"] >= first + 2, timeout=10,
+    first = pm.app("cr")["pm2_env"]["restart_time"]
+    wait_for(lambda: pm.app("cr")["pm2_env"]["restart_time"] >= first + 2, timeout=10,
              message="two cron restarts")
     log = (pm.home / "pm.log").read_text()
     assert "App [cr:0] cron restart (*/2 * * * * *)" in log
@@ -65,8 +65,8 @@ def test_cron_survives_save_and_resurrect(pm) -> None:
     pm.run("kill")
     pm.run("resurrect")
     pm.wait_status("cs", "online")
-    start = pm.daemon.core.app("cs")["pm2_env"]["restart_time"]
-    wait_for(lambda: pm.daemon.core.app("cs")["pm2_env"]["restart_time"] > start, timeout=10,
+    start = pm.app("cs")["pm2_env"]["restart_time"]
+    wait_for(lambda: pm.app("cs")["pm2_env"]["restart_time"] > start, timeout=10,
              message="cron restart after resurrect")
 
 

@@ -108,7 +108,7 @@ def test_only_start_or_restart_reload_stop_and_delete_a_file(pm: PM) -> None:
     assert set(entries) == {"a", "b"} and entries["a"]["pm2_env"]["restart_time"] == 1
     pm.run("reload", "a")  # fork mode: a restart
     pm.wait_status("a", "online")
-    assert pm.daemon.core.app("a")["pm2_env"]["restart_time"] == 2
+    assert pm.app("a")["pm2_env"]["restart_time"] == 2
     pm.run("stop", str(eco))
     assert {e["pm2_env"]["status"] for e in pm.jlist()} == {"stopped"}
     pm.run("delete", str(eco))

@@ -97,4 +97,4 @@ def test_restart_group_restarts_members_together(pm: PM) -> None:
     assert now["solo"]["pid"] == before["solo"] and now["other"]["pid"] == before["other"]
     # a requested stop of a member is not a failure: the others keep running
     pm.run("stop", "g1")
-    assert pm.daemon.core.app("g2")["pid"] == now["g2"]["pid"]
+    assert pm.app("g2")["pid"] == now["g2"]["pid"]

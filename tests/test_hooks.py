@@ -71,7 +71,7 @@ def test_hanging_hook_does_not_delay_restarts(pm: PM) -> None:
     }])
     started = time.monotonic()
     pm.run("start", str(eco), env=env)
-    wait_for(lambda: pm.daemon.core.app("loop")["pm2_env"]["restart_time"] >= 5, 20, 0.05,
+    wait_for(lambda: pm.app("loop")["pm2_env"]["restart_time"] >= 5, 20, 0.05,
              "five restarts despite hanging hooks")
     assert time.monotonic() - started < 15
     log = pm.home / "pm.log"

@@ -43,7 +43,7 @@ def test_killed_app_is_back_fast_with_restart_counted(pm: PM) -> None:
     killed_at = time.monotonic()
 
     def respawned() -> dict | None:
-        entry = pm.daemon.core.app("api")
+        entry = pm.app("api")
         return entry if entry["pid"] not in (0, first) else None
 
     entry = wait_for(respawned, timeout=5, message="respawn")
@@ -101,14 +101,14 @@ def test_stop_restart_delete_and_selectors(pm: PM) -> None:
     pm.run("start", "a1")  # a known name restarts it, as PM2 does
     assert pm.status("a1") == "online"
     pm.run("restart", "/^a/")
-    assert pm.daemon.core.app("a1")["pm2_env"]["restart_time"] == 1  # it was running
-    assert pm.daemon.core.app("a2")["pm2_env"]["restart_time"] == 0  # it was stopped: PM2 does not count
+    assert pm.app("a1")["pm2_env"]["restart_time"] == 1  # it was running
+    assert pm.app("a2")["pm2_env"]["restart_time"] == 0  # it was stopped: PM2 does not count
     pm.run("stop", "0", "2")
     assert [e["pm2_env"]["status"] for e in pm.jlist()] == ["stopped", "online", "stopped"]
     pm.run("delete", "all")
     assert pm.jlist() == []
     pm.run("start", TICKER, "--name", "again")
-    assert pm.daemon.core.app("again")["pm_id"] == 0  # ids start over once the table is empty
+    assert pm.app("again")["pm_id"] == 0  # ids start over once the table is empty
 
 
 def test_same_script_twice_needs_force(pm: PM) -> None:
@@ -168,7 +168,7 @@ def test_script_args_after_double_dash_and_shell_command(pm: PM) -> None:
     wait_for(lambda: marker.exists() and marker.read_text() == "x y z", message="args")
     pm.run("start", f"echo shell-ok > {pm.workdir}/shell.txt && sleep 30", "--name", "sh")
     wait_for(lambda: (pm.workdir / "shell.txt").exists(), message="shell command")
-    assert pm.daemon.core.app("sh")["pm2_env"]["status"] == "online"
+    assert pm.app("sh")["pm2_env"]["status"] == "online"
 
 
 def test_no_autorestart_and_stop_exit_codes(pm: PM) -> None:
@@ -208,9 +208,9 @@ while True:
     assert pm.run("id", "sig").stdout.strip() == "[ 0 ]"
     assert pm.run("id", "nobody").stdout.strip() == "[]"
     pm.run("restart", "sig")
-    assert pm.daemon.core.app("sig")["pm2_env"]["restart_time"] == 1
+    assert pm.app("sig")["pm2_env"]["restart_time"] == 1
     pm.run("reset", "sig")
-    assert pm.daemon.core.app("sig")["pm2_env"]["restart_time"] == 0
+    assert pm.app("sig")["pm2_env"]["restart_time"] == 0
     described = pm.run("describe", "sig").stdout
     assert "script path" in described and str(script) in described
     assert pm.run("ping").stdout.strip() == "{ msg: 'pong' }"

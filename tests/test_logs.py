@@ -58,7 +58,7 @@ def _numbers(path: Path, prefix: bytes) -> list[int]:
 
 
 def _logs(pm: PM, name: str) -> tuple[Path, Path]:
-    env = pm.daemon.core.app(name)["pm2_env"]
+    env = pm.app(name)["pm2_env"]
     return Path(env["pm_out_log_path"]), Path(env["pm_err_log_path"])
 
 

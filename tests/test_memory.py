@@ -48,12 +48,12 @@ def test_memory_limit_restarts_within_a_second(pm) -> None:
     pm.run("start", str(APPS / "memhog.py"), "--name", "hog", "--max-memory-restart", "60M",
            "--", str(trigger), "120")
     pm.wait_status("hog", "online")
-    assert pm.daemon.core.app("hog")["pm2_env"]["restart_time"] == 0
+    assert pm.app("hog")["pm2_env"]["restart_time"] == 0
     trigger.touch()
     out_log = pm.home / "logs" / "hog-out.log"
     allocated = float(wait_for(lambda: re.search(r"allocated (\S+)", out_log.read_text()),
                                timeout=15, message="allocation").group(1))
-    entry = wait_for(lambda: (e := pm.daemon.core.app("hog"))["pm2_env"]["restart_time"] >= 1 and e,
+    entry = wait_for(lambda: (e := pm.app("hog"))["pm2_env"]["restart_time"] >= 1 and e,
                      timeout=10, message="memory restart")
     restarted_at = entry["pm2_env"]["pm_uptime"] / 1000
     # 0.5 s check interval + stop time; generous for a loaded 2-core machine.
@@ -62,16 +62,16 @@ def test_memory_limit_restarts_within_a_second(pm) -> None:
     line = re.search(r"App \[hog:0\] memory ([\d.]+)MB exceeds max_memory_restart 60.0MB", log)
     assert line and float(line.group(1)) > 60, log
     time.sleep(1.2)  # the fresh process is small again: no second restart
-    assert pm.daemon.core.app("hog")["pm2_env"]["restart_time"] == 1
+    assert pm.app("hog")["pm2_env"]["restart_time"] == 1
 
 
 def test_list_and_describe_show_tree_metrics(pm) -> None:
     pm.run("start", str(APPS / "busy.py"), "--name", "spin")
     pm.wait_status("spin", "online")
-    entry = wait_for(lambda: (e := pm.daemon.core.app("spin"))["monit"]["cpu"] > 20 and e, timeout=15,
+    entry = wait_for(lambda: (e := pm.app("spin"))["monit"]["cpu"] > 20 and e, timeout=15,
                      message="cpu above 20%")
     assert entry["monit"]["memory"] > 1 << 20
     described = pm.run("describe", "spin").stdout
     assert re.search(r"│ cpu\s+│ [\d.]+%", described) and re.search(r"│ memory\s+│ [\d.]+mb", described)
     pm.run("stop", "spin")
-    assert pm.daemon.core.app("spin")["monit"] == {"memory": 0, "cpu": 0}
+    assert pm.app("spin")["monit"] == {"memory": 0, "cpu": 0}

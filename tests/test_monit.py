@@ -73,9 +73,9 @@ def test_monit_shows_live_numbers_and_restarts_on_key(pm) -> None:
         tmux.keys("Down")  # select spin, then restart it with r
         wait_for(lambda: re.search(r"name\s+spin \(id 1\)", tmux.screen()), message="selection")
         tmux.keys("r")
-        wait_for(lambda: pm.daemon.core.app("spin")["pm2_env"]["restart_time"] == 1, timeout=15,
+        wait_for(lambda: pm.app("spin")["pm2_env"]["restart_time"] == 1, timeout=15,
                  message="restart from monit")
-        assert pm.daemon.core.app("calm")["pm2_env"]["restart_time"] == 0
+        assert pm.app("calm")["pm2_env"]["restart_time"] == 0
         wait_for(lambda: "spin (1) restarted" in tmux.screen(), message="status line")
         tmux.keys("s")
         pm.wait_status("spin", "stopped", timeout=15)

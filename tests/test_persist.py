@@ -122,10 +122,10 @@ def test_resurrect_from_a_real_pm2_dump(pm: PM) -> None:
     expected_web = "online" if shutil.which("node") else "errored"
     assert names == [("pyapp", "online"), ("web", expected_web), ("web", expected_web),
                      ("idle", "stopped")]
-    pyapp = pm.daemon.core.app("pyapp")["pm2_env"]
+    pyapp = pm.app("pyapp")["pm2_env"]
     assert pyapp["args"] == ["--port", "9000"] and pyapp["max_restarts"] == 5
     assert pyapp["pm_out_log_path"] == str(pm.home / "logs" / "pyapp-out.log")
-    assert pm.daemon.core.app("idle")["pm2_env"]["autorestart"] is False
+    assert pm.app("idle")["pm2_env"]["autorestart"] is False
     log = pm.home / "logs" / "pyapp-out.log"
     wait_for(lambda: log.exists() and "args ['--port', '9000'] hello" in log.read_text(),
              message="pyapp output with PM2's env and args")
@@ -171,4 +171,4 @@ def test_save_does_not_rotate_junk_into_bak(pm: PM) -> None:
         (pm.home / "dump").write_bytes(corrupt)
         pm.run("save")
         assert (pm.home / "dump.bak").read_bytes() == good, corrupt
-    assert pid_alive(pm.daemon.core.app("api")["pid"])
+    assert pid_alive(pm.app("api")["pid"])

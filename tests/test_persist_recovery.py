@@ -34,7 +34,7 @@ def _setup(pm: PM) -> None:
     pm.run("stop", "idle", "-s")
     first = pm.wait_status("api", "online")["pid"]
     os.kill(first, signal.SIGKILL)  # give api a restart to count
-    wait_for(lambda: pm.daemon.core.app("api")["pid"] not in (0, first), message="api respawn")
+    wait_for(lambda: pm.app("api")["pid"] not in (0, first), message="api respawn")
 
 
 def test_sigkill_of_the_daemon_twenty_times_keeps_every_app_once(pm: PM) -> None:
@@ -65,7 +65,7 @@ def test_an_app_that_died_while_the_daemon_was_down_is_restarted(pm: PM) -> None
     api = pm.wait_status("api", "online")
     assert api["pid"] not in (0, before["api"][2])
     assert api["pm2_env"]["restart_time"] == 2
-    assert pm.daemon.core.app("idle")["pm2_env"]["status"] == "stopped"
+    assert pm.app("idle")["pm2_env"]["status"] == "stopped"
     assert [e["pid"] for e in pm.jlist() if e["name"] == "web"] == [
         row[2] for row in _table(pm) if row[1] == "web"]
 
@@ -130,7 +130,7 @@ def test_sigterm_after_recovery_saves_and_stops_adopted_apps(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "api", "-s")
     app_pid = pm.wait_status("api", "online")["pid"]
     _kill_daemon(pm)
-    assert pm.daemon.core.app("api")["pid"] == app_pid
+    assert pm.app("api")["pid"] == app_pid
     daemon = pm.daemon_pid()
     assert daemon
     os.kill(daemon, signal.SIGTERM)
@@ -153,9 +153,9 @@ def test_an_adopted_app_that_crashes_later_is_restarted_at_once(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "api", "-s")
     app_pid = pm.wait_status("api", "online")["pid"]
     _kill_daemon(pm)
-    assert pm.daemon.core.app("api")["pid"] == app_pid  # adopted: not the new daemon's child
+    assert pm.app("api")["pid"] == app_pid  # adopted: not the new daemon's child
     os.kill(app_pid, signal.SIGKILL)
-    entry = wait_for(lambda: (e := pm.daemon.core.app("api"))["pid"] not in (0, app_pid) and e,
+    entry = wait_for(lambda: (e := pm.app("api"))["pid"] not in (0, app_pid) and e,
                      timeout=10, message="respawn of an adopted app")
     assert entry["pm2_env"]["restart_time"] == 1
     assert entry["pm2_env"]["exit_code"] is None  # not our child: its exit code is unknown

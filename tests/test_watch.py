@@ -75,7 +75,7 @@ def test_debounce_collapses_a_burst() -> None:
 
 
 def _restarts(pm, name: str) -> int:
-    return int(pm.daemon.core.app(name)["pm2_env"]["restart_time"])
+    return int(pm.app(name)["pm2_env"]["restart_time"])
 
 
 def _watched_app(pm, name: str) -> Path:
@@ -95,7 +95,7 @@ def _watched_app(pm, name: str) -> Path:
 
 def test_own_logs_never_trigger_and_a_burst_restarts_once(pm) -> None:
     folder = _watched_app(pm, "w")
-    entry = pm.daemon.core.app("w")
+    entry = pm.app("w")
     assert entry["pm2_env"]["watching"] is True
     assert "enabled" in pm.run("list").stdout
     wait_for(lambda: (folder / "out.log").stat().st_size > 2000, message="log writes")
@@ -115,13 +115,13 @@ def test_own_logs_never_trigger_and_a_burst_restarts_once(pm) -> None:
 def test_watch_delay_and_restart_toggle(pm) -> None:
     folder = _watched_app(pm, "t")
     pm.run("restart", "t", "--watch")  # toggles watching off
-    assert pm.daemon.core.app("t")["pm2_env"]["watching"] is False
+    assert pm.app("t")["pm2_env"]["watching"] is False
     before = _restarts(pm, "t")
     (folder / "change.py").write_text("y = 1\n")
     time.sleep(1.0)
     assert _restarts(pm, "t") == before
     pm.run("restart", "t", "--watch")  # and on again
-    assert pm.daemon.core.app("t")["pm2_env"]["watching"] is True
+    assert pm.app("t")["pm2_env"]["watching"] is True
     before = _restarts(pm, "t")
     wait_for(lambda: "Start watching t" in (pm.home / "pm.log").read_text().split("Stop watching t")[-1],
              message="watch re-armed")
@@ -138,7 +138,7 @@ def test_stopped_app_is_not_restarted_and_stop_watch_turns_it_off(pm) -> None:
     pm.run("start", "s")
     pm.wait_status("s", "online")
     pm.run("stop", "s", "--watch")  # PM2 7: stops the app and its watching
-    entry = pm.daemon.core.app("s")
+    entry = pm.app("s")
     assert entry["pm2_env"]["status"] == "stopped" and entry["pm2_env"]["watching"] is False
     assert "disabled" in pm.run("list").stdout
     assert os.path.exists(folder / "out.log")

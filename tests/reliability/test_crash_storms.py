@@ -140,7 +140,7 @@ def test_app_that_closes_its_stdout_keeps_running(pm: PM) -> None:
     wait_for(lambda: err_log.exists() and err_log.read_text().count("err ") >= 20, 20,
              message="stderr still logged after stdout closed")
     assert "before close" in (pm.home / "logs" / "closer-out.log").read_text()
-    entry = pm.daemon.core.app("closer")
+    entry = pm.app("closer")
     assert entry["pid"] == pid and entry["pm2_env"]["restart_time"] == 0
     pm.run("restart", "closer")
     pm.wait_status("closer", "online")
@@ -209,11 +209,11 @@ def test_fork_happy_app_grandchildren_never_outlive_it(pm: PM) -> None:
     first = pm.workdir / "t1"
     pm.run("start", str(pm.workdir / "forky.py"), "--name", "forky", "--", str(first))
     tree = _wait_tree(first, 20)
-    main = pm.daemon.core.app("forky")["pid"]
+    main = pm.app("forky")["pid"]
     os.kill(main, signal.SIGKILL)  # the main process crashes: its tree must go with it
     wait_for(lambda: not any(pid_alive(pid) for pid in tree), 10,
              message="grandchildren of the crashed app gone")
-    wait_for(lambda: pm.daemon.core.app("forky")["pid"] not in (0, main), 10, message="restart")
+    wait_for(lambda: pm.app("forky")["pid"] not in (0, main), 10, message="restart")
     pm.run("restart", "forky")  # a restart reaches the whole tree too
     pm.run("stop", "forky")
     _assert_consistent(pm)

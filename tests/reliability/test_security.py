@@ -94,7 +94,7 @@ def test_no_secret_from_an_app_env_reaches_pm_log(pm: PM) -> None:
     pm.wait_status("leaky-crash", "errored", timeout=30)
     pm.run("restart", "leaky", "--update-env", env=env)
     pm.run("sendSignal", "SIGKILL", "leaky")
-    wait_for(lambda: pm.daemon.core.app("leaky")["pm2_env"]["restart_time"] >= 2, 10, message="respawn")
+    wait_for(lambda: pm.app("leaky")["pm2_env"]["restart_time"] >= 2, 10, message="respawn")
     pm.run("stop", "all")
     log = (pm.home / "pm.log").read_text()
     assert "leaky" in log

@@ -36,7 +36,7 @@ def test_token_is_private_and_required_everywhere(clean_pm: PM, shared_web: Web)
     for token in (None, "wrong"):
         assert web.post("/api/stop", {"targets": ["chatty"]}, token=token).status == 401
         assert web.post("/api/delete", {"targets": ["all"]}, token=token).status == 401
-    entry = pm.daemon.core.app("chatty")
+    entry = pm.app("chatty")
     assert entry["pm2_env"]["status"] == "online" and entry["pid"] == app["pid"]
     # a browser without the cookie gets the sign-in page, still as 401
     page = web.get("/", token=None, headers={"Accept": "text/html"})
@@ -93,7 +93,7 @@ def test_actions_are_post_only_json_and_report_errors(clean_pm: PM, shared_web: 
     assert missing.status == 404
     assert missing.json()["error"] == {"code": "not_found",
                                        "message": "Process or Namespace nope not found"}
-    assert pm.daemon.core.app("chatty")["pm2_env"]["restart_time"] == 0
+    assert pm.app("chatty")["pm2_env"]["restart_time"] == 0
 
     restarted = web.post("/api/restart", {"targets": ["chatty"]})
     assert restarted.status == 200, restarted.text

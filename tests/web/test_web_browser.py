@@ -76,12 +76,12 @@ def test_apps_go_online_live_and_restart_bumps_the_counter(clean_pm: PM, page: o
     expect(first.locator(".status")).to_have_text("online", timeout=WAIT_MS)
     expect(first.locator(".restarts")).to_have_text("0")
     pid = first.locator(".pid").inner_text()
-    assert pid == str(pm.daemon.core.app("front")["pid"])
+    assert pid == str(pm.app("front")["pid"])
     first.locator('[data-action="restart"]').click()
     expect(first.locator(".restarts")).to_have_text("1", timeout=WAIT_MS)
     expect(first.locator(".status")).to_have_text("online", timeout=WAIT_MS)
     expect(first.locator(".pid")).not_to_have_text(pid, timeout=WAIT_MS)
-    assert pm.daemon.core.app("front")["pm2_env"]["restart_time"] == 1
+    assert pm.app("front")["pm2_env"]["restart_time"] == 1
     first.locator('[data-action="stop"]').click()
     expect(first.locator(".status")).to_have_text("stopped", timeout=WAIT_MS)
     assert pm.status("front") == "stopped"

@@ -60,7 +60,7 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     assert samples["pm_apps"][(("status", "stopped"),)] == 1
 
     os.kill(first["pid"], signal.SIGKILL)
-    wait_for(lambda: pm.daemon.core.app("metered")["pid"] not in (0, first["pid"]), message="respawn")
+    wait_for(lambda: pm.app("metered")["pid"] not in (0, first["pid"]), message="respawn")
     samples = scrape(web)
     assert app_value(samples, "pm_app_restarts_total", "metered") == 1
     labels = dict(next(k for k in samples["pm_app_up"] if dict(k)["name"] == "metered"))
