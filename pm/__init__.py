@@ -6,7 +6,7 @@
 
 from typing import Any
 
-__version__ = "0.1.0"
+from pm.version import __version__
 
 _API = ("connect", "Connection", "ProcessInfo", "Event", "LogLine")
 __all__ = ["__version__", *_API]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pm import __version__
+from pm.version import __version__
 from pm.web.api import ACTIONS, DEFAULT_LINES, MAX_LINES, MAX_TARGET_LENGTH, MAX_TARGETS
 from pm.web.bridge import MAX_SCALE_STEP
 
