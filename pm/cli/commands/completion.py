@@ -79,13 +79,12 @@ def enable_app_names(group: click.Group) -> None:
 
 def script_for(shell: str) -> str:
     """The completion script click generates for `pm` in this shell."""
-    from pm.cli.main import main_group
-
+    root = click.get_current_context().find_root().command
     cls = get_completion_class(shell)
     if cls is None:
         raise click.ClickException(
             f"no completion for shell {shell!r}; use one of {', '.join(SHELLS)}")
-    source: str = cls(main_group, {}, "pm", "_PM_COMPLETE").source()
+    source: str = cls(root, {}, "pm", "_PM_COMPLETE").source()
     return source
 
 

@@ -21,7 +21,7 @@ from pm.config.spec import AppSpec
 
 
 def _client() -> Client:
-    from pm.cli.main import client
+    from pm.cli.base import client
 
     return client()
 
@@ -114,7 +114,7 @@ def file_action(client: Client, cmd: str, targets: tuple[str, ...] | list[str],
 
 def _print_table(silent: bool) -> None:
     if not silent:
-        from pm.cli.main import print_table
+        from pm.cli.base import print_table
 
         print_table()
 

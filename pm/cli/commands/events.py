@@ -29,7 +29,7 @@ def format_event(event: Any) -> str:
 def events(as_json: bool) -> None:
     """Print process events (online, exit, restart, stop, errored...) as they happen."""
     from pm.client.api import Connection
-    from pm.cli.main import client
+    from pm.cli.base import client
 
     conn = client()
     assert isinstance(conn, Connection)

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from pm.cli import render
-from pm.cli.main import client
+from pm.cli.base import client
 from pm.config.dateformat import LOGS_TIMESTAMP_FORMAT, format_date
 from pm.client.logreader import Follower, Source, sources_for, tail_lines
 

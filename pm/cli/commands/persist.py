@@ -15,7 +15,7 @@ from pm.errors import PMError
 from pm.paths import Home
 
 def _client() -> Any:
-    from pm.cli.main import client
+    from pm.cli.base import client
 
     return client()
 
@@ -63,7 +63,7 @@ def resurrect(source: str | None, silent: bool) -> None:
     for error in result["errors"]:
         click.echo(render.error(error), err=True)
     if not silent:
-        from pm.cli.main import print_table
+        from pm.cli.base import print_table
 
         print_table()
     if result["errors"]:
@@ -89,7 +89,7 @@ def update() -> None:
     info = fresh.call("hello")
     click.echo(render.prefix(f"pm daemon updated (pid {old_pid} -> {info['pid']}, "
                              f"version {info['version']})"))
-    from pm.cli.main import print_table
+    from pm.cli.base import print_table
 
     print_table(fresh.call("list"))
 
