@@ -29,7 +29,7 @@ def workdir() -> Iterator[Path]:
 
 def runtime(*args: str, cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PM_HOME"}
-    return subprocess.run([sys.executable, "-m", "pm.daemon.runtime", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "pm.cli.runtime", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60, **kwargs)
 
 
@@ -80,7 +80,7 @@ class Background:
         env = {k: v for k, v in os.environ.items() if k != "PM_HOME"}
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pm.daemon.runtime", *args, "--home", str(self.home)],
+                [sys.executable, "-m", "pm.cli.runtime", *args, "--home", str(self.home)],
                 cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def jlist(self) -> list[dict[str, Any]]:

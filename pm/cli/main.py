@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from typing import Any
 
 import click
 
 from pm.cli import render
-from pm.client.connection import Client
+from pm.cli.base import client, print_table, quiet_broken_pipe
+from pm.cli.start_options import overrides_from, start_options
 from pm.errors import PMError
+from pm.version import __version__
 
 #: PM2's aliases, resolved without listing each alias in --help.
 ALIASES = {
@@ -79,35 +80,11 @@ class PMGroup(click.Group):
             click.echo(render.error(exc.message), err=True)
             sys.exit(exc.exit_code)
         except BrokenPipeError:
-            _quiet_broken_pipe()
-
-
-def _quiet_broken_pipe() -> None:
-    """Output piped into `head` that closed early: exit quietly, as a Unix tool should."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(0)
-
-
-def client() -> Client:
-    """The command's connection: the Python API's `Connection`, so CLI and API cannot drift."""
-    ctx = click.get_current_context()
-    if ctx.obj is None:
-        from pm.client.api import Connection
-
-        ctx.obj = Connection()
-    return ctx.obj  # type: ignore[no-any-return]
-
-
-def print_table(entries: list[dict[str, Any]] | None = None) -> None:
-    if entries is None:
-        entries = client().call("list")
-    width = shutil.get_terminal_size((200, 24)).columns
-    click.echo(render.table(entries, render.narrow_columns(width)))
+            quiet_broken_pipe()
 
 
 @click.group(cls=PMGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="pm", prog_name="pm")
+@click.version_option(__version__, prog_name="pm")
 def main_group() -> None:
     """pm: a PM2-compatible process manager."""
 
@@ -115,106 +92,9 @@ def main_group() -> None:
 # ------------------------------------------------------------ start
 
 
-def _start_options(func: Any) -> Any:
-    options = [
-        click.option("-n", "--name", help="App name (default: script name without extension)."),
-        click.option("--interpreter", help="Interpreter, or 'none' to exec the file directly."),
-        click.option("--interpreter-args", "--node-args", "interpreter_args",
-                     help="Arguments for the interpreter."),
-        click.option("--cwd", help="Working directory of the app."),
-        click.option("--namespace", help="Namespace (default: 'default')."),
-        click.option("-i", "--instances", help="Number of instances ('max' = CPU count)."),
-        click.option("--no-autorestart", "no_autorestart", is_flag=True,
-                     help="Do not restart the app when it exits."),
-        click.option("--no-autostart", "no_autostart", is_flag=True,
-                     help="Register the app without starting it."),
-        click.option("--restart-delay", help="Delay before an automatic restart (ms)."),
-        click.option("--exp-backoff-restart-delay", help="Exponential backoff base delay (ms)."),
-        click.option("--max-restarts", help="Unstable restarts before 'errored' (default 16)."),
-        click.option("--min-uptime", help="Uptime below which an exit is unstable (default 1000ms)."),
-        click.option("-k", "--kill-timeout", help="Grace period before SIGKILL (default 1600ms)."),
-        click.option("--stop-exit-codes", multiple=True, help="Exit codes that do not restart."),
-        click.option("--max-memory-restart", help="Restart above this memory (e.g. 150M)."),
-        click.option("-c", "--cron", "--cron-restart", "cron_restart", help="Cron restart pattern."),
-        click.option("-o", "--output", "out_file", help="Stdout log file."),
-        click.option("-e", "--error", "error_file", help="Stderr log file."),
-        click.option("-l", "--log", "log_file", help="Combined log file."),
-        click.option("-p", "--pid", "pid_file", help="Pid file path."),
-        click.option("--merge-logs", is_flag=True, default=None, help="One log file for all instances."),
-        click.option("--log-type", help="'json' for JSON log lines."),
-        click.option("--log-date-format", help="Prefix lines with this date format."),
-        click.option("--time", is_flag=True, default=None, help="Prefix log lines with the time."),
-        click.option("--disable-logs", is_flag=True, default=None, help="Discard the app's output."),
-        click.option("--watch", is_flag=True, default=None, help="Restart on file changes."),
-        click.option("--ignore-watch", help="Paths or globs not to watch."),
-        click.option("--watch-delay", help="Quiet time before a watch restart (4 = 4 s, or 4000ms)."),
-        click.option("--no-treekill", "no_treekill", is_flag=True,
-                     help="Signal only the main process, not its tree."),
-        click.option("--listen-timeout", help="Wait-ready timeout (ms)."),
-        click.option("--wait-ready", is_flag=True, default=None, help="Wait for a ready signal."),
-        click.option("--shutdown-with-message", is_flag=True, default=None,
-                     help="Ask the app to shut down by message."),
-        click.option("--filter-env", multiple=True, help="Drop shell variables with this prefix."),
-        click.option("--uid", help="Run as this user (root only)."),
-        click.option("--gid", help="Run as this group (root only)."),
-        click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file."),
-        click.option("--only", help="Only these apps of the ecosystem file (a,b)."),
-        click.option("-f", "--force", is_flag=True, help="Start even if already running."),
-        click.option("-a", "--update-env", is_flag=True, help="Update the environment on restart."),
-        click.option("-x", "force_fork", is_flag=True, help="Force fork mode."),
-        click.option("-s", "--silent", is_flag=True, help="Print nothing on success."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-#: CLI flag -> ecosystem attribute, for flags whose value passes through unchanged.
-_PASS_THROUGH = ("name", "interpreter", "interpreter_args", "cwd", "namespace", "instances",
-                 "restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime",
-                 "kill_timeout", "max_memory_restart", "cron_restart", "out_file", "error_file",
-                 "log_file", "pid_file", "merge_logs", "log_type", "log_date_format", "time",
-                 "disable_logs", "watch", "ignore_watch", "listen_timeout", "wait_ready",
-                 "shutdown_with_message", "uid", "gid")
-
-
-def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
-    """The attributes the user set on the command line (nothing for flags left unset)."""
-    found = {key: options[key] for key in _PASS_THROUGH if options.get(key) not in (None, ())}
-    if options.get("cwd"):
-        found["cwd"] = os.path.abspath(options["cwd"])
-    if options.get("no_autorestart"):
-        found["autorestart"] = False
-    if options.get("no_autostart"):
-        found["autostart"] = False
-    if options.get("no_treekill"):
-        found["treekill"] = False
-    if options.get("stop_exit_codes"):
-        found["stop_exit_codes"] = [code for item in options["stop_exit_codes"]
-                                    for code in item.replace(",", " ").split()]
-    if options.get("filter_env"):
-        found["filter_env"] = list(options["filter_env"])
-    if options.get("watch_delay"):
-        found["watch_delay"] = watch_delay_ms(options["watch_delay"])
-    return found
-
-
-def watch_delay_ms(text: str) -> int:
-    """PM2's `--watch-delay`: a bare number is seconds ("4", "1.5"), "4000ms" milliseconds
-    (the ecosystem attribute `watch_delay` is milliseconds)."""
-    from pm.errors import ConfigError
-    from pm.config.spec import parse_duration_ms
-
-    try:
-        return parse_duration_ms(text, "--watch-delay", default_unit="s")
-    except ConfigError:
-        raise click.BadParameter(f"{text!r} is not a delay (use 4 for seconds or 4000ms)",
-                                 param_hint="--watch-delay") from None
-
-
 @main_group.command(context_settings={"ignore_unknown_options": False})
 @click.argument("targets", nargs=-1)
-@_start_options
+@start_options
 @click.option("--no-daemon", is_flag=True, help="Run in the foreground, as pm-runtime.")
 def start(targets: tuple[str, ...], **options: Any) -> None:
     """Start a script, a command, an ecosystem file, or known apps by name/id."""
@@ -238,9 +118,9 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
     for warning in plan.warnings:
         click.echo(render.warn(warning), err=True)
     if options["no_daemon"]:
-        from pm.daemon.runtime import run_foreground
+        from pm.cli.runtime import exec_foreground
 
-        sys.exit(run_foreground(plan.file_specs + plan.specs))
+        exec_foreground(plan.file_specs + plan.specs)
     entries: list[dict[str, Any]] = []
     if plan.restart_targets:
         for target in plan.restart_targets:

@@ -1,5 +1,8 @@
 """Foreground runtime for containers and cron: `pm-runtime start eco.json`, `pm start --no-daemon`.
 
+The command line (pm/cli/runtime.py) reads the files and flags, then execs this module with the
+resulting specs, so the daemon side never loads click and the process keeps its pid.
+
 The whole daemon (supervisor, socket server, hooks, restart groups) runs in this process, in the
 foreground. By default it uses a private temporary PM_HOME that is removed on exit, so it never
 meets a user's daemon; `--home DIR` uses a fixed home instead, and then `PM_HOME=DIR pm ls` works
@@ -118,7 +121,7 @@ def _as_status(code: int | None) -> int:
 
 async def _run(specs: list[AppSpec], home: Any, auto_exit: bool, from_start: bool) -> int:
     from pm.daemon.main import Daemon
-    from pm.daemon.handlers.apps import HANDLERS
+    from pm.daemon.handlers import HANDLERS
 
     ready = asyncio.Event()
     daemon = Daemon(home, on_ready=ready.set)
@@ -200,36 +203,21 @@ def run_foreground(specs: list[AppSpec], home_dir: str | None = None, auto_exit:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The `pm-runtime` console script."""
-    import click
+    """`python -m pm.daemon.runtime --specs JSON`: what `pm-runtime` and `pm start --no-daemon`
+    exec into once the command line has turned files and flags into app specs."""
+    import argparse
+    import json
 
-    from pm.config.ecosystem import plan_start
-    from pm.errors import PMError
-
-    @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-    @click.argument("targets", nargs=-1, required=True)
-    @click.option("--only", help="Only these apps of the ecosystem file (a,b).")
-    @click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file.")
-    @click.option("--no-auto-exit", is_flag=True, help="Keep running when every app has stopped.")
-    @click.option("--lock", "lock_file", metavar="FILE", help="Refuse to run while another holder locks FILE.")
-    @click.option("--home", "home_dir", metavar="DIR", help="Use this PM_HOME instead of a private temporary one.")
-    def runtime(targets: tuple[str, ...], only: str | None, env_name: str | None,
-                no_auto_exit: bool, lock_file: str | None, home_dir: str | None) -> None:
-        """Run apps in the foreground: pm-runtime [start] ecosystem.json|script ..."""
-        if targets[0] == "start":
-            targets = targets[1:]
-        if not targets:
-            raise click.UsageError("name an ecosystem file or a script to start")
-        try:
-            plan = plan_start(list(targets), {}, [], env_name,
-                              only.split(",") if only else None, lambda target: False)
-        except PMError as exc:
-            raise click.ClickException(exc.message) from None
-        for warning in plan.warnings:
-            click.echo(f"[PM][WARN] {warning}", err=True)
-        sys.exit(run_foreground(plan.file_specs + plan.specs, home_dir, not no_auto_exit, lock_file))
-
-    runtime.main(args=argv, prog_name="pm-runtime")
+    parser = argparse.ArgumentParser(prog="pm-runtime")
+    parser.add_argument("--specs", required=True, help="the apps, as a JSON list of specs")
+    parser.add_argument("--home", dest="home_dir")
+    parser.add_argument("--lock", dest="lock_file")
+    parser.add_argument("--no-auto-exit", action="store_true")
+    options = parser.parse_args(argv)
+    specs = [AppSpec.from_dict(raw, where=f"app #{index}")
+             for index, raw in enumerate(json.loads(options.specs))]
+    sys.exit(run_foreground(specs, options.home_dir, not options.no_auto_exit,
+                            options.lock_file))
 
 
 if __name__ == "__main__":
