@@ -1,4 +1,5 @@
-"""Run the web server: `python -m pm.web [--port ...]`, also how `pm web --daemon` starts it.
+"""Run the web server: `python -m pm.web [--port N] [--host H] [--allow-remote]`, which is how
+`pm web --daemon` runs it as a pm app (`pm web` checked the options before starting it).
 
 When this file is run by path (as pm does under `--daemon`), Python puts pm/web/ first on
 sys.path; drop it so the modules here cannot shadow top-level ones.
@@ -10,13 +11,28 @@ import sys
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
-from pm.cli import render  # noqa: E402
-from pm.cli.commands.web import web  # noqa: E402
+import argparse  # noqa: E402
+
 from pm.errors import PMError  # noqa: E402
+from pm.paths import Home  # noqa: E402
+from pm.web.run import DEFAULT_PORT, is_loopback, serve_until_signal  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="pm web")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--allow-remote", action="store_true")
+    options = parser.parse_args()
+    if not is_loopback(options.host) and not options.allow_remote:
+        parser.error(f"refusing to listen on {options.host} without --allow-remote")
+    try:
+        serve_until_signal(Home.from_env(), options.host, options.port,
+                           lambda line: print(f"[PM] {line}", flush=True))
+    except PMError as exc:
+        print(f"[PM][ERROR] {exc.message}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
 
 if __name__ == "__main__":
-    try:
-        web.main(prog_name="pm web")
-    except PMError as exc:
-        print(render.error(exc.message), file=sys.stderr)
-        sys.exit(exc.exit_code)
+    main()

@@ -6,7 +6,6 @@ pm installed without the `web` extra says how to get it.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 import sys
@@ -19,19 +18,10 @@ import click
 from pm.cli import render
 from pm.errors import PMError
 from pm.paths import Home
+from pm.web.run import DEFAULT_PORT, is_loopback
 
-DEFAULT_PORT = 9615
 DEFAULT_NAME = "pm-web"
 READY_TIMEOUT_S = 15.0
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _echo(line: str) -> None:
@@ -93,7 +83,7 @@ def _require_aiohttp() -> None:
     try:
         import aiohttp  # noqa: F401
     except ImportError:
-        raise PMError("pm web needs aiohttp: pip install 'pm[web]'") from None
+        raise PMError("pm web needs aiohttp: pip install 'pm-process-manager[web]'") from None
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -113,25 +103,9 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def _serve(home: Home, host: str, port: int) -> None:
-    import asyncio
+    from pm.web.run import serve_until_signal
 
-    from pm.web import auth
-    from pm.web.server import serve
-
-    token = auth.load_or_create_token(home)
-
-    def announce(base: str) -> None:
-        _echo(f"Web dashboard listening on {base}")
-        _echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): "
-              f"{auth.login_url(base, token)}")
-        _echo(f"API token: {auth.token_path(home)} (send 'Authorization: Bearer <token>'); "
-              f"API description: {base}/openapi.json")
-
-    try:
-        asyncio.run(serve(home, host, port, announce))
-    except OSError as exc:
-        raise PMError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                      "choose another --port or --host") from None
+    serve_until_signal(home, host, port, _echo)
 
 
 def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: str,
@@ -144,7 +118,9 @@ def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: st
         raise click.UsageError("--daemon needs a fixed --port (0 would hide the port it picks)")
     _check_port_free(host, port)
     args = ["--port", str(port), "--host", host] + (["--allow-remote"] if allow_remote else [])
-    spec = AppSpec(script=str(Path(__file__).resolve().parent.parent / "web" / "__main__.py"),
+    import pm.web
+
+    spec = AppSpec(script=str(Path(pm.web.__file__).resolve().parent / "__main__.py"),
                    name=name, interpreter=sys.executable, args=args, cwd=str(home.root))
     client = Client(home)
     entries: list[dict[str, Any]] = client.call("start", apps=[spec.to_dict()],
