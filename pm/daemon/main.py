@@ -26,7 +26,7 @@ from pm.daemon.persist import state
 from pm.daemon.automation.restarts import Automation
 from pm.errors import PMError
 from pm.daemon.core.groups import GroupRestarter
-from pm.daemon.handlers.apps import Context
+from pm.daemon.handlers import Context
 from pm.daemon.automation.hooks import HookRunner
 from pm.paths import Home
 from pm.daemon.server import Server

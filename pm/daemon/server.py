@@ -13,7 +13,7 @@ from typing import Any
 
 from pm import protocol
 from pm.errors import BadRequest, PMError, VersionMismatch
-from pm.daemon.handlers.apps import HANDLERS, Context
+from pm.daemon.handlers import HANDLERS, Context
 from pm.daemon.heap import HeapTrimmer
 
 log = logging.getLogger("pm")

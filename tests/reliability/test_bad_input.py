@@ -20,7 +20,7 @@ from rel_support import raw_exchange, record, sleeper, soak, write_ecosystem
 from pm import protocol
 from pm.config.ecosystem import load_file
 from pm.errors import ConfigError
-from pm.daemon.handlers.apps import HANDLERS
+from pm.daemon.handlers import HANDLERS
 from pm.config.spec import AppSpec
 
 __all__ = ["soak"]

@@ -1,116 +1,40 @@
-"""One small function per command, in one table. Each validates its args and calls the supervisor.
-
-Handlers raise `PMError`s; the server turns them into `{code, message}` replies. Feature modules
-add their commands with `@handler("name")` and are imported at the bottom of this file.
-"""
+"""Commands on apps: hello, ping, list, describe, start, stop, restart, delete, reset, signal,
+env and kill. Each validates its args and calls the supervisor."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pm import protocol
 from pm.daemon.core import groups
 from pm.daemon.core.app import App
-from pm.errors import BadRequest, NotFound, PMError
-from pm.daemon.core.monitor import Sampler
+from pm.errors import BadRequest, NotFound
 from pm.daemon.core.process import signal_number
 from pm.config.spec import AppSpec
-from pm.daemon.core.supervisor import Supervisor, each, ensure_unique_start
+from pm.daemon.core.supervisor import each, ensure_unique_start
+from pm.daemon.handlers.context import (Context, Handler, arg_env, arg_str, arg_targets,
+                                        raise_first)
 
-Handler = Callable[["Context", dict[str, Any]], Awaitable[Any]]
-HANDLERS: dict[str, Handler] = {}
-
-
-@dataclass
-class Context:
-    supervisor: Supervisor
-    sampler: Sampler = field(default_factory=Sampler)
-    #: Set by the daemon: ask it to shut down after the current reply is sent.
-    request_shutdown: Callable[[bool], None] = lambda save: None
-    request_exit_leaving_apps: Callable[[], None] = lambda: None
-
-    @property
-    def home(self) -> str:
-        return str(self.supervisor.home.root)
-
-    def entries(self, apps: list[App]) -> list[dict[str, Any]]:
-        live = [app.pid for app in apps if app.pid]
-        metrics = self.sampler.sample(live) if live else {}
-        return [app.jlist_entry(self.home, *metrics.get(app.pid, (0.0, 0))) for app in apps]
-
-
-def handler(name: str) -> Callable[[Handler], Handler]:
-    def register(func: Handler) -> Handler:
-        HANDLERS[name] = func
-        return func
-
-    return register
-
-
-# ------------------------------------------------------------ argument helpers
-
-
-def arg_targets(args: dict[str, Any]) -> list[str]:
-    targets = args.get("targets")
-    if isinstance(targets, (str, int)):
-        targets = [targets]
-    if not isinstance(targets, list) or not targets:
-        raise BadRequest("expected 'targets': a list of ids, names, namespaces, 'all' or /regex/")
-    return [str(target) for target in targets]
-
-
-def arg_str(args: dict[str, Any], key: str) -> str:
-    value = args.get(key)
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
-        raise BadRequest(f"expected '{key}': a string")
-    return str(value)
-
-
-def arg_env(args: dict[str, Any]) -> dict[str, str]:
-    env = args.get("shell_env") or {}
-    if not isinstance(env, dict):
-        raise BadRequest("expected 'shell_env': an object of strings")
-    return {str(key): str(value) for key, value in env.items()}
-
-
-def raise_first(errors: list[BaseException]) -> None:
-    for error in errors:
-        if isinstance(error, PMError):
-            raise error
-    if errors:
-        raise errors[0]
-
-
-# ------------------------------------------------------------ commands
-
-
-@handler("hello")
 async def hello(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    from pm import __version__
+    from pm.version import __version__
 
     return {"protocol": protocol.PROTOCOL_VERSION, "version": __version__, "pid": os.getpid(),
             "home": ctx.home}
 
 
-@handler("ping")
 async def ping(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"msg": "pong"}
 
 
-@handler("list")
 async def list_apps(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     return ctx.entries(list(ctx.supervisor.apps.values()))
 
 
-@handler("describe")
 async def describe(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     return ctx.entries(ctx.supervisor.select(arg_targets(args)))
 
 
-@handler("start")
 async def start(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     """Start new apps from specs, or (re)start known apps named by targets."""
     if "targets" in args:
@@ -149,14 +73,12 @@ async def _start_one(ctx: Context, spec: AppSpec, shell_env: dict[str, str],
     return await sup.add(prepared)
 
 
-@handler("stop")
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     apps = ctx.supervisor.select(arg_targets(args))
     raise_first(await groups.stop_in_order(apps, ctx.supervisor.stop))
     return ctx.entries(apps)
 
 
-@handler("restart")
 async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     apps = ctx.supervisor.select(arg_targets(args))
     if args.get("update_env"):
@@ -167,7 +89,6 @@ async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     return ctx.entries(apps)
 
 
-@handler("delete")
 async def delete(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     apps = ctx.supervisor.select(arg_targets(args))
     entries = ctx.entries(apps)
@@ -175,7 +96,6 @@ async def delete(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     return entries
 
 
-@handler("reset")
 async def reset(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     apps = ctx.supervisor.select(arg_targets(args))
     for app in apps:
@@ -183,7 +103,6 @@ async def reset(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     return ctx.entries(apps)
 
 
-@handler("signal")
 async def send_signal(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     name = arg_str(args, "signal")
     try:
@@ -197,20 +116,31 @@ async def send_signal(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]
     return ctx.entries(signalled)
 
 
-@handler("env")
 async def env(ctx: Context, args: dict[str, Any]) -> dict[str, str]:
     apps = ctx.supervisor.select([arg_str(args, "target")])
     return apps[0].child_env(ctx.home)
 
 
-@handler("kill")
 async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reply first, then stop every app and exit (no save, as PM2)."""
     ctx.request_shutdown(False)
     return {"pid": os.getpid()}
 
 
-from pm.daemon.handlers import ecosystem as handlers_ecosystem  # noqa: E402,F401
-from pm.daemon.handlers import persist as handlers_persist  # noqa: E402,F401
-from pm.daemon.handlers import watch as handlers_watch  # noqa: E402,F401
-from pm.daemon.handlers import logs as handlers_logs  # noqa: E402,F401
+
+
+#: The commands this module answers, by wire name.
+COMMANDS: dict[str, Handler] = {
+    "hello": hello,
+    "ping": ping,
+    "list": list_apps,
+    "describe": describe,
+    "start": start,
+    "stop": stop,
+    "restart": restart,
+    "delete": delete,
+    "reset": reset,
+    "signal": send_signal,
+    "env": env,
+    "kill": kill,
+}

@@ -18,12 +18,11 @@ from pm.daemon.output import logfiles as logs
 from pm.daemon.core.app import App
 from pm.errors import BadRequest, ConfigError, NotFound
 from pm.daemon.core import groups
-from pm.daemon.handlers.apps import Context, arg_env, arg_str, handler, raise_first
+from pm.daemon.handlers.context import Context, arg_env, arg_str, Handler, raise_first
 from pm.config.spec import AppSpec, resolve_command
 from pm.daemon.core.supervisor import each, filter_shell_env
 
 
-@handler("apply_file")
 async def apply_file(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Start or restart a file's apps; reply with the entries and what was done to each name."""
     raw_specs = args.get("apps")
@@ -93,7 +92,6 @@ def target_count(current: int, request: str) -> int:
     return number
 
 
-@handler("scale")
 async def scale(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Add instances (next ids, own log files) or delete the oldest ones, as PM2 does.
 
@@ -134,3 +132,10 @@ async def _scale_up(ctx: Context, apps: list[App], wanted: int) -> list[App]:
         app.spec = spec
         app.paths = logs.resolve_paths(sup.home, spec, app.pm_id)
     return await sup.add(prepared)
+
+
+#: The commands this module answers, by wire name.
+COMMANDS: dict[str, Handler] = {
+    "apply_file": apply_file,
+    "scale": scale,
+}

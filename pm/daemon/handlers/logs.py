@@ -9,7 +9,7 @@ from typing import Any
 from pm.daemon.output import logpipe
 from pm.daemon.output import rotation as logrotate
 from pm.daemon.core.app import App
-from pm.daemon.handlers.apps import Context, arg_targets, handler
+from pm.daemon.handlers.context import Context, arg_targets, Handler
 
 log = logging.getLogger("pm")
 
@@ -30,7 +30,6 @@ def _selected(ctx: Context, args: dict[str, Any]) -> tuple[list[App], bool]:
     return list(ctx.supervisor.apps.values()), True
 
 
-@handler("flush")
 async def flush(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Truncate the apps' log files; without a target pm.log too (PM2)."""
     apps, everything = _selected(ctx, args)
@@ -54,16 +53,22 @@ def reload_logs() -> int:
     return count
 
 
-@handler("reloadLogs")
 async def reload_logs_handler(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reopen pipe-mode files (direct-mode files are the child's own fds: nothing to reopen)."""
     return {"reopened": reload_logs()}
 
 
-@handler("rotateLogs")
 async def rotate_logs(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Rotate now: every non-empty file (force) or only those over max_size."""
     apps, _ = _selected(ctx, args)
     section = logrotate.load_section(ctx.supervisor.home)
     done = await logrotate.check_once(apps, ctx.supervisor.home, section, bool(args.get("force")))
     return {"rotated": [str(path) for path in done]}
+
+
+#: The commands this module answers, by wire name.
+COMMANDS: dict[str, Handler] = {
+    "flush": flush,
+    "reloadLogs": reload_logs_handler,
+    "rotateLogs": rotate_logs,
+}

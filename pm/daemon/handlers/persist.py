@@ -12,24 +12,21 @@ from pm.daemon.persist import dump
 from pm.daemon.output import logfiles as logs
 from pm.daemon.core.app import App
 from pm.errors import BadRequest, PMError
-from pm.daemon.handlers.apps import Context, handler
+from pm.daemon.handlers.context import Context, Handler
 from pm.config.spec import AppSpec
 
 
-@handler("save")
 async def save(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     apps = [ctx.supervisor.apps[pm_id] for pm_id in sorted(ctx.supervisor.apps)]
     count = dump.save(ctx.supervisor.home, apps, force=bool(args.get("force")))
     return {"path": str(ctx.supervisor.home.dump), "count": count}
 
 
-@handler("cleardump")
 async def cleardump(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     dump.clear(ctx.supervisor.home)
     return {"path": str(ctx.supervisor.home.dump)}
 
 
-@handler("resurrect")
 async def resurrect(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Start what a dump lists (pm's, or PM2's with `path`); names already known are skipped."""
     path = args.get("path")
@@ -88,7 +85,6 @@ async def _revive(ctx: Context, item: dict[str, Any], where: str, known: set[str
 _SAVED_NAMES: dict[str, tuple[tuple[int, int, int], list[str] | None]] = {}
 
 
-@handler("saved_names")
 async def saved_names(ctx: Context, args: dict[str, Any]) -> list[str] | None:
     """Sorted names in the dump (None without one), for `pm list`'s out-of-sync warning.
 
@@ -108,8 +104,17 @@ async def saved_names(ctx: Context, args: dict[str, Any]) -> list[str] | None:
     return cached[1]
 
 
-@handler("exit_leaving_apps")
 async def exit_leaving_apps(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     """Reply, write the live state, and exit without touching the apps (`pm update`)."""
     ctx.request_exit_leaving_apps()
     return {"pid": os.getpid()}
+
+
+#: The commands this module answers, by wire name.
+COMMANDS: dict[str, Handler] = {
+    "save": save,
+    "cleardump": cleardump,
+    "resurrect": resurrect,
+    "saved_names": saved_names,
+    "exit_leaving_apps": exit_leaving_apps,
+}

@@ -10,12 +10,11 @@ import dataclasses
 from typing import Any
 
 from pm.errors import BadRequest
-from pm.daemon.handlers.apps import Context, arg_targets, handler
+from pm.daemon.handlers.context import Context, arg_targets, Handler
 
 ACTIONS = ("enable", "disable", "toggle")
 
 
-@handler("watch")
 async def watch(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     action = args.get("action", "toggle")
     if action not in ACTIONS:
@@ -28,3 +27,9 @@ async def watch(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
             ctx.supervisor.bus.publish("process", {"event": "watch", "pm_id": app.pm_id,
                                                    "name": app.name, "watching": enable})
     return ctx.entries(apps)
+
+
+#: The commands this module answers, by wire name.
+COMMANDS: dict[str, Handler] = {
+    "watch": watch,
+}

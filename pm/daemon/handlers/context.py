@@ -1,0 +1,68 @@
+"""What every handler gets (the supervisor, a sampler, shutdown requests) and the checks of
+request arguments they share. Handlers raise `PMError`s; the server turns them into replies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pm.daemon.core.app import App
+from pm.daemon.core.monitor import Sampler
+from pm.daemon.core.supervisor import Supervisor
+from pm.errors import BadRequest, PMError
+
+Handler = Callable[["Context", dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass
+class Context:
+    supervisor: Supervisor
+    sampler: Sampler = field(default_factory=Sampler)
+    #: Set by the daemon: ask it to shut down after the current reply is sent.
+    request_shutdown: Callable[[bool], None] = lambda save: None
+    request_exit_leaving_apps: Callable[[], None] = lambda: None
+
+    @property
+    def home(self) -> str:
+        return str(self.supervisor.home.root)
+
+    def entries(self, apps: list[App]) -> list[dict[str, Any]]:
+        live = [app.pid for app in apps if app.pid]
+        metrics = self.sampler.sample(live) if live else {}
+        return [app.jlist_entry(self.home, *metrics.get(app.pid, (0.0, 0))) for app in apps]
+
+
+
+# ------------------------------------------------------------ argument helpers
+
+
+def arg_targets(args: dict[str, Any]) -> list[str]:
+    targets = args.get("targets")
+    if isinstance(targets, (str, int)):
+        targets = [targets]
+    if not isinstance(targets, list) or not targets:
+        raise BadRequest("expected 'targets': a list of ids, names, namespaces, 'all' or /regex/")
+    return [str(target) for target in targets]
+
+
+def arg_str(args: dict[str, Any], key: str) -> str:
+    value = args.get(key)
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
+        raise BadRequest(f"expected '{key}': a string")
+    return str(value)
+
+
+def arg_env(args: dict[str, Any]) -> dict[str, str]:
+    env = args.get("shell_env") or {}
+    if not isinstance(env, dict):
+        raise BadRequest("expected 'shell_env': an object of strings")
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def raise_first(errors: list[BaseException]) -> None:
+    for error in errors:
+        if isinstance(error, PMError):
+            raise error
+    if errors:
+        raise errors[0]
