@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pm.config.ecosystem import is_config_file, load_file, read_file
+from pm.config.ecosystem import is_config_file, load_file
+from pm.config.readers import read_file
 from pm.errors import ConfigError
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -8,14 +8,12 @@ import pytest
 
 from pm.errors import ConfigError
 from pm.paths import Home, sanitize_name
+from pm.config.command import default_name, infer_interpreter, resolve_command
 from pm.config.spec import (
     AppSpec,
     canonical_key,
-    default_name,
-    infer_interpreter,
     parse_duration_ms,
     parse_size,
-    resolve_command,
     resolve_instances,
     split_args,
     suggest_key,

@@ -102,7 +102,8 @@ class Connection(Client):
     @staticmethod
     def _specs(app: Any, env_name: str | None,
                only: builtins.list[str] | None) -> builtins.list[Any]:
-        from pm.config.ecosystem import build_spec, is_config_file, load_file
+        from pm.config.attributes import build_spec
+        from pm.config.ecosystem import is_config_file, load_file
 
         cwd = os.getcwd()
         warnings: builtins.list[str] = []

@@ -19,7 +19,8 @@ from pm.daemon.core.app import App
 from pm.errors import BadRequest, ConfigError, NotFound
 from pm.daemon.core import groups
 from pm.daemon.handlers.context import Context, arg_env, arg_str, Handler, raise_first
-from pm.config.spec import AppSpec, resolve_command
+from pm.config.command import resolve_command
+from pm.config.spec import AppSpec
 from pm.daemon.core.supervisor import each, filter_shell_env
 
 

@@ -178,7 +178,7 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
     shell env. Entries sharing a name become one app with that many instances. Log and pid
     paths under PM2's home are dropped so pm writes its own; custom paths are kept.
     """
-    from pm.config.ecosystem import build_spec
+    from pm.config.attributes import build_spec
 
     counts: dict[str, int] = {}
     for item in entries:
@@ -200,7 +200,7 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
 
 def _pm2_raw_spec(item: dict[str, Any]) -> dict[str, Any]:
     """The configuration part of a pm2_env, as an ecosystem app object."""
-    from pm.config.ecosystem import COERCE
+    from pm.config.attributes import COERCE
     from pm.config.spec import INTERPRETER_BY_EXTENSION, canonical_key
 
     env = item.get("env") if isinstance(item.get("env"), dict) else {}
