@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -25,6 +26,7 @@ ALIASES = {
     "del": "delete",
     "show": "describe", "info": "describe", "desc": "describe",
     "dump": "save",
+    "ecosystem": "init",
 }
 
 
@@ -36,7 +38,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "reload": "pm.cli.commands.ecosystem:reload",
     "scale": "pm.cli.commands.ecosystem:scale",
     "init": "pm.cli.commands.ecosystem:init",
-    "ecosystem": "pm.cli.commands.ecosystem:init",
     "save": "pm.cli.commands.persist:save",
     "resurrect": "pm.cli.commands.persist:resurrect",
     "cleardump": "pm.cli.commands.persist:cleardump",
@@ -55,6 +56,13 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+def first_sentence(text: str) -> str:
+    """The help's first sentence, whole: up to the first full stop that ends a sentence."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    end = re.search(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)\.(?=\s|$)", paragraph)
+    return paragraph[:end.end()] if end else paragraph
+
+
 class PMGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         name = ALIASES.get(cmd_name, cmd_name)
@@ -68,6 +76,22 @@ class PMGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """One row per command with its aliases and the whole first sentence of its help
+        (click's short help stops at 45 characters or at the "." of "e.g.")."""
+        aliases: dict[str, list[str]] = {}
+        for alias, name in ALIASES.items():
+            aliases.setdefault(name, []).append(alias)
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            label = ", ".join([name, *aliases.get(name, [])])
+            rows.append((label, first_sentence(command.help or "")))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         name, cmd, rest = super().resolve_command(ctx, args)

@@ -195,7 +195,7 @@ def scale(name: str, count: str, silent: bool) -> None:
               show_default=True, help="Which kind of file to write.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing file.")
 def init(mode: str | None, file_format: str, force: bool) -> None:
-    """Write a commented sample ecosystem file in the current folder (alias: ecosystem)."""
+    """Write a commented sample ecosystem file in the current folder."""
     name, text = TEMPLATES[file_format]
     path = Path.cwd() / name
     if path.exists() and not force:

@@ -23,7 +23,7 @@ def _client() -> Any:
 @click.command("save")
 @click.option("-f", "--force", is_flag=True, help="Save even an empty list.")
 def save(force: bool) -> None:
-    """Save the process list to PM_HOME/dump (alias: dump)."""
+    """Save the process list to PM_HOME/dump."""
     click.echo(render.prefix("Saving current process list..."))
     result = _client().call("save", force=force or os.environ.get("FORCE") == "1")
     click.echo(render.prefix(f"Successfully saved in {result['path']}"))
