@@ -137,7 +137,7 @@ def test_a_save_killed_mid_write_never_leaves_an_unreadable_dump(pm: PM) -> None
     pm.home.mkdir(parents=True)
     writer = (
         "import sys, itertools\n"
-        "from pathlib import Path\nfrom pm.paths import Home\nfrom pm import dump\n"
+        "from pathlib import Path\nfrom pm.paths import Home\nfrom pm.daemon.persist import dump\n"
         "home = Home(Path(sys.argv[1]))\n"
         "for n in itertools.count():\n"
         "    dump.write_list(home, ('[' + ','.join(['{\"n\": %d, \"pad\": \"%s\"}' % (n, 'x' * 200)]"
