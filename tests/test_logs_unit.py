@@ -13,7 +13,7 @@ import pytest
 
 from pm.daemon.output import logpipe
 from pm.daemon.output import rotation as logrotate
-from pm.config import settings
+from pm.config import cron, settings
 from pm.config.dateformat import format_date
 from pm.errors import ConfigError
 from pm.client.logreader import Follower, tail_lines
@@ -29,18 +29,29 @@ def test_dayjs_tokens() -> None:
     assert format_date("YYYY-MM-DD_HH-mm-ss", WHEN) == "2026-03-07_09-05-04"
 
 
-def test_cron_pattern() -> None:
-    daily = logrotate.CronPattern("0 0 * * *")
+def test_rotate_interval_is_due_when_a_matching_minute_falls_in_the_window() -> None:
     midnight = time.mktime((2026, 3, 8, 0, 0, 0, 0, 0, -1))
-    assert daily.matches(midnight)
-    assert not daily.matches(midnight + 60)
-    assert daily.due(midnight - 30, midnight + 5)
-    assert not daily.due(midnight + 5, midnight + 3600)
-    assert logrotate.CronPattern("*/15 9-17 * * 1-5").matches(
-        time.mktime((2026, 3, 9, 9, 45, 0, 0, 0, -1)))  # a Monday
-    for bad in ("0 0 * *", "61 * * * *", "a * * * *"):
-        with pytest.raises(ConfigError):
-            logrotate.CronPattern(bad)
+    assert cron.due("0 0 * * *", midnight - 30, midnight + 5)  # midnight is in (since, now]
+    assert cron.due("0 0 * * *", midnight - 30, midnight)  # now itself counts
+    assert not cron.due("0 0 * * *", midnight, midnight + 3600)  # since itself does not
+    assert not cron.due("0 0 * * *", midnight + 5, midnight + 3600)  # no midnight in between
+    monday_945 = time.mktime((2026, 3, 9, 9, 45, 0, 0, 0, -1))
+    assert cron.due("*/15 9-17 * * 1-5", monday_945 - 60, monday_945)
+    assert not cron.due("*/15 9-17 * * 1-5", monday_945 - 14 * 60, monday_945 - 60)
+    assert not cron.due("*/15 9-17 * * 6", monday_945 - 60, monday_945)  # Saturdays only
+    assert not cron.due("0 0 31 2 *", midnight, midnight + 400 * 86400)  # never matches
+
+
+def test_rotate_interval_is_validated_as_five_cron_fields() -> None:
+    config = logrotate._parse({"rotateInterval": "*/15 9-17 * * 1-5"})
+    assert config.rotate_interval == "*/15 9-17 * * 1-5"
+    assert logrotate._parse({"rotateInterval": "none"}).rotate_interval is None
+    for bad in ("0 0 * *", "61 * * * *", "a * * * *", "0 0 0 * *", "*/0 * * * *",
+                "0 0 * * * *", "@daily"):
+        with pytest.raises(ConfigError, match="logrotate:rotateInterval"):
+            logrotate._parse({"rotateInterval": bad})
+        with pytest.raises(ConfigError, match="logrotate:rotateInterval"):
+            logrotate.validate_setting("rotateInterval", bad)
 
 
 def test_rotation_settings_validate_and_default(tmp_path: Path) -> None:

@@ -46,3 +46,14 @@ def next_fire(expr: str, after: float) -> float:
 
     start = datetime.datetime.fromtimestamp(after).astimezone()
     return float(croniter(expr, start, second_at_beginning=_six_fields(expr)).get_next(float))
+
+
+def due(expr: str, since: float, now: float) -> bool:
+    """Whether a time matching expr falls in (since, now] (Unix times, local time).
+
+    False for a valid pattern no date ever matches, such as `0 0 31 2 *`.
+    """
+    try:
+        return next_fire(expr, since) <= now
+    except ValueError:  # croniter's CroniterBadDateError: it found no matching date
+        return False

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pm.daemon.output import logpipe
-from pm.config import settings
+from pm.config import cron, settings
 from pm.config.dateformat import format_date
 from pm.errors import ConfigError, PMError
 from pm.paths import Home
@@ -106,15 +107,30 @@ def _parse(raw: dict[str, Any]) -> RotateConfig:
     max_size = parse_size(values["max_size"], "logrotate:max_size")
     if max_size <= 0:
         raise ConfigError(f"logrotate:max_size: expected a size > 0, got {values['max_size']!r}")
-    cron = values["rotateInterval"].strip()
-    if cron and cron.lower() not in ("none", "false", "off"):
-        CronPattern(cron)  # validates
+    pattern = values["rotateInterval"].strip()
+    if pattern and pattern.lower() not in ("none", "false", "off"):
+        _check_interval(pattern)
     else:
-        cron = ""
+        pattern = ""
     return RotateConfig(max_size, retain, _bool("compress", values["compress"]),
-                        values["dateFormat"], interval, cron or None,
+                        values["dateFormat"], interval, pattern or None,
                         _bool("enabled", values["enabled"]),
                         _bool("lossless", values["lossless"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _check_interval(pattern: str) -> None:
+    """Refuse a rotateInterval that is not a five-field cron pattern, pm2-logrotate's form.
+
+    Cached: every app's settings are parsed at every check, and croniter takes ~30 us a look.
+    """
+    if len(pattern.split()) != 5:
+        raise ConfigError(f"logrotate:rotateInterval: expected 5 cron fields, got {pattern!r}")
+    try:
+        cron.check(pattern)
+    except ConfigError:
+        raise ConfigError(f"logrotate:rotateInterval: invalid cron pattern {pattern!r}; expected "
+                          "minute hour day month weekday, e.g. '0 0 * * *'") from None
 
 
 def validate_setting(key: str, value: str) -> None:
@@ -139,70 +155,6 @@ def app_config(section: dict[str, Any], app: Any) -> RotateConfig:
     """Global settings overridden by the app's own `logrotate` object."""
     own = getattr(app.spec, "logrotate", None) or {}
     return _parse({**section, **own}) if own else _parse(section)
-
-
-# ------------------------------------------------------------ cron (five fields)
-
-
-class CronPattern:
-    """`minute hour day-of-month month day-of-week`, with `*`, lists, ranges and `/steps`.
-
-    Small enough to keep here rather than depend on croniter: rotation only asks "did a
-    matching minute pass since the last check?".
-    """
-
-    _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-
-    def __init__(self, text: str) -> None:
-        fields = text.split()
-        if len(fields) != 5:
-            raise ConfigError(f"logrotate:rotateInterval: expected 5 cron fields, got {text!r}")
-        self.text = text
-        self.sets = [self._field(f, lo, hi) for f, (lo, hi) in zip(fields, self._BOUNDS)]
-        if 7 in self.sets[4]:
-            self.sets[4].add(0)
-        self.any_day = fields[2] == "*", fields[4] == "*"
-
-    def _field(self, text: str, lo: int, hi: int) -> set[int]:
-        values: set[int] = set()
-        for part in text.split(","):
-            base, _, step_text = part.partition("/")
-            try:
-                step = int(step_text) if step_text else 1
-                if base == "*":
-                    start, end = lo, hi
-                elif "-" in base:
-                    start, end = (int(x) for x in base.split("-", 1))
-                else:
-                    start = int(base)
-                    end = hi if step_text else start
-            except ValueError:
-                raise ConfigError(f"logrotate:rotateInterval: bad cron field {text!r}") from None
-            if step < 1 or not lo <= start <= end <= hi:
-                raise ConfigError(f"logrotate:rotateInterval: {text!r} is out of range {lo}-{hi}")
-            values.update(range(start, end + 1, step))
-        return values
-
-    def matches(self, when: float) -> bool:
-        t = time.localtime(when)
-        minute, hour, mday, month, wday = self.sets
-        if t.tm_min not in minute or t.tm_hour not in hour or t.tm_mon not in month:
-            return False
-        day_ok = t.tm_mday in mday
-        week_ok = (t.tm_wday + 1) % 7 in wday
-        any_mday, any_wday = self.any_day
-        if any_mday or any_wday:
-            return day_ok and week_ok
-        return day_ok or week_ok  # cron: either day field may match when both are restricted
-
-    def due(self, since: float, now: float) -> bool:
-        """True when a matching minute starts in (since, now]."""
-        minute = (int(since) // 60 + 1) * 60
-        while minute <= now:
-            if self.matches(minute):
-                return True
-            minute += 60
-        return False
 
 
 # ------------------------------------------------------------ rotating one file
@@ -356,6 +308,7 @@ async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], f
                      since: float | None = None, now: float | None = None) -> list[Path]:
     """Rotate what is due: over max_size, forced, or (given since/now) at its rotateInterval."""
     done = []
+    pattern_due: dict[str, bool] = {}  # one croniter look per pattern, not one per file
     for path, config in watched_files(apps, home, section):
         if not config.enabled:
             continue
@@ -363,9 +316,12 @@ async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], f
             size = os.path.getsize(path)
         except OSError:
             continue
-        due = forced or size >= config.max_size or (
-            since is not None and now is not None and config.rotate_interval is not None
-            and CronPattern(config.rotate_interval).due(since, now))
+        due = forced or size >= config.max_size
+        pattern = config.rotate_interval
+        if not due and since is not None and now is not None and pattern is not None:
+            if pattern not in pattern_due:
+                pattern_due[pattern] = cron.due(pattern, since, now)
+            due = pattern_due[pattern]
         if size and due:
             try:
                 rotated = await rotate(path, config)
