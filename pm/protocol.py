@@ -14,7 +14,7 @@ import enum
 import json
 from typing import Any
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 #: A frame larger than this is refused: nothing legitimate comes close, and a bound keeps a
 #: broken or hostile client from making the daemon buffer without limit.

@@ -230,7 +230,7 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 
 def test_scale_counts() -> None:
     from pm.errors import BadRequest
-    from pm.daemon.handlers.ecosystem import target_count
+    from pm.daemon.handlers.scale import target_count
 
     assert (target_count(2, "5"), target_count(2, "+3"), target_count(4, "-1")) == (5, 5, 3)
     with pytest.raises(BadRequest, match=r"N, \+N or -N"):

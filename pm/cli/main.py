@@ -149,15 +149,15 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
     if plan.restart_targets:
         for target in plan.restart_targets:
             click.echo(render.prefix(f"Applying action restartProcessId on app [{target}]"))
-        entries += client().call("start", targets=plan.restart_targets)
+        entries += client().start_known(plan.restart_targets)["entries"]
     for spec in plan.specs:
         mode = spec.exec_mode
         count = spec.instances
         click.echo(render.prefix(f"Starting {spec.script} in {mode} ({count} instance"
                                  f"{'s' if count > 1 else ''})"))
     if plan.specs:
-        entries += client().call("start", apps=[spec.to_dict() for spec in plan.specs],
-                                 shell_env=dict(os.environ), force=options["force"])
+        entries += client().start_apps([spec.to_dict() for spec in plan.specs],
+                                       force=options["force"])["entries"]
         click.echo(render.prefix("Done."))
     table: list[dict[str, Any]] | None = None
     if plan.file_specs:  # ecosystem files: restart known names, start the rest (PM2's rule)

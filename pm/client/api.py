@@ -58,6 +58,12 @@ def _records() -> Any:
 Target = str | int
 
 
+def _is_config_file(path: str) -> bool:
+    from pm.config.ecosystem import is_config_file
+
+    return is_config_file(path) and os.path.isfile(path)
+
+
 def _targets(targets: tuple[Target, ...]) -> builtins.list[str]:
     if not targets:
         raise ValueError("name at least one target: an id, a name, a namespace, 'all' or /regex/")
@@ -93,17 +99,21 @@ class Connection(Client):
               env_name: str | None = None, only: builtins.list[str] | None = None,
               force: bool = False) -> builtins.list[ProcessInfo]:
         """Start apps from an app dict (ecosystem attributes), a list of them, an ecosystem file
-        or a script path/command. Relative paths resolve against the current directory."""
+        or a script path/command. Relative paths resolve against the current directory.
+
+        An ecosystem file follows PM2's rule for files, as `pm start file` does: apps whose
+        name is already managed restart with the file's settings, the others start."""
         specs = self._specs(app, env_name, only)
-        entries = self.call("start", apps=[spec.to_dict() for spec in specs],
-                            shell_env=dict(os.environ), force=force)
-        return [_records().ProcessInfo.from_entry(entry) for entry in entries]
+        from_file = isinstance(app, (str, Path)) and _is_config_file(str(app))
+        reply = self.start_apps([spec.to_dict() for spec in specs], from_file=from_file,
+                                force=force)
+        return [_records().ProcessInfo.from_entry(entry) for entry in reply["entries"]]
 
     @staticmethod
     def _specs(app: Any, env_name: str | None,
                only: builtins.list[str] | None) -> builtins.list[Any]:
         from pm.config.attributes import build_spec
-        from pm.config.ecosystem import is_config_file, load_file
+        from pm.config.ecosystem import load_file
 
         cwd = os.getcwd()
         warnings: builtins.list[str] = []
@@ -113,7 +123,7 @@ class Connection(Client):
         if isinstance(app, builtins.list):
             return [spec for item in app for spec in Connection._specs(item, env_name, only)]
         path = str(app)
-        if is_config_file(path) and os.path.isfile(path):
+        if _is_config_file(path):
             return builtins.list(load_file(path, env_name, only, {}).specs)
         return [build_spec({"script": path}, f"start {path}", cwd, env_name, {}, warnings)]
 

@@ -102,6 +102,20 @@ class Client:
         _, frame = self._exchange(cmd, args)
         return _unwrap(_decode_reply(frame))
 
+    def start_apps(self, specs: list[dict[str, Any]], *, from_file: bool = False,
+                        force: bool = False, with_table: bool = False) -> dict[str, Any]:
+        """The one request that starts apps, whatever their source (pm/daemon/handlers/start.py):
+        specs as plain dicts; `from_file` applies PM2's rule for ecosystem files (known names
+        restart with the file's settings). Returns {entries, started, restarted[, table]}."""
+        reply: dict[str, Any] = self.call("start", apps=specs, shell_env=dict(os.environ),
+                                          file=from_file, force=force, table=with_table)
+        return reply
+
+    def start_known(self, targets: list[str]) -> dict[str, Any]:
+        """Start known apps again (ids, names, namespaces, all, /regex/)."""
+        reply: dict[str, Any] = self.call("start", targets=targets)
+        return reply
+
     def _exchange(self, cmd: str, args: dict[str, Any]) -> tuple[int, bytes]:
         """Send one request on a fresh connection; return its id and the raw reply frame."""
         request_id = next(self._ids)

@@ -147,7 +147,10 @@ def action(cmd: str) -> Any:
     @handles_errors
     async def run(request: web.Request) -> web.Response:
         targets = check_targets(await json_body(request))
-        return json_response(await request.app[BRIDGE].call(cmd, targets=targets))
+        result = await request.app[BRIDGE].call(cmd, targets=targets)
+        if cmd == "start":  # the daemon also says what it started; the API answers entries
+            result = result["entries"]
+        return json_response(result)
     run.__name__ = f"action_{cmd}"
     return run
 

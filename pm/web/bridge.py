@@ -51,7 +51,7 @@ class Bridge:
             spec = copy_spec(same[-1]["pm2_env"])
             started: list[dict[str, Any]] = []
             for _ in range(delta):
-                started += await self.call("start", apps=[spec], force=True)
+                started += (await self.call("start", apps=[spec], force=True))["entries"]
             return started
         if len(same) + delta < 1:
             raise BadRequest(f"app {name!r} has {len(same)} instance(s); scaling by {delta} "

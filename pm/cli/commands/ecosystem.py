@@ -56,10 +56,10 @@ def apply_specs(client: Client, specs: list[AppSpec],
 
     table, when given, receives the whole process table as it stood right after (one round
     trip instead of two for the table the CLI prints next)."""
-    result = client.call("apply_file", apps=[spec.to_dict() for spec in specs],
-                         shell_env=dict(os.environ), table=table is not None)
-    if table is not None:  # a daemon older than the `table` flag leaves it out
-        table[:] = result["table"] if "table" in result else client.call("list")
+    result = client.start_apps([spec.to_dict() for spec in specs], from_file=True,
+                               with_table=table is not None)
+    if table is not None:
+        table[:] = result["table"]
     entries: list[dict[str, Any]] = result["entries"]
     if result["started"]:
         click.echo(render.prefix(f"Applications {', '.join(result['started'])} not running, "

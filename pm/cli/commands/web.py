@@ -6,7 +6,6 @@ pm installed without the `web` extra says how to get it.
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
 import time
@@ -123,8 +122,7 @@ def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: st
     spec = AppSpec(script=str(Path(pm.web.__file__).resolve().parent / "__main__.py"),
                    name=name, interpreter=sys.executable, args=args, cwd=str(home.root))
     client = Client(home)
-    entries: list[dict[str, Any]] = client.call("start", apps=[spec.to_dict()],
-                                                shell_env=dict(os.environ))
+    entries: list[dict[str, Any]] = client.start_apps([spec.to_dict()])["entries"]
     _echo(f"Started web server as app [{name}]({entries[0]['pm_id'] if entries else '?'})")
     if not _wait_listening(host, port, client, name):
         raise PMError(f"the web server did not start listening on {host}:{port}; "

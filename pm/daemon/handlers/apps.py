@@ -1,4 +1,4 @@
-"""Commands on apps: hello, ping, list, describe, start, stop, restart, delete, reset, signal,
+"""Commands on apps: hello, ping, list, describe, stop, restart, delete, reset, signal,
 env and kill. Each validates its args and calls the supervisor."""
 
 from __future__ import annotations
@@ -8,11 +8,9 @@ from typing import Any
 
 from pm import protocol
 from pm.daemon.core import groups
-from pm.daemon.core.app import App
 from pm.errors import BadRequest, NotFound
 from pm.daemon.core.process import signal_number
-from pm.config.spec import AppSpec
-from pm.daemon.core.supervisor import each, ensure_unique_start
+from pm.daemon.core.supervisor import each
 from pm.daemon.handlers.context import (Context, Handler, arg_env, arg_str, arg_targets,
                                         raise_first)
 
@@ -33,44 +31,6 @@ async def list_apps(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def describe(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     return ctx.entries(ctx.supervisor.select(arg_targets(args)))
-
-
-async def start(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    """Start new apps from specs, or (re)start known apps named by targets."""
-    if "targets" in args:
-        apps = ctx.supervisor.select(arg_targets(args))
-        raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
-        return ctx.entries(apps)
-    specs = args.get("apps")
-    if not isinstance(specs, list) or not specs:
-        raise BadRequest("expected 'apps': a list of app specs, or 'targets'")
-    shell_env = arg_env(args)
-    force = bool(args.get("force"))
-    started: list[App] = []
-    parsed: list[AppSpec] = []
-    for index, raw in enumerate(specs):
-        if not isinstance(raw, dict):
-            raise BadRequest(f"app #{index}: expected an object")
-        parsed.append(AppSpec.from_dict(raw, where=f"app #{index} ({raw.get('name', '?')})"))
-    for spec in groups.start_order(parsed):  # priority, then depends_on
-        await groups.wait_for_dependencies(ctx.supervisor, spec)
-        started.extend(await _start_one(ctx, spec, shell_env, force))
-    return ctx.entries(started)
-
-
-async def _start_one(ctx: Context, spec: AppSpec, shell_env: dict[str, str],
-                     force: bool) -> list[App]:
-    sup = ctx.supervisor
-    prepared = sup.prepare(spec, shell_env)
-    same = [app for app in sup.apps.values()
-            if app.name == spec.name and app.command.exec_path == prepared[0].command.exec_path]
-    if same and not force:
-        down = [app for app in same if app.status in protocol.DOWN_STATUSES]
-        if len(down) == len(same):
-            raise_first(await each(same, sup.start))
-            return same
-        ensure_unique_start(same, force, spec.name)
-    return await sup.add(prepared)
 
 
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,7 +95,6 @@ COMMANDS: dict[str, Handler] = {
     "ping": ping,
     "list": list_apps,
     "describe": describe,
-    "start": start,
     "stop": stop,
     "restart": restart,
     "delete": delete,
