@@ -107,3 +107,24 @@ def test_pm_events_command(pm: PM, as_json: bool) -> None:
     else:
         assert any("[ev:" in line and "] exit" in line and "code=6" in line
                    for line in lines), lines
+
+
+def test_a_file_started_again_restarts_its_apps_with_the_files_settings(
+        pm: PM, conn: pm_package.Connection) -> None:
+    """The API follows PM2's rule for files, as `pm start file` does: a running app of the file
+    is restarted with the file's env instead of being refused as already running."""
+    eco = pm.workdir / "eco.json"
+
+    def write(greeting: str) -> None:
+        eco.write_text(json.dumps({"apps": [{"name": "ticker", "script": str(APPS / "ticker.py"),
+                                            "interpreter": sys.executable,
+                                            "env": {"GREETING": greeting}}]}))
+
+    write("first")
+    first = conn.start(str(eco))
+    write("second")
+    again = conn.start(str(eco))
+    assert [(p.pm_id, p.restart_time) for p in again] == [(first[0].pm_id, 1)]
+    assert again[0].pid != first[0].pid
+    assert conn.env("ticker")["GREETING"] == "second"
+    assert [p.pm_id for p in conn.list()] == [first[0].pm_id]
