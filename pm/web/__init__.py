@@ -6,6 +6,7 @@
     api.py      JSON endpoints and server-sent event streams
     metrics.py  Prometheus text exposition
     openapi.py  the OpenAPI document
-    server.py   the aiohttp app, the token check, serving until a signal
+    server.py   the aiohttp app and the token check on every request
+    run.py      serving until a signal (for `pm web` and `python -m pm.web`)
     static/     the dashboard page, its CSS and JS (no CDN)
 """

@@ -1,0 +1,3 @@
+"""What restarts or reacts on its own: file watching, `max_memory_restart`, `cron_restart`,
+and event hooks (shell commands run on start, exit, restart, errored, stop, memory).
+"""
