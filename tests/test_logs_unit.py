@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pm.daemon.output import logpipe
-from pm.daemon.output import rotation as logrotate
-from pm.config import cron, settings
+from pm.daemon.output import rotation
+from pm.config import cron, logrotate, settings
 from pm.config.dateformat import format_date
 from pm.errors import ConfigError
 from pm.client.logreader import Follower, tail_lines
@@ -43,26 +43,26 @@ def test_rotate_interval_is_due_when_a_matching_minute_falls_in_the_window() -> 
 
 
 def test_rotate_interval_is_validated_as_five_cron_fields() -> None:
-    config = logrotate._parse({"rotateInterval": "*/15 9-17 * * 1-5"})
+    config = logrotate.parse({"rotateInterval": "*/15 9-17 * * 1-5"})
     assert config.rotate_interval == "*/15 9-17 * * 1-5"
-    assert logrotate._parse({"rotateInterval": "none"}).rotate_interval is None
+    assert logrotate.parse({"rotateInterval": "none"}).rotate_interval is None
     for bad in ("0 0 * *", "61 * * * *", "a * * * *", "0 0 0 * *", "*/0 * * * *",
                 "0 0 * * * *", "@daily"):
         with pytest.raises(ConfigError, match="logrotate:rotateInterval"):
-            logrotate._parse({"rotateInterval": bad})
+            logrotate.parse({"rotateInterval": bad})
         with pytest.raises(ConfigError, match="logrotate:rotateInterval"):
             logrotate.validate_setting("rotateInterval", bad)
 
 
 def test_rotation_settings_validate_and_default(tmp_path: Path) -> None:
     home = Home(tmp_path)
-    config = logrotate.load_config(home)
+    config = logrotate.parse(rotation.load_section(home))
     assert (config.max_size, config.retain, config.compress) == (10 * 1024 * 1024, 30, False)
     assert (config.worker_interval, config.rotate_interval) == (30, "0 0 * * *")
     settings.set_value(home, "pm2-logrotate:max_size", "1K")
     settings.set_value(home, "logrotate:retain", "all")
-    assert logrotate.load_config(home).max_size == 1024
-    assert logrotate.load_config(home).retain is None
+    assert logrotate.parse(rotation.load_section(home)).max_size == 1024
+    assert logrotate.parse(rotation.load_section(home)).retain is None
     assert settings.get_value(home, "logrotate:max_size") == "1K"
     assert (home.config.stat().st_mode & 0o777) == 0o600
     with pytest.raises(ConfigError, match="retain"):
@@ -135,7 +135,7 @@ def test_reader_date_prefix_and_json(tmp_path: Path) -> None:
 
 def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
     path = str(tmp_path / "app-out.log")
-    config = logrotate._parse({"compress": "true", "retain": "2"})
+    config = logrotate.parse({"compress": "true", "retain": "2"})
 
     async def main() -> None:
         read_end, write_end = os.pipe()
@@ -147,7 +147,7 @@ def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
             os.write(write_end, b"line %d\n" % index)
             if index % 5_000 == 4_999:
                 await asyncio.sleep(0.02)
-                await logrotate.rotate(path, config)
+                await rotation.rotate(path, config)
         os.close(write_end)
         await asyncio.wait_for(done, 30)
 
@@ -193,11 +193,11 @@ def test_direct_file_rotation_by_collapse_loses_nothing(tmp_path: Path) -> None:
         [sys.executable, "-c",
          "import os,sys\nfd=os.open(sys.argv[1], os.O_WRONLY|os.O_APPEND|os.O_CREAT)\n"
          "for i in range(200000): os.write(fd, b'n %09d\\n' % i)\n", str(path)])
-    config = logrotate._parse({"retain": "all"})
+    config = logrotate.parse({"retain": "all"})
     try:
         while writer.poll() is None:
             if path.exists() and path.stat().st_size > 20_000:
-                asyncio.run(logrotate.rotate(str(path), config))
+                asyncio.run(rotation.rotate(str(path), config))
     finally:
         writer.wait()
     rotated = sorted(tmp_path.glob("app-out__*.log"), key=lambda p: p.stat().st_mtime_ns)
@@ -213,7 +213,7 @@ def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
     with open(path, "ab") as handle:
         handle.write(b"new 1\n")
     assert follower.poll() == [b"new 1"]
-    assert logrotate.collapse_rotate(str(path), tmp_path / "c__1.log")
+    assert rotation.collapse_rotate(str(path), tmp_path / "c__1.log")
     with open(path, "ab") as handle:
         handle.write(b"new 2\n")
     assert follower.poll() == [b"new 2"]  # not the whole remaining file again

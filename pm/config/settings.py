@@ -3,7 +3,8 @@
 Keys are `<module>:<key>` (stored as `{"<module>": {"<key>": value}}`) or plain `<key>` (stored
 at the top level). `pm2-logrotate:` and `pm-logrotate:` are accepted as `logrotate:` so PM2
 habits work. Values are kept as the strings the user typed, as PM2 does; the reader of a
-setting validates it (see `pm.daemon.output.rotation.load_config`).
+setting validates it; `logrotate:` keys are also checked before they are stored
+(pm/config/logrotate.py).
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def load(home: Home) -> dict[str, Any]:
 def set_value(home: Home, key: str, value: str) -> dict[str, Any]:
     module, sub = split_key(key)
     if module == "logrotate":
-        from pm.daemon.output.rotation import validate_setting
+        from pm.config import logrotate  # here: `pm get` and other keys need none of it
 
-        validate_setting(sub, value)
+        logrotate.validate_setting(sub, value)
     data = load(home)
     if module is None:
         data[sub] = value
@@ -76,15 +77,16 @@ def app_logrotate(value: Any, where: str) -> dict[str, str]:
     rotateInterval, enabled}` object, validated like `pm set logrotate:<key>`."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected an object like {{\"max_size\": \"1M\"}}")
-    from pm.daemon.output.rotation import APP_KEYS, validate_setting
+    from pm.config import logrotate
 
     result = {}
     for key, item in value.items():
-        if key not in APP_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r}; per-app keys: {', '.join(APP_KEYS)}")
+        if key not in logrotate.APP_KEYS:
+            raise ConfigError(f"{where}: unknown key {key!r}; "
+                              f"per-app keys: {', '.join(logrotate.APP_KEYS)}")
         text = str(item).lower() if isinstance(item, bool) else str(item)
         try:
-            validate_setting(key, text)
+            logrotate.validate_setting(key, text)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc.message}") from None
         result[key] = text

@@ -18,143 +18,36 @@ How a file is rotated depends on who writes it:
   are lost. The measured figures are in the README.
 * pm.log: only the daemon's own loop writes it, so copy-then-truncate loses nothing.
 
-Settings come from `pm set logrotate:<key> <value>` (PM_HOME/module_conf.json), re-read at
-every check, so a change needs no restart. `logrotate:enabled false` turns rotation off.
+Settings come from `pm set logrotate:<key> <value>` (PM_HOME/module_conf.json, checked and
+parsed by pm/config/logrotate.py), re-read at every check, so a change needs no restart.
+`logrotate:enabled false` turns rotation off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import os
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pm.daemon.output import logpipe
-from pm.config import cron, settings
+from pm.config import cron, logrotate, settings
 from pm.config.dateformat import format_date
-from pm.errors import ConfigError, PMError
+from pm.config.logrotate import RotateConfig
+from pm.daemon.output import logpipe
+from pm.errors import PMError
 from pm.paths import Home
-from pm.config.spec import parse_size
 
 log = logging.getLogger("pm")
 
-#: pm2-logrotate's defaults (its README), as strings the way `pm set` stores values.
-DEFAULTS: dict[str, str] = {
-    "max_size": "10M",
-    "retain": "30",
-    "compress": "false",
-    "dateFormat": "YYYY-MM-DD_HH-mm-ss",
-    "workerInterval": "30",
-    "rotateInterval": "0 0 * * *",
-    "enabled": "true",
-    "lossless": "true",
-}
-
-#: Keys an app may set for itself in the ecosystem (`logrotate: {...}`); the check interval
-#: is the daemon's, so it stays global.
-APP_KEYS = ("max_size", "retain", "compress", "dateFormat", "rotateInterval", "enabled",
-            "lossless")
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-@dataclass(frozen=True)
-class RotateConfig:
-    max_size: int
-    retain: int | None  # None = keep all
-    compress: bool
-    date_format: str
-    worker_interval: float
-    rotate_interval: str | None
-    enabled: bool
-    lossless: bool
-
-
-def _bool(key: str, value: str) -> bool:
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(f"logrotate:{key}: expected true or false, got {value!r}")
-
-
-def _parse(raw: dict[str, Any]) -> RotateConfig:
-    values = {**DEFAULTS, **{k: str(v) for k, v in raw.items()}}
-    retain_text = values["retain"].strip().lower()
-    if retain_text == "all":
-        retain = None
-    elif retain_text.isdigit() and int(retain_text) >= 1:
-        retain = int(retain_text)
-    else:
-        raise ConfigError("logrotate:retain: expected a count >= 1 or 'all', "
-                          f"got {values['retain']!r}")
-    try:
-        interval = float(values["workerInterval"])
-    except ValueError:
-        interval = 0
-    if interval < 1:
-        raise ConfigError(f"logrotate:workerInterval: expected seconds >= 1, "
-                          f"got {values['workerInterval']!r}")
-    max_size = parse_size(values["max_size"], "logrotate:max_size")
-    if max_size <= 0:
-        raise ConfigError(f"logrotate:max_size: expected a size > 0, got {values['max_size']!r}")
-    pattern = values["rotateInterval"].strip()
-    if pattern and pattern.lower() not in ("none", "false", "off"):
-        _check_interval(pattern)
-    else:
-        pattern = ""
-    return RotateConfig(max_size, retain, _bool("compress", values["compress"]),
-                        values["dateFormat"], interval, pattern or None,
-                        _bool("enabled", values["enabled"]),
-                        _bool("lossless", values["lossless"]))
-
-
-@functools.lru_cache(maxsize=64)
-def _check_interval(pattern: str) -> None:
-    """Refuse a rotateInterval that is not a five-field cron pattern, pm2-logrotate's form.
-
-    Cached: every app's settings are parsed at every check, and croniter takes ~30 us a look.
-    """
-    if len(pattern.split()) != 5:
-        raise ConfigError(f"logrotate:rotateInterval: expected 5 cron fields, got {pattern!r}")
-    try:
-        cron.check(pattern)
-    except ConfigError:
-        raise ConfigError(f"logrotate:rotateInterval: invalid cron pattern {pattern!r}; expected "
-                          "minute hour day month weekday, e.g. '0 0 * * *'") from None
-
-
-def validate_setting(key: str, value: str) -> None:
-    """Refuse a bad `pm set logrotate:<key>` before it is stored."""
-    if key not in DEFAULTS:
-        raise ConfigError(f"unknown setting logrotate:{key}; known: {', '.join(DEFAULTS)}")
-    _parse({key: value})
-
 
 def load_section(home: Home) -> dict[str, Any]:
-    section = settings.load(home).get("logrotate") or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{home.config}: 'logrotate' must be an object")
-    return section
-
-
-def load_config(home: Home) -> RotateConfig:
-    return _parse(load_section(home))
-
-
-def app_config(section: dict[str, Any], app: Any) -> RotateConfig:
-    """Global settings overridden by the app's own `logrotate` object."""
-    own = getattr(app.spec, "logrotate", None) or {}
-    return _parse({**section, **own}) if own else _parse(section)
+    """The stored `logrotate:` settings, read again at every check (no restart needed)."""
+    return logrotate.section(settings.load(home), home.config)
 
 
 # ------------------------------------------------------------ rotating one file
@@ -295,12 +188,12 @@ def watched_files(apps: Iterable[Any], home: Home, section: dict[str, Any]
     """Every log file of every app with its settings, plus pm.log; no /dev/null, no repeats."""
     files: dict[str, RotateConfig] = {}
     for app in apps:
-        config = app_config(section, app)
+        config = logrotate.app_config(section, app)
         for path in (app.paths.out, app.paths.err, app.paths.combined):
             if path and path != "/dev/null" and path not in files:
                 files[path] = config
     # only the daemon's loop writes pm.log, so copy-then-truncate is exact there at any size
-    files[str(home.daemon_log)] = dataclasses.replace(_parse(section), lossless=False)
+    files[str(home.daemon_log)] = dataclasses.replace(logrotate.parse(section), lossless=False)
     return list(files.items())
 
 
@@ -340,13 +233,13 @@ async def worker(supervisor: Any, home: Home) -> None:
     while True:
         try:
             section = load_section(home)
-            config = _parse(section)
+            config = logrotate.parse(section)
             reported = ""
         except PMError as exc:
             if exc.message != reported:
                 log.error("log rotation settings: %s (using defaults)", exc.message)
                 reported = exc.message
-            section, config = {}, _parse({})
+            section, config = {}, logrotate.parse({})
         await asyncio.sleep(config.worker_interval)
         now = time.time()
         try:
