@@ -20,7 +20,6 @@ from typing import IO
 from pm.daemon.persist import dump
 from pm.daemon.handlers import logs as handlers_logs
 from pm.daemon.output import rotation as logrotate
-from pm.daemon.output import pipes
 from pm.daemon.persist import recovery
 from pm.daemon.persist import state
 from pm.daemon.automation.restarts import Automation
@@ -140,7 +139,6 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)
         loop.add_signal_handler(signal.SIGUSR2, handlers_logs.reload_logs)  # PM2: reopen logs
-        pipes.install()  # state.json names each app's output pipes, for the next daemon
         recovery.recover(self.supervisor)  # take back what a previous daemon left running
         self.keeper.start()
         await self.server.start()

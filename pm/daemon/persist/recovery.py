@@ -26,9 +26,8 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pm.daemon.output import pipes
 from pm.daemon.core import process
-from pm.daemon.persist import state
+from pm.daemon.persist import pipe_recovery, state
 from pm.daemon.core.app import App, now_ms
 from pm.errors import PMError
 from pm.daemon.output.logfiles import LogPaths
@@ -131,7 +130,7 @@ def recover(supervisor: Supervisor) -> Report:
         state.move_aside(supervisor.home)
         report = Report(failed=1)
     try:
-        pipes.resume(supervisor)  # read the re-adopted apps' output pipes again
+        pipe_recovery.resume(supervisor)  # read the re-adopted apps' output pipes again
     except Exception:
         log.exception("could not resume reading the apps' output pipes")
     return report

@@ -12,7 +12,7 @@ their environment (see recovery.py), so a stale file never causes a duplicate.
 Format (version 1): `{"format", "written_at", "daemon_pid", "specs": {key: spec}, "envs":
 {key: shell env}, "apps": [record]}`. Instances of one spec share it, and equal shell envs are
 stored once. Each record has `extra`: per-app data that other modules save and
-restore through `EXTRAS` (for instance the inodes of the app's output pipes, pm/pipes.py).
+restore, listed in `EXTRAS` (the inodes of the app's output pipes, pipe_recovery.py).
 """
 
 from __future__ import annotations
@@ -25,17 +25,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pm.daemon.core.app import App
-from pm.paths import Home, write_private
 from pm.config.spec import AppSpec
+from pm.daemon.core.app import App
 from pm.daemon.core.supervisor import Supervisor
+from pm.daemon.persist import pipe_recovery
+from pm.paths import Home, write_private
 
 log = logging.getLogger("pm")
 
 STATE_FORMAT = 1
 
-#: name -> (save(app) -> JSON-able value or None, restore(app, value)).
-EXTRAS: dict[str, tuple[Callable[[App], Any], Callable[[App, Any], None]]] = {}
+#: name -> (save(app) -> JSON-able value or None, restore(app, value)), for each record's
+#: `extra`: a fixed table, so what state.json holds does not depend on who ran first.
+EXTRAS: dict[str, tuple[Callable[[App], Any], Callable[[App, Any], None]]] = {
+    "pipes": (pipe_recovery.saved, pipe_recovery.restore),
+}
 
 
 def record(app: App, spec_key: str, env_key: str) -> dict[str, Any]:
