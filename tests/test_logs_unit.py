@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pm.daemon.output import logpipe
-from pm.daemon.output import rotation
+from pm.client.logreader import Follower, tail_lines
 from pm.config import cron, logrotate, settings
 from pm.config.dateformat import format_date
+from pm.daemon.output import line_transforms, logpipe, logtargets, reader_threads, rotation
+from pm.daemon.output.line_transforms import identity
+from pm.daemon.output.logtargets import Target
 from pm.errors import ConfigError
-from pm.client.logreader import Follower, tail_lines
 from pm.paths import Home
 
 WHEN = time.mktime((2026, 3, 7, 9, 5, 4, 0, 0, -1)) + 0.123
@@ -76,11 +77,11 @@ def raw_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Run a raw-stream test on both ways of reading: a thread of its own (while threads are
     left) and the event loop (beyond THREADS_FROM_START, handed to a thread only if flooding)."""
     if request.param == "event-loop":
-        monkeypatch.setattr(logpipe, "THREADS_FROM_START", 0)
+        monkeypatch.setattr(reader_threads, "THREADS_FROM_START", 0)
     return str(request.param)
 
 
-def _run_reader(chunks: list[bytes], targets: list[logpipe.Target],
+def _run_reader(chunks: list[bytes], targets: list[Target],
                 whole_lines: bool | None = None) -> None:
     """Write chunks into a real pipe from a thread-free writer and read them with StreamReader."""
 
@@ -115,18 +116,18 @@ def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path, whole_lines:
     payload = b"\n".join(lines[:-1]) + b"\n" + lines[-1]  # last line has no newline
     # written in awkward pieces so lines straddle reads
     chunks = [payload[i:i + 4097] for i in range(0, len(payload), 4097)]
-    _run_reader(chunks, [logpipe.Target(path, logpipe.identity)], whole_lines)
+    _run_reader(chunks, [Target(path, identity)], whole_lines)
     # Raw mode writes the bytes as they came; whole-lines mode ends the last line for it.
     expected = b"before\n" + payload + (b"\n" if whole_lines else b"")
     assert Path(path).read_bytes() == expected
-    assert path not in logpipe.FILES
+    assert path not in logtargets.FILES
 
 
 def test_reader_date_prefix_and_json(tmp_path: Path) -> None:
     dated, as_json = str(tmp_path / "d.log"), str(tmp_path / "j.log")
     _run_reader([b"one\ntw", b"o\nthree\n"],
-                [logpipe.Target(dated, logpipe.date_prefix("[T]")),
-                 logpipe.Target(as_json, logpipe.json_lines("err", 3, "api", None))])
+                [Target(dated, line_transforms.date_prefix("[T]")),
+                 Target(as_json, line_transforms.json_lines("err", 3, "api", None))])
     assert Path(dated).read_text() == "T: one\nT: two\nT: three\n"
     records = [json.loads(line) for line in Path(as_json).read_text().splitlines()]
     assert [r["message"] for r in records] == ["one\n", "two\n", "three\n"]
@@ -140,7 +141,7 @@ def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
     async def main() -> None:
         read_end, write_end = os.pipe()
         done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [logpipe.Target(path, logpipe.identity)],
+        reader = logpipe.StreamReader(read_end, [Target(path, identity)],
                                       on_close=lambda: done.set_result(None))
         reader.start()
         for index in range(20_000):
@@ -230,7 +231,7 @@ def _open_raw_reader(path: Path, owner: str = "",
     write end, a future done once the reader has closed)."""
     read_end, write_end = os.pipe()
     done = asyncio.get_running_loop().create_future()
-    reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+    reader = logpipe.StreamReader(read_end, [Target(str(path), identity)],
                                   on_close=lambda: done.set_result(None), owner=owner)
     return reader, write_end, done
 
@@ -274,7 +275,7 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
         reader.start()
         with pytest.raises(KeyError):  # not in the selector: nobody polls this pipe
             asyncio.get_running_loop()._selector.get_key(reader.fd)  # type: ignore[attr-defined]
-        assert logpipe._THREADS == [1]
+        assert reader_threads._THREADS == [1]
         assert _os_threads() == before + 1
         os.write(write_end, b"hello\n")
         os.close(write_end)
@@ -282,7 +283,7 @@ def test_raw_stream_waits_on_a_thread_never_on_the_event_loop(tmp_path: Path) ->
 
     asyncio.run(main())
     assert path.read_bytes() == b"hello\n"
-    assert logpipe._THREADS == [0]
+    assert reader_threads._THREADS == [0]
     _wait_threads_back_to(before)
 
 
@@ -314,7 +315,7 @@ def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
     def dies_here(fd: int, size: int) -> None:
         raise OSError("simulated daemon death after the file write")
 
-    monkeypatch.setattr(logpipe, "_consume", dies_here)
+    monkeypatch.setattr(reader_threads, "consume", dies_here)
 
     async def main() -> int:
         reader, write_end, done = _open_raw_reader(path)
@@ -350,17 +351,14 @@ def test_drained_waits_for_every_reader_within_its_bound(tmp_path: Path) -> None
 
 def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logpipe, "THREADS_FROM_START", 1)
+    monkeypatch.setattr(reader_threads, "THREADS_FROM_START", 1)
 
     async def main() -> None:
         selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
         pipes = [os.pipe() for _ in range(3)]
-        readers = [logpipe.StreamReader(pipes[0][0], [logpipe.Target(str(tmp_path / "a"),
-                                                                     logpipe.identity)]),
-                   logpipe.StreamReader(pipes[1][0], [logpipe.Target(str(tmp_path / "b"),
-                                                                     logpipe.identity)]),
-                   logpipe.StreamReader(pipes[2][0], [logpipe.Target(str(tmp_path / "c"),
-                                                                     logpipe.identity)],
+        readers = [logpipe.StreamReader(pipes[0][0], [Target(str(tmp_path / "a"), identity)]),
+                   logpipe.StreamReader(pipes[1][0], [Target(str(tmp_path / "b"), identity)]),
+                   logpipe.StreamReader(pipes[2][0], [Target(str(tmp_path / "c"), identity)],
                                         whole_lines=True)]
         for reader in readers:
             reader.start()
@@ -383,7 +381,7 @@ def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
             os.close(write_end)
 
     asyncio.run(main())
-    assert logpipe._THREADS == [0]
+    assert reader_threads._THREADS == [0]
 
 
 def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
@@ -404,7 +402,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     async def main() -> None:
         read_end, child_end = pipes.open_pair()
         done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [logpipe.Target(str(path), logpipe.identity)],
+        reader = logpipe.StreamReader(read_end, [Target(str(path), identity)],
                                       on_close=lambda: done.set_result(None))
         reader.start()
         writer = subprocess.Popen([sys.executable, "-c", FLOOD_WRITER, str(lines)],
@@ -415,7 +413,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
                 await asyncio.sleep(0.02)
                 seen_thread.append(_os_threads() > before)
                 os.rename(path, tmp_path / f"app-out.{index}.log")
-                logpipe.FILES[str(path)].reopen()
+                logtargets.FILES[str(path)].reopen()
             await asyncio.wait_for(done, 60)
             assert writer.wait(10) == 0
         finally:  # its pipe end is read-write: with no reader left it would wait forever
@@ -425,7 +423,7 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
 
     asyncio.run(main())
     assert any(seen_thread), "the flooding stream never got its own thread"
-    assert logpipe._THREADS == [0]
+    assert reader_threads._THREADS == [0]
     _wait_threads_back_to(before)
     parts = sorted(tmp_path.glob("app-out.*.log"), key=lambda p: int(p.name.split(".")[1]))
     data = b"".join(p.read_bytes() for p in [*parts, path])

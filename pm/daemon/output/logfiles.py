@@ -1,8 +1,8 @@
 """Where an app's output goes: its log file paths and the descriptors handed to the child.
 
 The child's stdout and stderr are pipes the daemon reads and copies to the log files in big
-chunks (pm/logpipe.py), as PM2 and supervisord do: the app's writes cost a pipe write, not a
-file append, and rotation is a rename. The pipes outlive a daemon crash (pm/pipes.py).
+chunks (logpipe.py), as PM2 and supervisord do: the app's writes cost a pipe write, not a
+file append, and rotation is a rename. The pipes outlive a daemon crash (pipes.py).
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0,
     """The child's stdout/stderr: pipes the daemon reads, or the files themselves (no spec).
 
     owner (the app's unique_id) lets state.json name the pipes, so a daemon started after a
-    crash reads them again (pm/pipes.py).
+    crash reads them again (pm/daemon/persist/pipe_recovery.py).
     """
     if spec is not None and needs_pipe(spec, paths):
         return _open_pipes(paths, spec, pm_id, owner)
@@ -132,18 +132,20 @@ def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0,
 
 def pipe_targets(paths: LogPaths, spec: AppSpec, pm_id: int, kind: str) -> list[Any]:
     """Where the `kind` ("out"/"err") stream of a pipe-mode app goes, transformed."""
-    from pm.daemon.output import logpipe  # only the daemon in pipe mode needs it
+    # only the daemon in pipe mode needs these
+    from pm.daemon.output import line_transforms as lines
+    from pm.daemon.output.logtargets import Target
 
     fmt = spec.log_date_format or (dateformat.TIME_FORMAT if spec.time else None)
     if spec.log_type == "json":
-        transform = logpipe.json_lines(kind, pm_id, spec.name, spec.log_date_format)
+        transform = lines.json_lines(kind, pm_id, spec.name, spec.log_date_format)
     elif fmt:
-        transform = logpipe.date_prefix(fmt)
+        transform = lines.date_prefix(fmt)
     else:
-        transform = logpipe.identity
-    targets = [logpipe.Target(paths.out if kind == "out" else paths.err, transform)]
+        transform = lines.identity
+    targets = [Target(paths.out if kind == "out" else paths.err, transform)]
     if paths.combined:
-        targets.append(logpipe.Target(paths.combined, transform))
+        targets.append(Target(paths.combined, transform))
     return targets
 
 

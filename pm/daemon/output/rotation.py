@@ -38,7 +38,7 @@ from typing import Any
 from pm.config import cron, logrotate, settings
 from pm.config.dateformat import format_date
 from pm.config.logrotate import RotateConfig
-from pm.daemon.output import logpipe
+from pm.daemon.output import logtargets
 from pm.errors import PMError
 from pm.paths import Home
 
@@ -168,7 +168,7 @@ async def rotate(path: str, config: RotateConfig, when: float | None = None) -> 
         return None
     stamp = time.time() if when is None else when
     destination = rotated_path(path, config.date_format, stamp)
-    if not logpipe.rotate_by_rename(path, str(destination)):
+    if not logtargets.rotate_by_rename(path, str(destination)):
         collapsed = collapse_rotate(path, destination) if config.lossless else None
         if collapsed == 0:
             return None  # under one block: rotate at a later check rather than lose lines
