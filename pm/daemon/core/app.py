@@ -52,6 +52,9 @@ class App:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Per-app data other modules keep in state.json (see state.EXTRAS), restored after a crash.
     extras: dict[str, Any] = field(default_factory=dict)
+    #: The policy of `_policy_spec`: built again only when the spec is replaced.
+    _policy: Policy | None = field(default=None, init=False, repr=False, compare=False)
+    _policy_spec: AppSpec | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -63,15 +66,15 @@ class App:
 
     @property
     def policy(self) -> Policy:
-        spec = self.spec
-        return Policy(
-            autorestart=spec.autorestart,
-            stop_exit_codes=tuple(spec.stop_exit_codes),
-            min_uptime=spec.min_uptime,
-            max_restarts=spec.max_restarts,
-            restart_delay=spec.restart_delay,
-            exp_backoff_restart_delay=spec.exp_backoff_restart_delay,
-        )
+        """The restart policy of the current spec, built once per spec.
+
+        Handlers change an app's settings by assigning a new spec (`app.spec = replace(...)`),
+        never by editing it in place, so a spec that is still the same object still has the
+        same policy."""
+        if self._policy is None or self._policy_spec is not self.spec:
+            self._policy = policy_of(self.spec)
+            self._policy_spec = self.spec
+        return self._policy
 
     def label(self) -> str:
         """PM2's `[name:id]` used in daemon log lines."""
@@ -142,6 +145,18 @@ class App:
             "pm_id": self.pm_id,
             "monit": {"memory": memory if online else 0, "cpu": cpu if online else 0},
         }
+
+
+def policy_of(spec: AppSpec) -> Policy:
+    """The restart-policy settings of a spec."""
+    return Policy(
+        autorestart=spec.autorestart,
+        stop_exit_codes=tuple(spec.stop_exit_codes),
+        min_uptime=spec.min_uptime,
+        max_restarts=spec.max_restarts,
+        restart_delay=spec.restart_delay,
+        exp_backoff_restart_delay=spec.exp_backoff_restart_delay,
+    )
 
 
 def _spec_fields(spec: AppSpec) -> dict[str, Any]:
