@@ -159,6 +159,17 @@ def policy_of(spec: AppSpec) -> Policy:
     )
 
 
+def filter_shell_env(env: dict[str, str], filter_env: bool | list[str]) -> dict[str, str]:
+    """PM2's filter_env: true drops the whole shell env; strings drop keys starting with them."""
+    if filter_env is True:
+        return {}
+    if not filter_env:
+        return dict(env)
+    prefixes = [filter_env] if isinstance(filter_env, str) else list(filter_env)
+    return {key: value for key, value in env.items()
+            if not any(key.startswith(prefix) for prefix in prefixes)}
+
+
 def _spec_fields(spec: AppSpec) -> dict[str, Any]:
     """The spec's fields as a shallow dict: jlist only serialises them, so the deep copy that
     `dataclasses.asdict` makes (a third of a 1,000-app `jlist`) is not needed."""

@@ -1,8 +1,9 @@
-"""The process table: ids, selectors, and the lifecycle of every app.
+"""The process table: ids, and the lifecycle of every app.
 
-Actions (start, stop, restart, delete, reset, signal) take apps chosen by selectors; exits arrive
-from the event loop the moment they happen and run PM2's restart policy (`policy.after_exit`).
-Batch actions run in parallel: stopping 50 apps takes one kill_timeout, not 25.
+Actions (start, stop, restart, delete, reset, signal) take apps chosen by selectors
+(selectors.py); exits arrive from the event loop the moment they happen and run PM2's restart
+policy (`policy.after_exit`). Batch actions run in parallel: stopping 50 apps takes one
+kill_timeout, not 25.
 """
 
 from __future__ import annotations
@@ -11,22 +12,22 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 import signal
 import subprocess
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pm.daemon.output import logfiles as logs
-from pm.daemon.core import process
-from pm.daemon.core.app import App, now_ms
-from pm.errors import BadRequest, Conflict, NotFound, SpawnError
-from pm.daemon.core.events import EventBus
-from pm.paths import Home
-from pm.daemon.core.policy import after_exit
-from pm.protocol import DOWN_STATUSES, Status
 from pm.config.spec import AppSpec, resolve_command
+from pm.daemon.core import process
+from pm.daemon.core.app import App, filter_shell_env, now_ms
+from pm.daemon.core.events import EventBus
+from pm.daemon.core.policy import after_exit
+from pm.daemon.core.selectors import select
+from pm.daemon.output import logfiles as logs
+from pm.errors import BadRequest, Conflict, SpawnError
+from pm.paths import Home
+from pm.protocol import DOWN_STATUSES, Status
 
 log = logging.getLogger("pm")
 
@@ -82,31 +83,7 @@ class Supervisor:
 
     def select(self, targets: Iterable[str | int]) -> list[App]:
         """Apps matching any target: all, id, name, namespace or /regex/ (PM2.md 1.1)."""
-        chosen: dict[int, App] = {}
-        for target in targets:
-            for app in self._select_one(str(target)):
-                chosen[app.pm_id] = app
-        return [chosen[pm_id] for pm_id in sorted(chosen)]
-
-    def _select_one(self, target: str) -> list[App]:
-        apps = list(self.apps.values())
-        if target == "all":
-            return apps
-        if len(target) > 2 and target.startswith("/") and target.endswith("/"):
-            try:
-                pattern = re.compile(target[1:-1])
-            except re.error as exc:
-                raise BadRequest(f"invalid regex {target}: {exc}") from None
-            found = [app for app in apps if pattern.search(app.name)]
-        else:
-            found = [app for app in apps if app.name == target]
-            found = found or [app for app in apps if app.spec.namespace == target]
-            found = found or [app for app in apps if app.command.exec_path == target]
-            if not found and target.isdigit():
-                found = [app for app in apps if app.pm_id == int(target)]
-        if not found:
-            raise NotFound(f"Process or Namespace {target} not found")
-        return found
+        return select(self.apps.values(), targets)
 
     # ------------------------------------------------------------ creating apps
 
@@ -409,17 +386,6 @@ async def _wait_tree(proc: process.OSProcess, tree: list[int], timeout: float) -
     if not await proc.wait(timeout):
         return [proc.pid]
     return await process.wait_gone(tree, max(0.0, deadline - loop.time()))
-
-
-def filter_shell_env(env: dict[str, str], filter_env: bool | list[str]) -> dict[str, str]:
-    """PM2's filter_env: true drops the whole shell env; strings drop keys starting with them."""
-    if filter_env is True:
-        return {}
-    if not filter_env:
-        return dict(env)
-    prefixes = [filter_env] if isinstance(filter_env, str) else list(filter_env)
-    return {key: value for key, value in env.items()
-            if not any(key.startswith(prefix) for prefix in prefixes)}
 
 
 def _describe_exit(code: int | None) -> tuple[str, str]:

@@ -1,0 +1,43 @@
+"""Which apps a target names: PM2's selectors (PM2.md 1.1).
+
+A target is `all`, an app name, a namespace, a script path, a pm_id, or a `/regex/` matched
+against names; the first kind that matches anything wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pm.daemon.core.app import App
+from pm.errors import BadRequest, NotFound
+
+
+def select(apps: Iterable[App], targets: Iterable[str | int]) -> list[App]:
+    """Apps matching any target, in pm_id order; NotFound if a target matches none."""
+    table = list(apps)
+    chosen: dict[int, App] = {}
+    for target in targets:
+        for app in _select_one(table, str(target)):
+            chosen[app.pm_id] = app
+    return [chosen[pm_id] for pm_id in sorted(chosen)]
+
+
+def _select_one(apps: list[App], target: str) -> list[App]:
+    if target == "all":
+        return list(apps)
+    if len(target) > 2 and target.startswith("/") and target.endswith("/"):
+        try:
+            pattern = re.compile(target[1:-1])
+        except re.error as exc:
+            raise BadRequest(f"invalid regex {target}: {exc}") from None
+        found = [app for app in apps if pattern.search(app.name)]
+    else:
+        found = [app for app in apps if app.name == target]
+        found = found or [app for app in apps if app.spec.namespace == target]
+        found = found or [app for app in apps if app.command.exec_path == target]
+        if not found and target.isdigit():
+            found = [app for app in apps if app.pm_id == int(target)]
+    if not found:
+        raise NotFound(f"Process or Namespace {target} not found")
+    return found
