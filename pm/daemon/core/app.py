@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pm.daemon.output.logfiles import LogPaths
-from pm.daemon.core.policy import Counters, Policy
-from pm.daemon.core.process import OSProcess
-from pm.protocol import Status
 from pm.config.spec import AppSpec, Command, is_python
+from pm.daemon.core.clock import (  # noqa: F401  (now_ms re-exported: recovery imports it here)
+    Timer,
+    now_ms,
+)
+from pm.daemon.core.policy import Counters, Policy
+from pm.daemon.core.process import AppProcess
+from pm.daemon.output.logfiles import LogPaths
+from pm.protocol import Status
 
 
 def uuid4_text() -> str:
@@ -30,10 +33,6 @@ def uuid4_text() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass
 class App:
     pm_id: int
@@ -43,12 +42,12 @@ class App:
     shell_env: dict[str, str]
     instance: int = 0
     status: Status = Status.STOPPED
-    proc: OSProcess | None = None
+    proc: AppProcess | None = None
     counters: Counters = field(default_factory=Counters)
     exit_code: int | None = None
     unique_id: str = field(default_factory=lambda: uuid4_text())
     stop_requested: bool = False
-    restart_timer: asyncio.TimerHandle | None = None
+    restart_timer: Timer | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Per-app data other modules keep in state.json (see state.EXTRAS), restored after a crash.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -18,6 +18,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger("pm")
 
@@ -34,6 +35,37 @@ class LaunchSpec:
     stderr: int
     uid: int | None = None
     gid: int | None = None
+
+
+class AppProcess(Protocol):
+    """What the supervisor needs of an app's running process: `OSProcess`, or a test's fake.
+
+    Every signal goes through the process object, so a fake never lets a made-up pid reach
+    the OS."""
+
+    pid: int
+    exited: bool
+
+    @property
+    def create_time(self) -> float: ...
+
+    def watch(self, loop: asyncio.AbstractEventLoop, on_exit: ExitCallback) -> None: ...
+
+    async def wait(self, timeout: float | None = None) -> bool: ...
+
+    def tree(self) -> list[int]: ...
+
+    def signal(self, sig: int, tree: Iterable[int] = (), group: bool = False) -> bool: ...
+
+    def signal_group(self, sig: int) -> bool: ...
+
+    async def wait_descendants(self, pids: Iterable[int], timeout: float) -> list[int]: ...
+
+
+class ProcessFactory(Protocol):
+    """Starts an app's process (`OSProcess.spawn`; a fake in tests). run_first: see there."""
+
+    def __call__(self, spec: LaunchSpec, run_first: bool = False) -> AppProcess: ...
 
 
 class OSProcess:
@@ -149,6 +181,24 @@ class OSProcess:
         """The pids of this process's descendants, deepest first (not including itself)."""
         return descendants(self.pid)
 
+    def signal(self, sig: int, tree: Iterable[int] = (), group: bool = False) -> bool:
+        """Signal a process tree: the pids of tree (descendants, deepest first), then this
+        process, then (group) its process group. Returns whether this process got it."""
+        for pid in tree:
+            send_signal(pid, sig)
+        sent = send_signal(self.pid, sig)
+        if group:
+            signal_group(self.pid, sig)
+        return sent
+
+    def signal_group(self, sig: int) -> bool:
+        """Signal the process group this process leads (it may have exited meanwhile)."""
+        return signal_group(self.pid, sig)
+
+    async def wait_descendants(self, pids: Iterable[int], timeout: float) -> list[int]:
+        """Wait until the given descendants (from `tree`) have exited; the ones left alive."""
+        return await wait_gone(pids, timeout)
+
 
 def process_create_time(pid: int) -> float | None:
     """When pid started, in seconds since the epoch, as psutil computes it (start ticks from
@@ -251,15 +301,6 @@ def signal_group(pgid: int, sig: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
-
-
-def signal_tree(root: int, pids: Iterable[int], sig: int, group: bool = True) -> None:
-    """Signal a process tree: descendants first, then the root, then its process group."""
-    for pid in pids:
-        send_signal(pid, sig)
-    send_signal(root, sig)
-    if group:
-        signal_group(root, sig)
 
 
 def alive(pid: int) -> bool:

@@ -4,6 +4,9 @@ Actions (start, stop, restart, delete, reset, signal) take apps chosen by select
 (selectors.py); exits arrive from the event loop the moment they happen and run PM2's restart
 policy (`policy.after_exit`). Batch actions run in parallel: stopping 50 apps takes one
 kill_timeout, not 25.
+
+The supervisor reads time only through its `Clock` and starts processes only through its
+`ProcessFactory`, so tests can replace both (tests/test_supervisor.py).
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ import dataclasses
 import logging
 import os
 import signal
-import subprocess
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from pm.config.spec import AppSpec, resolve_command
-from pm.daemon.core import process
-from pm.daemon.core.app import App, filter_shell_env, now_ms
+from pm.daemon.core.app import App, filter_shell_env
+from pm.daemon.core.clock import Clock, SystemClock
 from pm.daemon.core.events import EventBus
+from pm.daemon.core.launch import launch, remove_pid_file, write_pid_file
 from pm.daemon.core.policy import after_exit
+from pm.daemon.core.process import AppProcess, OSProcess, ProcessFactory
 from pm.daemon.core.selectors import select
+from pm.daemon.core.termination import terminate
 from pm.daemon.output import logfiles as logs
 from pm.errors import BadRequest, Conflict, SpawnError
 from pm.paths import Home
@@ -34,19 +39,14 @@ log = logging.getLogger("pm")
 ChangeListener = Callable[[], None]
 
 
-def kill_signal() -> int:
-    """PM2's global stop signal: SIGINT unless PM_KILL_SIGNAL (or PM2_KILL_SIGNAL) says otherwise."""
-    name = os.environ.get("PM_KILL_SIGNAL") or os.environ.get("PM2_KILL_SIGNAL") or "SIGINT"
-    try:
-        return process.signal_number(name)
-    except (ValueError, KeyError):
-        return int(signal.SIGINT)
-
-
 class Supervisor:
-    def __init__(self, home: Home, bus: EventBus | None = None) -> None:
+    def __init__(self, home: Home, bus: EventBus | None = None, *, clock: Clock | None = None,
+                 spawn: ProcessFactory = OSProcess.spawn) -> None:
+        """clock and spawn: where time comes from and how a process starts (tests pass fakes)."""
         self.home = home
         self.bus = bus or EventBus()
+        self.clock: Clock = clock or SystemClock()
+        self.spawn_process = spawn
         self.apps: dict[int, App] = {}
         self._listeners: list[ChangeListener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -128,7 +128,7 @@ class Supervisor:
         for app in apps:
             app.instance = self._free_instance(app)
             self.apps[app.pm_id] = app
-            app.counters.created_at = now_ms()
+            app.counters.created_at = self.clock.now_ms()
         await asyncio.gather(*(self._launch_added(app) for app in apps))
         return apps
 
@@ -159,7 +159,7 @@ class Supervisor:
         see OSProcess.spawn."""
         app.status = Status.LAUNCHING
         app.stop_requested = False
-        launched = self._launch(app, run_first)
+        launched = launch(app, str(self.home.root), self.spawn_process, run_first)
         if then is not None:
             then()
         if isinstance(launched, str):
@@ -171,45 +171,17 @@ class Supervisor:
         log.info("App %s starting in -%s mode-", app.label(), mode)
         self._attach(app, proc)
 
-    def _launch(self, app: App, run_first: bool) -> tuple[process.OSProcess, logs.Outputs] | str:
-        """Open the app's outputs and start its process; on failure, why (nothing left open)."""
-        try:
-            outputs = logs.open_outputs(app.paths, app.spec, app.pm_id, app.unique_id)
-        except OSError as exc:
-            return f"cannot open log files: {exc}"
-        try:
-            proc = process.OSProcess.spawn(
-                process.LaunchSpec(
-                    argv=app.command.argv,
-                    cwd=app.spec.cwd,
-                    env=app.child_env(str(self.home.root)),
-                    stdout=outputs.stdout,
-                    stderr=outputs.stderr,
-                    uid=_id_or_none(app.spec.uid),
-                    gid=_id_or_none(app.spec.gid),
-                ),
-                run_first=run_first,
-            )
-        except (KeyError, OSError, ValueError, subprocess.SubprocessError) as exc:
-            # KeyError: Popen's getpwnam/getgrnam found no such user or group
-            outputs.close()
-            reason = exc.args[0] if isinstance(exc, KeyError) else exc
-            return f"cannot start {app.command.argv[0]}: {reason}"
-        finally:
-            outputs.close_child_ends()
-        return proc, outputs
-
-    def _attach(self, app: App, proc: process.OSProcess) -> None:
+    def _attach(self, app: App, proc: AppProcess) -> None:
         app.proc = proc
-        app.counters.pm_uptime = now_ms()
+        app.counters.pm_uptime = self.clock.now_ms()
         app.status = Status.ONLINE
         app.exit_code = None
-        _write_pid_file(app.paths.pid, proc.pid)
+        write_pid_file(app.paths.pid, proc.pid)
         proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
         log.info("App %s online", app.label())
         self._changed(app, "online")
 
-    def adopt(self, app: App, proc: process.OSProcess) -> None:
+    def adopt(self, app: App, proc: AppProcess) -> None:
         """Take over a process a previous daemon started (crash recovery)."""
         self.apps[app.pm_id] = app
         app.proc = proc
@@ -226,17 +198,17 @@ class Supervisor:
         if raise_errors:
             raise SpawnError(f"app {app.name!r}: {message}")
 
-    def _on_exit(self, app: App, proc: process.OSProcess, code: int | None) -> None:
+    def _on_exit(self, app: App, proc: AppProcess, code: int | None) -> None:
         if app.proc is not proc:
             return  # a stale process of an app that was restarted meanwhile
         app.proc = None
         app.exit_code = code
         if app.spec.treekill:
-            process.signal_group(proc.pid, signal.SIGKILL)  # no orphan outlives the app's group
+            proc.signal_group(signal.SIGKILL)  # no orphan outlives the app's group
         if app.stop_requested or app.pm_id not in self.apps:
             self._exited(app, code, manually=True, status=str(app.status))
             return  # stop() is waiting for this exit and sets the final status
-        decision = after_exit(app.policy, app.counters, code, now_ms())
+        decision = after_exit(app.policy, app.counters, code, self.clock.now_ms())
         # As PM2's exit event: "stopped", or "errored" when this exit ends the restarts.
         down = str(Status.ERRORED if decision.action == "errored" else Status.STOPPED)
         if decision.action == "restart" and not decision.delay_ms:
@@ -253,14 +225,14 @@ class Supervisor:
         elif decision.delay_ms:
             app.status = Status.WAITING_RESTART
             log.info("App %s will restart in %dms", app.label(), decision.delay_ms)
-            app.restart_timer = self.loop.call_later(decision.delay_ms / 1000, self._relaunch, app)
+            app.restart_timer = self.clock.call_later(decision.delay_ms / 1000, self._relaunch, app)
             self._changed(app, "waiting restart", delay_ms=decision.delay_ms)
 
     def _exited(self, app: App, code: int | None, manually: bool, status: str) -> None:
         """Log and announce an exit; its pid file goes (a relaunch writes the next one after).
 
         status is what the event reports (a relaunch may already have set the app's own)."""
-        _remove_pid_file(app.paths.pid)
+        remove_pid_file(app.paths.pid)
         log.info("App %s exited with code [%s] via signal [%s]", app.label(),
                  *_describe_exit(code))
         self._changed(app, "exit", exit_code=code, manually=manually, status=status)
@@ -302,7 +274,8 @@ class Supervisor:
             return
         app.status = Status.STOPPING
         self._changed(app, "stopping")
-        survivors = await terminate(proc, app.spec.kill_timeout / 1000, app.spec.treekill)
+        survivors = await terminate(proc, app.spec.kill_timeout / 1000, app.spec.treekill,
+                                    self.clock)
         if survivors:
             app.status = Status.ERRORED
             log.error("App %s could not be stopped: pids %s survive SIGKILL", app.label(), survivors)
@@ -310,7 +283,7 @@ class Supervisor:
             return
         if app.proc is proc:  # exit callback not yet run (adopted or racing): finish here
             app.proc = None
-            _remove_pid_file(app.paths.pid)
+            remove_pid_file(app.paths.pid)
         app.status = Status.STOPPED
         self._changed(app, "stop")
 
@@ -334,7 +307,7 @@ class Supervisor:
         app.paths = self._log_paths(spec, app.pm_id, exclude=app)
 
     def _reset_for_manual_start(self, app: App) -> None:
-        app.counters.created_at = now_ms()
+        app.counters.created_at = self.clock.now_ms()
         app.counters.unstable_restarts = 0
         app.counters.prev_restart_delay = 0
 
@@ -348,13 +321,13 @@ class Supervisor:
         """PM2's reset: zero the counters and start the created_at clock again."""
         app.counters.restart_time = 0
         app.counters.unstable_restarts = 0
-        app.counters.created_at = now_ms()
+        app.counters.created_at = self.clock.now_ms()
         self._changed(app, "reset")
 
     def send_signal(self, app: App, signum: int) -> bool:
         if app.proc is None or app.proc.exited:
             return False
-        return process.send_signal(app.proc.pid, signum)
+        return app.proc.signal(signum)
 
     async def stop_all(self) -> None:
         from pm.daemon.core.groups import stop_in_order  # reverse priority / depends_on order
@@ -368,26 +341,6 @@ async def each(apps: Iterable[App], action: Callable[[App], Awaitable[None]]) ->
     return [result for result in results if isinstance(result, BaseException)]
 
 
-async def terminate(proc: process.OSProcess, timeout: float, treekill: bool) -> list[int]:
-    """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived."""
-    tree = proc.tree() if treekill else []
-    process.signal_tree(proc.pid, tree, kill_signal(), group=treekill)
-    survivors = await _wait_tree(proc, tree, timeout)
-    if not survivors:
-        return []
-    tree = sorted(set(tree) | set(proc.tree() if treekill else []))
-    process.signal_tree(proc.pid, tree, signal.SIGKILL, group=treekill)
-    return await _wait_tree(proc, tree, timeout)
-
-
-async def _wait_tree(proc: process.OSProcess, tree: list[int], timeout: float) -> list[int]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    if not await proc.wait(timeout):
-        return [proc.pid]
-    return await process.wait_gone(tree, max(0.0, deadline - loop.time()))
-
-
 def _describe_exit(code: int | None) -> tuple[str, str]:
     if code is None:
         return "unknown", "unknown"
@@ -397,26 +350,6 @@ def _describe_exit(code: int | None) -> tuple[str, str]:
         except ValueError:
             return "null", str(-code)
     return str(code), "null"
-
-
-def _write_pid_file(path: str, pid: int) -> None:
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(str(pid))
-    except OSError as exc:
-        log.warning("cannot write pid file %s: %s", path, exc)
-
-
-def _remove_pid_file(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _id_or_none(value: int | str | None) -> int | str | None:
-    """uid/gid as Popen takes them; an empty value means the daemon's own."""
-    return value if value not in (None, "") else None
 
 
 def ensure_unique_start(existing: list[App], force: bool, name: str) -> None:

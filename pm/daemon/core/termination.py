@@ -1,0 +1,39 @@
+"""How an app's process is stopped: PM2's kill signal to its tree, SIGKILL after kill_timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from pm.daemon.core import process
+from pm.daemon.core.clock import Clock
+from pm.daemon.core.process import AppProcess
+
+
+def kill_signal() -> int:
+    """PM2's global stop signal: SIGINT unless PM_KILL_SIGNAL (or PM2_KILL_SIGNAL) says otherwise."""
+    name = os.environ.get("PM_KILL_SIGNAL") or os.environ.get("PM2_KILL_SIGNAL") or "SIGINT"
+    try:
+        return process.signal_number(name)
+    except (ValueError, KeyError):
+        return int(signal.SIGINT)
+
+
+async def terminate(proc: AppProcess, timeout: float, treekill: bool, clock: Clock) -> list[int]:
+    """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived."""
+    tree = proc.tree() if treekill else []
+    proc.signal(kill_signal(), tree, group=treekill)
+    survivors = await _wait_tree(proc, tree, timeout, clock)
+    if not survivors:
+        return []
+    # The first signal may have ended parents whose children then moved to init: keep both.
+    tree = sorted(set(tree) | set(proc.tree() if treekill else []))
+    proc.signal(signal.SIGKILL, tree, group=treekill)
+    return await _wait_tree(proc, tree, timeout, clock)
+
+
+async def _wait_tree(proc: AppProcess, tree: list[int], timeout: float, clock: Clock) -> list[int]:
+    deadline = clock.monotonic() + timeout
+    if not await clock.completes_within(proc.wait(), timeout):
+        return [proc.pid]
+    return await proc.wait_descendants(tree, max(0.0, deadline - clock.monotonic()))
