@@ -76,6 +76,20 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def describe_processes(pids: set[int]) -> dict[int, str]:
+    """pid -> 'ppid=N status command line', for an assertion message that says what they are."""
+    import psutil
+
+    found = {}
+    for pid in sorted(pids):
+        try:
+            proc = psutil.Process(pid)
+            found[pid] = f"ppid={proc.ppid()} {proc.status()} {' '.join(proc.cmdline())[:120]}"
+        except psutil.Error as exc:
+            found[pid] = f"gone ({type(exc).__name__})"
+    return found
+
+
 def live_descendants(pid: int) -> set[int]:
     import psutil
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from conftest import PM, pid_alive, wait_for
-from rel_support import cpu_seconds, live_descendants, record, sleeper, soak, write_ecosystem
+from rel_support import (cpu_seconds, describe_processes, live_descendants, record, sleeper, soak,
+                         write_ecosystem)
 
 __all__ = ["soak"]  # the fixture, re-exported so pytest finds it in this module
 
@@ -32,7 +33,7 @@ def _assert_consistent(pm: PM) -> list[dict]:
     daemon = pm.daemon_pid()
     assert daemon is not None, "the daemon died"
     extra = live_descendants(daemon) - set(pids)
-    assert not extra, f"processes the daemon runs but does not list: {extra}"
+    assert not extra, f"processes the daemon runs but does not list: {describe_processes(extra)}"
     return entries
 
 
