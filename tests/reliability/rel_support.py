@@ -90,6 +90,24 @@ def describe_processes(pids: set[int]) -> dict[int, str]:
     return found
 
 
+def strays(daemon: int, app_pids: set[int]) -> set[int]:
+    """Live processes under the daemon that belong to no listed app: neither an app's process
+    nor inside one's tree. An app's own children belong to it (so do the helpers a launcher such
+    as pyenv's python3 shim runs before it execs the interpreter); an orphan the daemon took
+    over, or a process it started and forgot, does not."""
+    import psutil
+
+    found = set()
+    for pid in live_descendants(daemon) - app_pids:
+        try:
+            ancestors = {parent.pid for parent in psutil.Process(pid).parents()}
+        except psutil.Error:
+            continue  # gone meanwhile
+        if not ancestors & app_pids:
+            found.add(pid)
+    return found
+
+
 def live_descendants(pid: int) -> set[int]:
     import psutil
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from conftest import PM, pid_alive, wait_for
-from rel_support import (cpu_seconds, describe_processes, live_descendants, record, sleeper, soak,
+from rel_support import (cpu_seconds, describe_processes, record, sleeper, soak, strays,
                          write_ecosystem)
 
 __all__ = ["soak"]  # the fixture, re-exported so pytest finds it in this module
@@ -25,14 +25,14 @@ def _pids_from(path: Path) -> list[int]:
 
 
 def _assert_consistent(pm: PM) -> list[dict]:
-    """Online apps have distinct live pids, and the daemon runs no process jlist doesn't show."""
+    """Online apps have distinct live pids, and every process under the daemon belongs to one."""
     entries = pm.jlist()
     pids = [e["pid"] for e in entries if e["pm2_env"]["status"] == "online"]
     assert len(pids) == len(set(pids)), "two apps share a pid"
     assert all(pid_alive(pid) for pid in pids)
     daemon = pm.daemon_pid()
     assert daemon is not None, "the daemon died"
-    extra = live_descendants(daemon) - set(pids)
+    extra = strays(daemon, set(pids))
     assert not extra, f"processes the daemon runs but does not list: {describe_processes(extra)}"
     return entries
 
