@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pm.config.command import (  # noqa: F401  (re-exported until the importers move)
-    INTERPRETER_BY_EXTENSION, Command, default_name, is_python, resolve_command)
 from pm.errors import ConfigError
 
 DEFAULT_KILL_TIMEOUT_MS = 1600

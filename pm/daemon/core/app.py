@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from pm.config.spec import AppSpec, Command, is_python
+from pm.config.command import Command, is_python
+from pm.config.spec import AppSpec
 from pm.daemon.core.clock import (  # noqa: F401  (now_ms re-exported: recovery imports it here)
     Timer,
     now_ms,

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pm.config.spec import AppSpec, resolve_command
+from pm.config.command import resolve_command
+from pm.config.spec import AppSpec
 from pm.daemon.core.app import App, filter_shell_env
 from pm.daemon.core.clock import Clock, SystemClock
 from pm.daemon.core.events import EventBus

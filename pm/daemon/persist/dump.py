@@ -201,7 +201,8 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
 def _pm2_raw_spec(item: dict[str, Any]) -> dict[str, Any]:
     """The configuration part of a pm2_env, as an ecosystem app object."""
     from pm.config.attributes import COERCE
-    from pm.config.spec import INTERPRETER_BY_EXTENSION, canonical_key
+    from pm.config.command import INTERPRETER_BY_EXTENSION
+    from pm.config.spec import canonical_key
 
     env = item.get("env") if isinstance(item.get("env"), dict) else {}
     pm2_home = str(env.get("PM2_HOME") or item.get("PM2_HOME") or "")

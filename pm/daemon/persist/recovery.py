@@ -33,7 +33,8 @@ from pm.errors import PMError
 from pm.daemon.output.logfiles import LogPaths
 from pm.daemon.core.policy import Counters, after_exit
 from pm.protocol import Status
-from pm.config.spec import AppSpec, Command
+from pm.config.command import Command
+from pm.config.spec import AppSpec
 from pm.daemon.core.supervisor import Supervisor
 
 log = logging.getLogger("pm")
