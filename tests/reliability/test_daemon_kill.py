@@ -1,6 +1,6 @@
 """The daemon SIGKILLed again and again while apps run and write: nothing is lost.
 
-Needs crash recovery (pm/recovery.py): the next `pm` command starts a new daemon that re-adopts
+Needs crash recovery (pm/daemon/persist/recovery.py): the next `pm` command starts a new daemon that re-adopts
 the live children (same pid and create time) from PM_HOME/state.json.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pm.daemon.persist.recovery", reason="crash recovery (pm/recovery.py: re-adoption from "
+pytest.importorskip("pm.daemon.persist.recovery", reason="crash recovery (pm/daemon/persist/recovery.py: re-adoption from "
                     "state.json after a daemon SIGKILL) is not in this branch yet")
 
 from conftest import PM, pid_alive, wait_for

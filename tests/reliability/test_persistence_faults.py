@@ -1,7 +1,7 @@
 """Persistence under faults: a save killed mid-write, a truncated or corrupt dump or state file,
 a full disk. Nothing good is overwritten, errors are clear, the daemon stays up.
 
-Needs the persistence work (pm/recovery.py, `pm save`, `pm resurrect`).
+Needs the persistence work (pm/daemon/persist/recovery.py, `pm save`, `pm resurrect`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pm.daemon.persist.recovery", reason="persistence (pm/recovery.py, state.json, "
+pytest.importorskip("pm.daemon.persist.recovery", reason="persistence (pm/daemon/persist/recovery.py, state.json, "
                     "pm save/resurrect) is not in this branch yet")
 
 from conftest import PM, pid_alive, wait_for
