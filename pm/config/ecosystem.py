@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from pm.config.attributes import build_spec
+from pm.config.command import resolve_command
 from pm.config.readers import apps_of, read_file
+from pm.config.spec import AppSpec
 from pm.errors import ConfigError
-from pm.config.spec import (
-    AppSpec,
-    resolve_command,
-)
 
 CONFIG_MARKERS = (".json", ".yml", ".yaml", ".config.js", ".config.cjs", ".config.mjs")
 
