@@ -11,6 +11,7 @@ caller hands it the stored data (`section`), which keeps the two free of an impo
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +61,19 @@ def _bool(key: str, value: str) -> bool:
     raise ConfigError(f"logrotate:{key}: expected true or false, got {value!r}")
 
 
+def has_five_fields(pattern: str) -> None:
+    """The shape check of a rotateInterval: five fields, pm2-logrotate's form."""
+    if len(pattern.split()) != 5:
+        raise ConfigError(f"logrotate:rotateInterval: expected 5 cron fields, got {pattern!r}")
+
+
 @functools.lru_cache(maxsize=64)
-def _check_interval(pattern: str) -> None:
-    """Refuse a rotateInterval that is not a five-field cron pattern, pm2-logrotate's form.
+def check_interval(pattern: str) -> None:
+    """Refuse a rotateInterval that is not a valid five-field cron pattern.
 
     Cached: every app's settings are parsed at every check, and croniter takes ~30 us a look.
     """
-    if len(pattern.split()) != 5:
-        raise ConfigError(f"logrotate:rotateInterval: expected 5 cron fields, got {pattern!r}")
+    has_five_fields(pattern)
     try:
         cron.check(pattern)
     except ConfigError:
@@ -75,8 +81,12 @@ def _check_interval(pattern: str) -> None:
                           "minute hour day month weekday, e.g. '0 0 * * *'") from None
 
 
-def parse(raw: dict[str, Any]) -> RotateConfig:
-    """The settings in raw (string values, as stored) over the defaults; ConfigError if bad."""
+def parse(raw: dict[str, Any],
+          check_pattern: Callable[[str], None] = check_interval) -> RotateConfig:
+    """The settings in raw (string values, as stored) over the defaults; ConfigError if bad.
+
+    The daemon passes `has_five_fields` as check_pattern: croniter stays out of it, and its
+    `cron.Timetable` reports a pattern croniter refuses when the pattern is first used."""
     values = {**DEFAULTS, **{k: str(v) for k, v in raw.items()}}
     retain_text = values["retain"].strip().lower()
     if retain_text == "all":
@@ -98,7 +108,7 @@ def parse(raw: dict[str, Any]) -> RotateConfig:
         raise ConfigError(f"logrotate:max_size: expected a size > 0, got {values['max_size']!r}")
     pattern = values["rotateInterval"].strip()
     if pattern and pattern.lower() not in ("none", "false", "off"):
-        _check_interval(pattern)
+        check_pattern(pattern)
     else:
         pattern = ""
     return RotateConfig(max_size, retain, _bool("compress", values["compress"]),
@@ -122,7 +132,8 @@ def section(stored: dict[str, Any], source: object) -> dict[str, Any]:
     return found
 
 
-def app_config(shared: dict[str, Any], app: Any) -> RotateConfig:
+def app_config(shared: dict[str, Any], app: Any,
+               check_pattern: Callable[[str], None] = check_interval) -> RotateConfig:
     """The global settings (shared, a `section`) overridden by the app's own `logrotate`."""
     own = getattr(app.spec, "logrotate", None) or {}
-    return parse({**shared, **own}) if own else parse(shared)
+    return parse({**shared, **own} if own else shared, check_pattern)

@@ -39,7 +39,7 @@ from pm.config import cron, logrotate, settings
 from pm.config.dateformat import format_date
 from pm.config.logrotate import RotateConfig
 from pm.daemon.output import logtargets
-from pm.errors import PMError
+from pm.errors import ConfigError, PMError
 from pm.paths import Home
 
 log = logging.getLogger("pm")
@@ -188,20 +188,22 @@ def watched_files(apps: Iterable[Any], home: Home, section: dict[str, Any]
     """Every log file of every app with its settings, plus pm.log; no /dev/null, no repeats."""
     files: dict[str, RotateConfig] = {}
     for app in apps:
-        config = logrotate.app_config(section, app)
+        config = logrotate.app_config(section, app, logrotate.has_five_fields)
         for path in (app.paths.out, app.paths.err, app.paths.combined):
             if path and path != "/dev/null" and path not in files:
                 files[path] = config
     # only the daemon's loop writes pm.log, so copy-then-truncate is exact there at any size
-    files[str(home.daemon_log)] = dataclasses.replace(logrotate.parse(section), lossless=False)
+    files[str(home.daemon_log)] = dataclasses.replace(
+        logrotate.parse(section, logrotate.has_five_fields), lossless=False)
     return list(files.items())
 
 
 async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], forced: bool,
-                     since: float | None = None, now: float | None = None) -> list[Path]:
+                     since: float | None = None, now: float | None = None,
+                     schedule: Schedule | None = None) -> list[Path]:
     """Rotate what is due: over max_size, forced, or (given since/now) at its rotateInterval."""
     done = []
-    pattern_due: dict[str, bool] = {}  # one croniter look per pattern, not one per file
+    schedule = schedule or Schedule()
     for path, config in watched_files(apps, home, section):
         if not config.enabled:
             continue
@@ -212,9 +214,7 @@ async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], f
         due = forced or size >= config.max_size
         pattern = config.rotate_interval
         if not due and since is not None and now is not None and pattern is not None:
-            if pattern not in pattern_due:
-                pattern_due[pattern] = cron.due(pattern, since, now)
-            due = pattern_due[pattern]
+            due = await schedule.due(pattern, since, now)
         if size and due:
             try:
                 rotated = await rotate(path, config)
@@ -226,14 +226,34 @@ async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], f
     return done
 
 
+class Schedule:
+    """rotateInterval answers for the rotation loop, from a `cron.Timetable` (croniter stays out
+    of the daemon); a pattern croniter refuses is logged once and is never due."""
+
+    def __init__(self) -> None:
+        self.timetable = cron.Timetable()
+        self.refused: set[str] = set()
+
+    async def due(self, pattern: str, since: float, now: float) -> bool:
+        try:
+            return await self.timetable.due(pattern, since, now)
+        except ConfigError:
+            if pattern not in self.refused:
+                self.refused.add(pattern)
+                log.error("logrotate:rotateInterval: invalid cron pattern %r; no rotation on a "
+                          "schedule with it (size still counts)", pattern)
+            return False
+
+
 async def worker(supervisor: Any, home: Home) -> None:
     """The daemon's rotation loop; bad settings are reported once and the defaults used."""
     last = time.time()
     reported = ""
+    schedule = Schedule()
     while True:
         try:
             section = load_section(home)
-            config = logrotate.parse(section)
+            config = logrotate.parse(section, logrotate.has_five_fields)
             reported = ""
         except PMError as exc:
             if exc.message != reported:
@@ -243,7 +263,8 @@ async def worker(supervisor: Any, home: Home) -> None:
         await asyncio.sleep(config.worker_interval)
         now = time.time()
         try:
-            await check_once(list(supervisor.apps.values()), home, section, False, last, now)
+            await check_once(list(supervisor.apps.values()), home, section, False, last, now,
+                             schedule)
         except PMError as exc:
             log.error("log rotation: %s", exc.message)
         except Exception:
