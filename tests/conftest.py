@@ -180,3 +180,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """`--soak`: run the heavy variants of tests/reliability (more apps, longer storms)."""
     parser.addoption("--soak", action="store_true", default=False,
                      help="run the long reliability variants (tests/reliability)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(*tools): the programs on PATH a test needs")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.needs("node", ...)`: skip where a program is missing, but fail under CI
+    (CI=true), whose .ci/run installs every one of them: a broken install must not turn into
+    a quiet skip."""
+    for marker in item.iter_markers("needs"):
+        missing = [tool for tool in marker.args if shutil.which(tool) is None]
+        if missing and os.environ.get("CI") == "true":
+            pytest.fail(f"{', '.join(missing)} not on PATH under CI: .ci/run installs it")
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not on PATH")

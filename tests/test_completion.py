@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -77,12 +76,10 @@ def test_install_for_bash_is_idempotent(pm: PM) -> None:
     assert bad.returncode != 0 and "--shell" in bad.stderr
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
-@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+@pytest.mark.parametrize("shell", [pytest.param(shell, marks=pytest.mark.needs("tmux", shell))
+                                   for shell in ("bash", "zsh", "fish")])
 def test_tab_completion_in_a_real_interactive_shell(pm: PM, shell: str) -> None:
     """Install into an empty home, open the real shell in tmux, press Tab, read the screen."""
-    if shutil.which(shell) is None:
-        pytest.skip(f"{shell} is not installed")
     home = pm.workdir / "home"
     home.mkdir()
     env = dict(pm.env, HOME=str(home), SHELL=f"/bin/{shell}", PATH=f"{BIN}:{os.environ['PATH']}",

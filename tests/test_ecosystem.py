@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ from pm.errors import ConfigError
 
 CORPUS = Path(__file__).parent / "corpus"
 BROKEN = CORPUS / "broken"
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node not on PATH")
+needs_node = pytest.mark.needs("node")
 
 
 @pytest.fixture(autouse=True)

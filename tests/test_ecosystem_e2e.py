@@ -115,10 +115,8 @@ def test_only_start_or_restart_reload_stop_and_delete_a_file(pm: PM) -> None:
     assert pm.jlist() == []
 
 
-@pytest.mark.parametrize("fmt", ["json", "yaml", "js"])
+@pytest.mark.parametrize("fmt", ["json", "yaml", pytest.param("js", marks=pytest.mark.needs("node"))])
 def test_init_writes_a_sample_that_loads(pm: PM, fmt: str) -> None:
-    if fmt == "js" and shutil.which("node") is None:
-        pytest.skip("node not on PATH")
     out = pm.run("init", "--format", fmt).stdout
     written = Path(out.split("File ", 1)[1].split(" generated")[0])
     assert written.parent == pm.workdir

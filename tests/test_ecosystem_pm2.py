@@ -5,14 +5,12 @@ Skipped when `pm2` is not on PATH (CI). Run with `-s` to see the numbers compare
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from pm2_compare import compare_corpus
 
 pytestmark = [
-    pytest.mark.skipif(shutil.which("pm2") is None, reason="pm2 (PM2 7.x) not on PATH"),
-    pytest.mark.skipif(shutil.which("node") is None, reason="node not on PATH"),
+    pytest.mark.needs("node", "pm2"),
     pytest.mark.slow,
 ]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -72,7 +71,7 @@ def test_non_root_gets_the_sudo_command(pm: PM) -> None:
     assert "sudo env PATH=$PATH:" in result.stdout and "startup systemd -u nobody --hp" in result.stdout
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+@pytest.mark.needs("systemd-analyze")
 @pytest.mark.parametrize("flags", [(), ("--user-unit",), ("--wait-ip",)])
 def test_generated_unit_passes_systemd_analyze_verify(pm: PM, flags: tuple[str, ...]) -> None:
     out = pm.workdir / "units"

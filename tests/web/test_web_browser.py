@@ -22,6 +22,8 @@ from webtools import shared_web_fixture  # noqa: F401 (fixtures)
 
 CHROMIUM = os.environ.get("PM_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
+    if os.environ.get("CI") == "true":  # .ci/run installs it: a failed install must not skip
+        pytest.fail(f"no Chromium at {CHROMIUM} under CI: .ci/run installs it", pytrace=False)
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
