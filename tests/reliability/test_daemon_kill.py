@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pm.daemon.persist.recovery", reason="crash recovery (pm/daemon/persist/recovery.py: re-adoption from "
-                    "state.json after a daemon SIGKILL) is not in this branch yet")
-
 from conftest import PM, pid_alive, wait_for
 from rel_support import record, soak, write_ecosystem
+
+from pm.daemon.persist import pipe_recovery, recovery  # noqa: F401 (under test: must not skip)
 
 __all__ = ["soak"]
 
