@@ -1,9 +1,13 @@
 """Run pm's benchmarks side by side with PM2, supervisord and circus; print a table of medians.
 
     python benchmarks/run.py [--quick] [--only 1,3] [--managers pm,pm2] [--reps N] [--json PATH]
+    python benchmarks/run.py --markdown RESULTS.json    (print a results file's doc block)
 
-Peers that are not installed are skipped. Ratios are pm's cost relative to the column, so
-below 1 means pm is better (for lines/s the ratio is inverted to keep that reading).
+Peers that are not installed are skipped, and a target that compares against one of them then
+says "not compared", never "yes". Ratios are pm's cost relative to the column, so below 1 means
+pm is better (for lines/s the ratio is inverted to keep that reading). The table is rendered
+from the results written to --json, by benchmarks/report.py, which also renders the tables
+published in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -21,13 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import procs  # noqa: E402
+from benchmarks import procs, report  # noqa: E402
 from benchmarks.apps import write_apps  # noqa: E402
 from benchmarks.managers import MANAGERS, PYTHON  # noqa: E402
-from benchmarks.workloads import WORKLOADS, Bench, Metric, as_json, run_selected  # noqa: E402
-
-COLUMNS = ["floor", "pm", "pm2", "supervisord", "circus"]
-PEERS = ["floor", "pm2", "supervisord", "circus"]
+from benchmarks.workloads import WORKLOADS, Bench, as_json, run_selected  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default 200000, plus 1000000 in a full run)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"),
                         help="where to write the results as JSON")
+    parser.add_argument("--markdown", metavar="RESULTS",
+                        help="run nothing: print the docs/performance.md block for a results file")
     return parser.parse_args(argv)
 
 
@@ -73,53 +76,19 @@ def make_bench(args: argparse.Namespace, workdir: Path) -> Bench:
     return bench
 
 
-# ------------------------------------------------------------------------------ table
-
-
-def ratio(metric: Metric, values: dict[str, float], column: str) -> str:
-    if "pm" not in values or column not in values or not values["pm"] or not values[column]:
-        return ""
-    if metric.better == "higher":
-        return f"{values[column] / values['pm']:.2f}"
-    return f"{values['pm'] / values[column]:.2f}"
-
-
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "s":
-        return f"{value:.2f}"
-    if unit in ("ms", "k lines/s", "MB"):
-        return f"{value:.1f}" if value < 100 else f"{value:.0f}"
-    if unit == "%":
-        return f"{value:.2f}"
-    return f"{value:g}"
-
-
-def table(metrics: list[Metric], managers: list[str]) -> str:
-    columns = [column for column in COLUMNS if column == "floor" or column in managers]
-    peers = [column for column in PEERS if column in columns]
-    header = ["#", "metric", "unit", *columns, *[f"pm/{peer}" for peer in peers], "target", "met"]
-    rows = [header]
-    for metric in metrics:
-        values = metric.medians()
-        met = metric.check(values) if metric.check else None
-        rows.append([str(metric.workload), metric.title, metric.unit,
-                     *[fmt(values.get(column), metric.unit) for column in columns],
-                     *[ratio(metric, values, peer) for peer in peers], metric.target,
-                     {True: "yes", False: "NO", None: ""}[met]])
-    widths = [max(len(row[index]) for row in rows) for index in range(len(header))]
-    lines = []
-    for number, row in enumerate(rows):
-        cells = [cell.ljust(width) if index < 3 or index >= len(row) - 2 else cell.rjust(width)
-                 for index, (cell, width) in enumerate(zip(row, widths))]
-        lines.append("  ".join(cells).rstrip())
-        if number == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------------------------ context
+
+
+def pm2_version() -> str | None:
+    """PM2's version from its package.json: `pm2 --version` may start a daemon in ~/.pm2."""
+    binary = shutil.which("pm2")
+    if binary is None:
+        return None
+    try:
+        package = Path(binary).resolve().parent.parent / "package.json"
+        return str(json.loads(package.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "?"
 
 
 def version(argv: list[str]) -> str:
@@ -148,6 +117,7 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(), "load_avg_at_start": os.getloadavg(),
         "versions": {
             "pm": version([PYTHON, "-m", "pm", "--version"]),
+            "pm2": pm2_version(),
             "supervisord": version([str(bindir / "supervisord"), "--version"])
             if (bindir / "supervisord").exists() else None,
             "circus": version([str(bindir / "circusd"), "--version"])
@@ -176,6 +146,8 @@ def compile_pm() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        return report.main([args.markdown])
     only = [int(item) for item in args.only.split(",")] if args.only else list(WORKLOADS)
     if any(number not in WORKLOADS for number in only):
         raise SystemExit(f"--only takes workload numbers among {sorted(WORKLOADS)}")
@@ -195,16 +167,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.cleanup_all()
     context["load_avg_at_end"] = os.getloadavg()
-    print()
-    print(table(metrics, bench.managers))
-    print("\nmedians; ratio = pm's cost relative to the column (< 1: pm better; "
-          "lines/s inverted)")
+    finished = datetime.datetime.now(datetime.timezone.utc)
     results = {
-        "date": started.isoformat(timespec="seconds"), "machine": context,
+        "date": started.isoformat(timespec="seconds"),
+        "wall_seconds": round((finished - started).total_seconds()), "machine": context,
         "args": vars(args), "managers": bench.managers, "reps": bench.reps,
-        "results": [as_json(metric, metric.check(metric.medians()) if metric.check else None)
-                    for metric in metrics],
+        "results": [as_json(metric) for metric in metrics],
     }
+    print()
+    print(report.table(results))
+    print("\nmedians; n = pm's samples; ratio = pm's cost relative to the column "
+          "(< 1: pm better; lines/s inverted)")
+    print(report.summary(results))
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")

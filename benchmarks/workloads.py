@@ -3,6 +3,12 @@
 Each workload returns `Metric`s holding the raw samples per column ("floor", "pm", "pm2", ...);
 run.py takes medians, ratios and prints the table. Times are wall clock from the moment the
 command is issued; "started" means the app's own code wrote its marker.
+
+A target is judged only on what was measured (`Metric.outcome`): "yes" when pm was measured,
+every column the target compares against (`Metric.needs`) was measured too and the check holds;
+"NO" when a comparison that could be made fails, or pm gave up; "not compared" when a column it
+compares against is missing (a peer not installed or not selected, or one that gave up), so a
+target is never reported met against a peer that did not run; "not measured" without pm.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from typing import Any
 from benchmarks import procs
 from benchmarks.managers import MANAGERS, PYTHON, AppDef, Manager, Pm, wait_markers
 
+#: Medians per column -> True (holds for every column present), False (fails for one), or None
+#: (nothing to compare with). Columns missing from the medians are never taken as passing:
+#: Metric.outcome turns a missing `needs` column into "not compared".
 Check = Callable[[dict[str, float]], bool | None]
+
+MET, NOT_MET, NOT_COMPARED, NOT_MEASURED = "yes", "NO", "not compared", "not measured"
+PEER_NAMES = ("pm2", "supervisord", "circus")
 
 
 @dataclass
@@ -32,8 +44,12 @@ class Metric:
     better: str  # "lower" or "higher"
     target: str = ""
     check: Check | None = None
+    #: Columns besides pm the target compares against; one without samples is "not compared".
+    needs: tuple[str, ...] = ()
     samples: dict[str, list[float]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    #: Columns that were run but gave up (a timeout, an error): for pm that fails the target.
+    gave_up: dict[str, str] = field(default_factory=dict)
 
     def add(self, column: str, value: float) -> None:
         self.samples.setdefault(column, []).append(value)
@@ -41,6 +57,27 @@ class Metric:
     def medians(self) -> dict[str, float]:
         return {column: statistics.median(values)
                 for column, values in self.samples.items() if values}
+
+    def missing(self) -> list[str]:
+        """The columns the target compares against that have no measurement."""
+        values = self.medians()
+        return [column for column in self.needs if column not in values]
+
+    def outcome(self) -> str:
+        """MET, NOT_MET, NOT_COMPARED, NOT_MEASURED, or "" for a row without a target."""
+        if self.check is None:
+            return ""
+        if "pm" in self.gave_up:
+            return NOT_MET
+        values = self.medians()
+        if "pm" not in values:
+            return NOT_MEASURED
+        result = self.check(values)
+        if result is False:
+            return NOT_MET  # a comparison that could be made failed: missing peers can't fix it
+        if result is None or self.missing():
+            return NOT_COMPARED
+        return MET
 
 
 @dataclass
@@ -100,17 +137,9 @@ def _ok_lower(values: dict[str, float], column: str, limit: float) -> bool | Non
 def roundtrip(bench: Bench) -> list[Metric]:
     """1. `jlist`/`status` round trip with 10 apps, against `python -c pass`."""
 
-    def check(values: dict[str, float]) -> bool | None:
-        if "pm" not in values:
-            return None
-        peers = [values[name] for name in ("pm2", "supervisord", "circus") if name in values]
-        ok = all(values["pm"] < peer for peer in peers)
-        if "pm2" in values:
-            ok = ok and values["pm"] <= values["pm2"] / 3
-        return ok
-
     main = Metric(1, f"status round trip, {bench.status_apps} apps", "ms", "lower",
-                  "<= PM2/3, below every peer (aim 1.5x floor)", check)
+                  "<= PM2/3, below every peer (aim 1.5x floor)", _roundtrip_check,
+                  needs=PEER_NAMES)
     script = Metric(1, "  same via the `pm` console script", "ms", "lower", "")
     floor = [PYTHON, "-c", "pass"]
     # The floor is sampled right before each round trip, so both see the same machine load.
@@ -134,6 +163,19 @@ def roundtrip(bench: Bench) -> list[Metric]:
     return [main, script] if "pm" in script.samples else [main]
 
 
+def _roundtrip_check(values: dict[str, float]) -> bool | None:
+    """pm below every peer that ran and at most a third of PM2 (peers missing: see needs)."""
+    if "pm" not in values:
+        return None
+    peers = [values[name] for name in PEER_NAMES if name in values]
+    if not peers:
+        return None
+    ok = all(values["pm"] < peer for peer in peers)
+    if "pm2" in values:
+        ok = ok and values["pm"] <= values["pm2"] / 3
+    return ok
+
+
 def procs_env() -> dict[str, str]:
     return dict(os.environ)
 
@@ -144,10 +186,7 @@ def procs_env() -> dict[str, str]:
 def fleet(bench: Bench, measure_start: bool, measure_stop: bool) -> list[Metric]:
     """2. start N apps from one config until all run; 6. stop them all until every one is gone."""
     n = bench.fleet
-    start = Metric(2, f"start {n} apps until all online", "s", "lower",
-                   "<= 1.25x floor", lambda v: _ratio_at_most(v, "floor", 1.25))
-    stop = Metric(6, f"stop/delete all {n} apps until gone", "s", "lower",
-                  "< 0.5 s", lambda v: _ok_lower(v, "pm", 0.5))
+    start, stop = fleet_metrics(n)
     timeout = 60 + n * 0.2
     for rep in range(bench.reps):
         apps, markers = bench.idle_apps(n)
@@ -178,6 +217,16 @@ def fleet(bench: Bench, measure_start: bool, measure_stop: bool) -> list[Metric]
     stop.notes["floor"] = "SIGTERM to every pid, wait until gone"
     stop.notes["command"] = "pm/pm2: delete all; supervisorctl/circusctl: stop all"
     return ([start] if measure_start else []) + ([stop] if measure_stop else [])
+
+
+def fleet_metrics(n: int) -> tuple[Metric, Metric]:
+    """Workloads 2 and 6 with their targets, no samples yet."""
+    start = Metric(2, f"start {n} apps until all online", "s", "lower",
+                   "<= 1.25x floor", lambda v: _ratio_at_most(v, "floor", 1.25),
+                   needs=("floor",))
+    stop = Metric(6, f"stop/delete all {n} apps until gone", "s", "lower",
+                  "< 0.5 s", lambda v: _ok_lower(v, "pm", 0.5))
+    return start, stop
 
 
 def _spawn_floor(bench: Bench, argvs: list[list[str]]) -> list[int]:
@@ -213,7 +262,8 @@ def respawn(bench: Bench) -> list[Metric]:
     daemon per block) and the floor column pools every block. A second row runs the same
     crash app written in bash (start-up ~2 ms), where what is left is the manager's own share."""
     python = Metric(3, "crash-to-respawn latency", "ms", "lower", "<= floor + 5 ms",
-                    lambda v: v["pm"] <= v["floor"] + 5 if {"pm", "floor"} <= set(v) else None)
+                    lambda v: v["pm"] <= v["floor"] + 5 if {"pm", "floor"} <= set(v) else None,
+                    needs=("floor",))
     native = Metric(3, "  same, bash app (manager's own share)", "ms", "lower", "(diagnostic)")
     _respawn_rows(bench, python, "crash.py", PYTHON, RESPAWN_BLOCKS)
     _respawn_rows(bench, native, "crash.sh", "none", RESPAWN_BLOCKS // 2)
@@ -237,6 +287,8 @@ def _respawn_rows(bench: Bench, metric: Metric, script: str, interpreter: str,
             metric.samples["floor"] += _floor_respawns(bench, app, label, per_block)
             gaps += _manager_respawns(bench, name, app, label, per_block, budget)
         metric.samples[name] = gaps
+        if not gaps:
+            metric.gave_up[name] = f"no respawn seen in {blocks} blocks of {budget:.0f} s"
         bench.log(f"  3 {script} {name}: {len(gaps)} respawns, median "
                   f"{statistics.median(gaps) if gaps else float('nan'):.1f} ms")
 
@@ -341,10 +393,7 @@ def output(bench: Bench) -> list[Metric]:
     metrics = []
     for count in bench.lines:
         reps = _output_reps(bench, count)
-        rate = Metric(5, f"output, {count:,} lines of 100 B", "k lines/s", "higher",
-                      ">= floor and >= best peer, 0 lost", _output_check)
-        lost = Metric(5, f"  lines lost of {count:,}", "lines", "lower", "0",
-                      lambda v: v.get("pm") == 0 if "pm" in v else None)
+        rate, lost = output_metrics(count)
         for _ in range(reps):
             lines, missing = _flood_floor(bench, count)
             rate.add("floor", lines)
@@ -360,6 +409,16 @@ def output(bench: Bench) -> list[Metric]:
     return metrics
 
 
+def output_metrics(count: int) -> tuple[Metric, Metric]:
+    """Workload 5's two rows for one line count, with their targets, no samples yet."""
+    # "0 lost" is the next row's own target, not part of this one
+    rate = Metric(5, f"output, {count:,} lines of 100 B", "k lines/s", "higher",
+                  ">= floor and >= best peer", _output_check, needs=("floor", *PEER_NAMES))
+    lost = Metric(5, f"  lines lost of {count:,}", "lines", "lower", "0",
+                  lambda v: v.get("pm") == 0 if "pm" in v else None)
+    return rate, lost
+
+
 def _output_reps(bench: Bench, count: int) -> int:
     """More samples than other workloads: on this VM the same app writing to /dev/null, with no
     manager at all, ran anywhere between 1,080 and 1,780 k lines/s from one run to the next
@@ -369,10 +428,11 @@ def _output_reps(bench: Bench, count: int) -> int:
 
 
 def _output_check(values: dict[str, float]) -> bool | None:
-    if "pm" not in values:
+    """pm at or above the floor and every peer that ran (a missing floor is not taken as 0)."""
+    others = [values[name] for name in ("floor", *PEER_NAMES) if name in values]
+    if "pm" not in values or not others:
         return None
-    peers = [values[name] for name in ("pm2", "supervisord", "circus") if name in values]
-    return values["pm"] >= max([values.get("floor", 0.0), *peers])
+    return values["pm"] >= max(others)
 
 
 def _flood(bench: Bench, manager: Manager, count: int) -> tuple[float, int]:
@@ -470,6 +530,7 @@ def scale(bench: Bench) -> list[Metric]:
                 elapsed, _ = bench.started(manager, apps, markers, 120 + n * 0.3)
             except (TimeoutError, RuntimeError, subprocess.TimeoutExpired) as exc:
                 bench.log(f"  7 {name}: gave up: {exc}")
+                start.gave_up[name] = str(exc)  # the other rows: not measured
                 start.notes[name] = f"gave up: {exc}"
                 continue
             start.add(name, elapsed)
@@ -513,7 +574,14 @@ def run_selected(bench: Bench, only: list[int]) -> list[Metric]:
     return sorted(metrics, key=lambda metric: metric.workload)
 
 
-def as_json(metric: Metric, met: bool | None) -> dict[str, Any]:
-    return {"workload": metric.workload, "metric": metric.title.strip(), "unit": metric.unit,
-            "better": metric.better, "target": metric.target, "target_met": met,
-            "medians": metric.medians(), "samples": metric.samples, "notes": metric.notes}
+def as_json(metric: Metric) -> dict[str, Any]:
+    """One row of the results file. `outcome` is what the table's "met" column shows;
+    `target_met` is true only for MET and false only for NOT_MET (null otherwise)."""
+    outcome = metric.outcome()
+    return {"workload": metric.workload, "metric": metric.title.strip(),
+            "title": metric.title, "unit": metric.unit, "better": metric.better,
+            "target": metric.target, "outcome": outcome,
+            "target_met": {MET: True, NOT_MET: False}.get(outcome),
+            "compares_against": list(metric.needs), "missing": metric.missing(),
+            "gave_up": metric.gave_up, "medians": metric.medians(),
+            "samples": metric.samples, "notes": metric.notes}

@@ -25,3 +25,8 @@ def test_benchmark_runs_and_prints_a_table(tmp_path: Path) -> None:
     rows = {row["metric"]: row for row in data["results"]}
     assert set(rows["start 2 apps until all online"]["medians"]) == {"floor", "pm"}
     assert rows["stop/delete all 2 apps until gone"]["samples"]["pm"]
+    # no peer ran, so the target "below every peer" was not compared: never "yes"
+    status = rows["status round trip, 2 apps"]
+    assert status["outcome"] == "not compared" and status["target_met"] is None
+    assert status["missing"] == ["pm2", "supervisord", "circus"]
+    assert "1 not compared" in result.stdout
