@@ -6,7 +6,6 @@ No process logic lives here. Heavy modules are imported inside the commands that
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -321,8 +320,10 @@ def jlist() -> None:
 
 @main_group.command()
 def prettylist() -> None:
-    """The process list as indented JSON."""
-    click.echo(json.dumps(client().call("list"), indent=2))
+    """The process list as PM2 prints it (Node's util.inspect), for scripts that grep it."""
+    from pm.cli.node_inspect import inspect
+
+    click.echo(inspect(client().call("list")))
 
 
 @main_group.command()
