@@ -26,6 +26,7 @@ ALIASES = {
     "show": "describe", "info": "describe", "desc": "describe",
     "dump": "save",
     "ecosystem": "init",
+    "updatePM2": "update",
 }
 
 
