@@ -26,6 +26,12 @@ class NotFound(PMError):
     code = "not_found"
 
 
+class NoProcess(PMError):
+    """A command on `all` (or a pattern) with no process to act on: PM2 warns and exits 1."""
+
+    code = "no_process"
+
+
 class ConfigError(PMError):
     code = "config"
 

@@ -16,7 +16,7 @@ import click
 from pm.cli import render
 from pm.cli.base import client, print_table, quiet_broken_pipe
 from pm.cli.start_options import overrides_from, start_options
-from pm.errors import PMError
+from pm.errors import NoProcess, PMError
 from pm.version import __version__
 
 #: PM2's aliases, resolved without listing each alias in --help.
@@ -100,6 +100,9 @@ class PMGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except NoProcess as exc:  # PM2 warns, and exits 1
+            click.echo(render.warn(exc.message), err=True)
+            sys.exit(exc.exit_code)
         except PMError as exc:
             click.echo(render.error(exc.message), err=True)
             sys.exit(exc.exit_code)

@@ -11,7 +11,7 @@ from pm.daemon.core import groups
 from pm.errors import BadRequest, NotFound
 from pm.daemon.core.process import signal_number
 from pm.daemon.core.supervisor import each
-from pm.daemon.handlers.context import (Context, Handler, arg_env, arg_str, arg_targets,
+from pm.daemon.handlers.context import (Context, Handler, acted_on, arg_env, arg_str, arg_targets,
                                         raise_first)
 
 async def hello(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -34,13 +34,13 @@ async def describe(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = ctx.supervisor.select(arg_targets(args))
+    apps = acted_on(ctx, args)
     raise_first(await groups.stop_in_order(apps, ctx.supervisor.stop))
     return ctx.entries(apps)
 
 
 async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = ctx.supervisor.select(arg_targets(args))
+    apps = acted_on(ctx, args)
     if args.get("update_env"):
         shell_env = arg_env(args)
         for app in apps:
@@ -50,7 +50,7 @@ async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def delete(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = ctx.supervisor.select(arg_targets(args))
+    apps = acted_on(ctx, args)
     entries = ctx.entries(apps)
     raise_first(await each(apps, ctx.supervisor.delete))
     return entries

@@ -10,7 +10,7 @@ from typing import Any
 from pm.daemon.core.app import App
 from pm.daemon.core.monitor import Sampler
 from pm.daemon.core.supervisor import Supervisor
-from pm.errors import BadRequest, PMError
+from pm.errors import BadRequest, NoProcess, PMError
 
 Handler = Callable[["Context", dict[str, Any]], Awaitable[Any]]
 
@@ -44,6 +44,15 @@ def arg_targets(args: dict[str, Any]) -> list[str]:
     if not isinstance(targets, list) or not targets:
         raise BadRequest("expected 'targets': a list of ids, names, namespaces, 'all' or /regex/")
     return [str(target) for target in targets]
+
+
+def acted_on(ctx: Context, args: dict[str, Any]) -> list[App]:
+    """The apps the targets name, for a command that must act on at least one (stop, restart,
+    delete): NoProcess when `all` finds none, as PM2 exits 1 with 'No process found'."""
+    apps = ctx.supervisor.select(arg_targets(args))
+    if not apps:
+        raise NoProcess("No process found")
+    return apps
 
 
 def arg_str(args: dict[str, Any], key: str) -> str:
