@@ -59,16 +59,21 @@ def test_exit_status_of_a_failed_app(workdir: Path) -> None:
 
 
 def test_errored_app_is_a_failure(workdir: Path) -> None:
+    """Exits 0 each time, too fast (min_uptime): errored; an errored app with no failing exit
+    code of its own makes the runtime exit 1."""
     result = runtime(eco(workdir, [job("loop", 0, autorestart=True, max_restarts=2,
                                        min_uptime=5000)]), cwd=workdir)
-    assert result.returncode != 0
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (f"PM log: Script {APPS / 'crash.py'} had too many unstable restarts (2). "
+            'Stopped. "errored"') in result.stdout
 
 
 def test_bad_ecosystem_names_the_problem(workdir: Path) -> None:
     result = runtime(eco(workdir, [{"name": "x", "script": str(APPS / "ticker.py"),
                                     "depends_on": ["missing"]}]), cwd=workdir)
-    assert result.returncode != 0
-    assert "depends_on 'missing'" in result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert ("[PM][ERROR] app 'x' depends_on 'missing', which pm does not manage"
+            in result.stderr.splitlines())
 
 
 class Background:
