@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -46,13 +47,29 @@ while True:
     time.sleep(0.05)
 """
 
-def _numbers(path: Path, prefix: bytes) -> list[int]:
+#: What `--time` puts before every line: PM2's `log_date_format` "YYYY-MM-DDTHH:mm:ss" and ": ".
+STAMP = re.compile(rb"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d): ")
+
+
+def _stamped(line: bytes, window: tuple[float, float]) -> bytes:
+    """The line without its `--time` prefix, which must be there and name a second in window."""
+    match = STAMP.match(line)
+    assert match, f"no timestamp prefix: {line[:120]!r}"
+    when = time.mktime(time.strptime(match.group(1).decode(), "%Y-%m-%dT%H:%M:%S"))
+    assert window[0] - 1 <= when <= window[1], (match.group(1), window)
+    return line[match.end():]
+
+
+def _numbers(path: Path, prefix: bytes, window: tuple[float, float] | None = None) -> list[int]:
+    """The numbers of a FLOOD log's lines, each checked whole; window: `--time` was given."""
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b""
     result = []
     for line in lines[:-1]:
+        if window is not None:
+            line = _stamped(line, window)
         head, number, body = line.split(b" ")
-        assert head.endswith(prefix) and len(body) == 80, line[:120]
+        assert head == prefix and len(body) == 80, line[:120]
         result.append(int(number))
     return result
 
@@ -64,16 +81,19 @@ def _logs(pm: PM, name: str) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("extra", [[], ["--time"]], ids=["default", "time"])
 def test_flood_every_line_whole_in_order(pm: PM, extra: list[str]) -> None:
+    """`--time` (pm's flag, before `--`) prefixes every line with its date; the default none."""
     count = 100_000
     script = pm.write_app("flood.py", FLOOD)
-    pm.run("start", str(script), "--no-autorestart", "--", str(count), *extra)
+    started = time.time()
+    pm.run("start", str(script), "--no-autorestart", *extra, "--", str(count))
     pm.wait_status("flood", "stopped", timeout=60)
     out, err = _logs(pm, "flood")
     expect_out = [i for i in range(count) if i % 10 != 9]
     wait_for(lambda: out.stat().st_size and _count_lines(out) == len(expect_out), 30,
              message="all out lines")
-    assert _numbers(out, b"out") == expect_out
-    assert _numbers(err, b"err") == [i for i in range(count) if i % 10 == 9]
+    window = (started, time.time()) if extra else None
+    assert _numbers(out, b"out", window) == expect_out
+    assert _numbers(err, b"err", window) == [i for i in range(count) if i % 10 == 9]
 
 
 def _count_lines(path: Path) -> int:
@@ -125,15 +145,19 @@ def test_what_apps_print_while_pm_kill_stops_them_reaches_the_log(
         pm: PM, extra: list[str]) -> None:
     """The daemon exits only once the stopped apps' last output is in their files."""
     script = pm.write_app("goodbye.py", GOODBYE)
+    started = time.time()
     for index in range(3):
         pm.run("start", str(script), "-n", f"g{index}", *extra)
     outs = [_logs(pm, f"g{index}")[0] for index in range(3)]
     wait_for(lambda: all(out.exists() and b"ready" in out.read_bytes() for out in outs), 15,
              message="apps ready")
     assert "killed" in pm.run("kill").stdout
+    window = (started, time.time())
     for out in outs:
-        lines = out.read_text().splitlines()
-        assert [line.split(": ", 1)[-1] for line in lines[-5000:]] == [
+        lines = out.read_bytes().splitlines()
+        if extra:  # --time: each line has its date, and nothing else is added
+            lines = [_stamped(line, window) for line in lines]
+        assert [line.decode() for line in lines[-5000:]] == [
             f"bye {i}" for i in range(5000)], f"{out}: {len(lines)} lines"
 
 
