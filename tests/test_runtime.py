@@ -131,9 +131,14 @@ def test_lock_refuses_second_instance_and_no_auto_exit(workdir: Path) -> None:
     try:
         wait_for(lambda: any(e["pm2_env"]["status"] == "stopped" for e in first.jlist()), 20,
                  message="the job to finish")
+        # --no-auto-exit: still up with every app stopped. Without the flag the runtime stops
+        # on the change itself (its loop polls every 50 ms): 1 s is a wide margin
+        with pytest.raises(subprocess.TimeoutExpired):
+            first.proc.wait(1.0)
         second = runtime("--lock", lock, eco(workdir, [job("j", 0)]), cwd=workdir)
-        assert second.returncode == 3 and "lock" in second.stderr
-        assert first.proc.poll() is None  # --no-auto-exit: still up with every app stopped
+        assert second.returncode == 3, second.stdout + second.stderr
+        assert (f"[PM][ERROR] another instance holds the lock {lock}; not starting"
+                in second.stderr.splitlines())
         first.proc.send_signal(signal.SIGTERM)
         assert first.proc.wait(20) == 0
     finally:
