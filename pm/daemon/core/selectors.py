@@ -23,6 +23,21 @@ def select(apps: Iterable[App], targets: Iterable[str | int]) -> list[App]:
     return [chosen[pm_id] for pm_id in sorted(chosen)]
 
 
+def select_until_unknown(apps: Iterable[App], targets: Iterable[str | int]
+                         ) -> tuple[list[App], NotFound | None]:
+    """PM2's order for a command on several targets: the apps of each target in turn, up to the
+    first target that names nothing, whose error comes back to be raised after acting."""
+    table = list(apps)
+    chosen: dict[int, App] = {}
+    for target in targets:
+        try:
+            found = _select_one(table, str(target))
+        except NotFound as missing:
+            return list(chosen.values()), missing
+        chosen.update((app.pm_id, app) for app in found if app.pm_id not in chosen)
+    return list(chosen.values()), None
+
+
 def _select_one(apps: list[App], target: str) -> list[App]:
     if target == "all":
         return list(apps)

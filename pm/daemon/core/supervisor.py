@@ -28,10 +28,10 @@ from pm.daemon.core.events import EventBus
 from pm.daemon.core.launch import launch, remove_pid_file, write_pid_file
 from pm.daemon.core.policy import after_exit
 from pm.daemon.core.process import AppProcess, OSProcess, ProcessFactory
-from pm.daemon.core.selectors import select
+from pm.daemon.core.selectors import select, select_until_unknown
 from pm.daemon.core.termination import terminate
 from pm.daemon.output import logfiles as logs
-from pm.errors import BadRequest, Conflict, SpawnError
+from pm.errors import BadRequest, Conflict, NotFound, SpawnError
 from pm.paths import Home
 from pm.protocol import DOWN_STATUSES, Status
 
@@ -85,6 +85,12 @@ class Supervisor:
     def select(self, targets: Iterable[str | int]) -> list[App]:
         """Apps matching any target: all, id, name, namespace or /regex/ (PM2.md 1.1)."""
         return select(self.apps.values(), targets)
+
+    def select_until_unknown(self, targets: Iterable[str | int]
+                             ) -> tuple[list[App], NotFound | None]:
+        """The apps of the targets before the first unknown one, and its error (see
+        selectors.select_until_unknown)."""
+        return select_until_unknown(self.apps.values(), targets)
 
     # ------------------------------------------------------------ creating apps
 

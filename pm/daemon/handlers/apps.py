@@ -34,25 +34,31 @@ async def describe(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = acted_on(ctx, args)
+    apps, missing = acted_on(ctx, args)
     raise_first(await groups.stop_in_order(apps, ctx.supervisor.stop))
+    if missing:
+        raise missing
     return ctx.entries(apps)
 
 
 async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = acted_on(ctx, args)
+    apps, missing = acted_on(ctx, args)
     if args.get("update_env"):
         shell_env = arg_env(args)
         for app in apps:
             app.shell_env.update(shell_env)  # PM2: vars are added or overwritten, never removed
     raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
+    if missing:
+        raise missing
     return ctx.entries(apps)
 
 
 async def delete(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = acted_on(ctx, args)
+    apps, missing = acted_on(ctx, args)
     entries = ctx.entries(apps)
     raise_first(await each(apps, ctx.supervisor.delete))
+    if missing:
+        raise missing
     return entries
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from pm.daemon.core.app import App
 from pm.daemon.core.monitor import Sampler
 from pm.daemon.core.supervisor import Supervisor
-from pm.errors import BadRequest, NoProcess, PMError
+from pm.errors import BadRequest, NoProcess, NotFound, PMError
 
 Handler = Callable[["Context", dict[str, Any]], Awaitable[Any]]
 
@@ -46,13 +46,17 @@ def arg_targets(args: dict[str, Any]) -> list[str]:
     return [str(target) for target in targets]
 
 
-def acted_on(ctx: Context, args: dict[str, Any]) -> list[App]:
-    """The apps the targets name, for a command that must act on at least one (stop, restart,
-    delete): NoProcess when `all` finds none, as PM2 exits 1 with 'No process found'."""
-    apps = ctx.supervisor.select(arg_targets(args))
+def acted_on(ctx: Context, args: dict[str, Any]) -> tuple[list[App], NotFound | None]:
+    """The apps a command on several targets acts on (stop, restart, delete), in PM2's order:
+    target by target up to the first unknown one, whose error the handler raises once it has
+    acted on the others. NoProcess when there is nothing at all to act on (`all` on an empty
+    list), as PM2 exits 1 with 'No process found'."""
+    apps, missing = ctx.supervisor.select_until_unknown(arg_targets(args))
+    if not apps and missing:
+        raise missing
     if not apps:
         raise NoProcess("No process found")
-    return apps
+    return apps, missing
 
 
 def arg_str(args: dict[str, Any], key: str) -> str:
