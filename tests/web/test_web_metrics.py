@@ -53,7 +53,6 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     samples = wait_for(lambda: (lambda fresh: fresh if app_value(
         fresh, "pm_app_memory_bytes", "metered") > 1_000_000 else None)(scrape(web)),
         10, 0.2, "the app's memory in /metrics")
-    assert app_value(samples, "pm_app_cpu_percent", "metered") >= 0
     assert app_value(samples, "pm_app_uptime_seconds", "metered") > 0
     assert app_value(samples, "pm_app_restarts_total", "metered") == 0
     assert samples["pm_apps"][(("status", "online"),)] == 1
@@ -65,3 +64,20 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     assert app_value(samples, "pm_app_restarts_total", "metered") == 1
     labels = dict(next(k for k in samples["pm_app_up"] if dict(k)["name"] == "metered"))
     assert labels == {"id": "0", "name": "metered", "namespace": "default"}
+
+
+def test_metrics_cpu_follows_a_busy_app(clean_pm: PM, shared_web: Web) -> None:
+    """An app spinning on a core shows tens of percent; a sleeping one next to it does not."""
+    pm, web = clean_pm, shared_web
+    start_chatty(pm, "resting")
+    spinner = pm.write_app("spin.py", "while True:\n    pass\n")
+    pm.run("start", str(spinner), "--name", "spinning")
+    try:
+        pm.wait_status("spinning", "online")
+        # a whole core when it has one to itself; > 30 % even on a busy 2-core machine
+        samples = wait_for(lambda: (lambda fresh: fresh if app_value(
+            fresh, "pm_app_cpu_percent", "spinning") > 30 else None)(scrape(web)),
+            15, 0.3, "the busy app's CPU in /metrics")
+        assert app_value(samples, "pm_app_cpu_percent", "resting") < 30
+    finally:
+        pm.run("delete", "spinning")
