@@ -181,12 +181,19 @@ def test_no_autorestart_and_stop_exit_codes(pm: PM) -> None:
 
 
 def test_restart_delay_shows_waiting_restart(pm: PM) -> None:
-    pm.run("start", sys.executable, "--name", "slow", "--restart-delay", "3000", "--",
-           "-c", "import time; time.sleep(0.3); raise SystemExit(1)")
+    delay = 1.0  # --restart-delay, in seconds
+    runs = pm.workdir / "runs"
+    pm.run("start", sys.executable, "--name", "slow", "--restart-delay", str(int(delay * 1000)),
+           "--", "-c", f"open({str(runs)!r}, 'a').write('run\\n'); raise SystemExit(1)")
     pm.wait_status("slow", "waiting restart")
+    assert "App [slow:0] will restart in 1000ms" in (pm.home / "pm.log").read_text()
     pm.run("stop", "slow")  # a pending restart is cancelled by stop
     assert pm.status("slow") == "stopped"
-    time.sleep(0)  # nothing to wait for: the timer is gone
+    time.sleep(delay + 0.5)  # past the moment the restart timer would have fired
+    entry = pm.app("slow")
+    assert (entry["pm2_env"]["status"], entry["pid"], entry["pm2_env"]["restart_time"]) == (
+        "stopped", 0, 0)
+    assert runs.read_text() == "run\n"  # the script never ran again
 
 
 def test_send_signal_reset_pid_id_describe(pm: PM) -> None:
