@@ -98,7 +98,12 @@ class Client:
     # ------------------------------------------------------------ requests
 
     def call(self, cmd: str, **args: Any) -> Any:
-        """Send one request and return its result, raising the daemon's error as a PMError."""
+        """Send one request and return its result, raising the daemon's error as a PMError.
+
+        A request naming targets carries the working directory, so the daemon reads a relative
+        script path (`pm restart app.js`) where the user stands."""
+        if "targets" in args or "target" in args:
+            args.setdefault("cwd", os.getcwd())
         _, frame = self._exchange(cmd, args)
         return _unwrap(_decode_reply(frame))
 

@@ -6,6 +6,7 @@ against names; the first kind that matches anything wins.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 
@@ -13,32 +14,33 @@ from pm.daemon.core.app import App
 from pm.errors import BadRequest, NotFound
 
 
-def select(apps: Iterable[App], targets: Iterable[str | int]) -> list[App]:
-    """Apps matching any target, in pm_id order; NotFound if a target matches none."""
+def select(apps: Iterable[App], targets: Iterable[str | int], cwd: str | None = None) -> list[App]:
+    """Apps matching any target, in pm_id order; NotFound if a target matches none. A relative
+    script path is read against cwd, the caller's working directory."""
     table = list(apps)
     chosen: dict[int, App] = {}
     for target in targets:
-        for app in _select_one(table, str(target)):
+        for app in _select_one(table, str(target), cwd):
             chosen[app.pm_id] = app
     return [chosen[pm_id] for pm_id in sorted(chosen)]
 
 
-def select_until_unknown(apps: Iterable[App], targets: Iterable[str | int]
-                         ) -> tuple[list[App], NotFound | None]:
+def select_until_unknown(apps: Iterable[App], targets: Iterable[str | int],
+                         cwd: str | None = None) -> tuple[list[App], NotFound | None]:
     """PM2's order for a command on several targets: the apps of each target in turn, up to the
     first target that names nothing, whose error comes back to be raised after acting."""
     table = list(apps)
     chosen: dict[int, App] = {}
     for target in targets:
         try:
-            found = _select_one(table, str(target))
+            found = _select_one(table, str(target), cwd)
         except NotFound as missing:
             return list(chosen.values()), missing
         chosen.update((app.pm_id, app) for app in found if app.pm_id not in chosen)
     return list(chosen.values()), None
 
 
-def _select_one(apps: list[App], target: str) -> list[App]:
+def _select_one(apps: list[App], target: str, cwd: str | None) -> list[App]:
     if target == "all":
         return list(apps)
     if len(target) > 2 and target.startswith("/") and target.endswith("/"):
@@ -50,9 +52,18 @@ def _select_one(apps: list[App], target: str) -> list[App]:
     else:
         found = [app for app in apps if app.name == target]
         found = found or [app for app in apps if app.spec.namespace == target]
-        found = found or [app for app in apps if app.command.exec_path == target]
+        found = found or [app for app in apps if app.command.exec_path in _as_paths(target, cwd)]
         if not found and target.isdigit():
             found = [app for app in apps if app.pm_id == int(target)]
     if not found:
         raise NotFound(f"Process or Namespace {target} not found")
     return found
+
+
+def _as_paths(target: str, cwd: str | None) -> set[str]:
+    """The script paths a target may mean: as given, and read against the caller's cwd
+    (`pm restart echo.js` from the script's folder, as PM2 resolves it)."""
+    paths = {target}
+    if cwd and os.path.isabs(cwd):
+        paths.add(os.path.normpath(os.path.join(cwd, target)))
+    return paths

@@ -82,15 +82,16 @@ class Supervisor:
 
     # ------------------------------------------------------------ selection
 
-    def select(self, targets: Iterable[str | int]) -> list[App]:
-        """Apps matching any target: all, id, name, namespace or /regex/ (PM2.md 1.1)."""
-        return select(self.apps.values(), targets)
+    def select(self, targets: Iterable[str | int], cwd: str | None = None) -> list[App]:
+        """Apps matching any target: all, id, name, namespace, script path or /regex/
+        (PM2.md 1.1); cwd reads a relative script path."""
+        return select(self.apps.values(), targets, cwd)
 
-    def select_until_unknown(self, targets: Iterable[str | int]
+    def select_until_unknown(self, targets: Iterable[str | int], cwd: str | None = None
                              ) -> tuple[list[App], NotFound | None]:
         """The apps of the targets before the first unknown one, and its error (see
         selectors.select_until_unknown)."""
-        return select_until_unknown(self.apps.values(), targets)
+        return select_until_unknown(self.apps.values(), targets, cwd)
 
     # ------------------------------------------------------------ creating apps
 

@@ -12,7 +12,7 @@ from pm.errors import BadRequest, NotFound
 from pm.daemon.core.process import signal_number
 from pm.daemon.core.supervisor import each
 from pm.daemon.handlers.context import (Context, Handler, acted_on, arg_env, arg_str, arg_targets,
-                                        raise_first)
+                                        raise_first, selected)
 
 async def hello(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     from pm.version import __version__
@@ -30,7 +30,7 @@ async def list_apps(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def describe(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    return ctx.entries(ctx.supervisor.select(arg_targets(args)))
+    return ctx.entries(selected(ctx, args))
 
 
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,7 +63,7 @@ async def delete(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def reset(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
-    apps = ctx.supervisor.select(arg_targets(args))
+    apps = selected(ctx, args)
     for app in apps:
         ctx.supervisor.reset(app)
     return ctx.entries(apps)
@@ -75,7 +75,7 @@ async def send_signal(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]
         signum = signal_number(name)
     except (ValueError, KeyError):
         raise BadRequest(f"unknown signal {name!r}; use a name like SIGUSR2 or a number") from None
-    apps = ctx.supervisor.select(arg_targets(args))
+    apps = selected(ctx, args)
     signalled = [app for app in apps if ctx.supervisor.send_signal(app, signum)]
     if not signalled:
         raise NotFound(f"no running process among {', '.join(arg_targets(args))} to signal")
@@ -83,7 +83,7 @@ async def send_signal(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]
 
 
 async def env(ctx: Context, args: dict[str, Any]) -> dict[str, str]:
-    apps = ctx.supervisor.select([arg_str(args, "target")])
+    apps = selected(ctx, {"targets": [arg_str(args, "target")], "cwd": args.get("cwd")})
     return apps[0].child_env(ctx.home)
 
 

@@ -51,12 +51,23 @@ def acted_on(ctx: Context, args: dict[str, Any]) -> tuple[list[App], NotFound | 
     target by target up to the first unknown one, whose error the handler raises once it has
     acted on the others. NoProcess when there is nothing at all to act on (`all` on an empty
     list), as PM2 exits 1 with 'No process found'."""
-    apps, missing = ctx.supervisor.select_until_unknown(arg_targets(args))
+    apps, missing = ctx.supervisor.select_until_unknown(arg_targets(args), arg_cwd(args))
     if not apps and missing:
         raise missing
     if not apps:
         raise NoProcess("No process found")
     return apps, missing
+
+
+def selected(ctx: Context, args: dict[str, Any]) -> list[App]:
+    """The apps args' targets name (NotFound for a target that names none)."""
+    return ctx.supervisor.select(arg_targets(args), arg_cwd(args))
+
+
+def arg_cwd(args: dict[str, Any]) -> str | None:
+    """The client's working directory, against which a relative script path is read."""
+    cwd = args.get("cwd")
+    return cwd if isinstance(cwd, str) else None
 
 
 def arg_str(args: dict[str, Any], key: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from pm.daemon.output import logpipe
 from pm.daemon.output import rotation as logrotate
 from pm.daemon.core.app import App
-from pm.daemon.handlers.context import Context, arg_targets, Handler
+from pm.daemon.handlers.context import Context, Handler, arg_targets, selected
 
 log = logging.getLogger("pm")
 
@@ -26,7 +26,7 @@ def _app_files(apps: list[App]) -> list[str]:
 def _selected(ctx: Context, args: dict[str, Any]) -> tuple[list[App], bool]:
     """The apps named by args (all when none), and whether no target was given."""
     if args.get("targets"):
-        return ctx.supervisor.select(arg_targets(args)), False
+        return selected(ctx, args), False
     return list(ctx.supervisor.apps.values()), True
 
 

@@ -24,7 +24,8 @@ from pm.config.spec import AppSpec
 from pm.daemon.core import groups
 from pm.daemon.core.app import App
 from pm.daemon.core.supervisor import each, ensure_unique_start, filter_shell_env
-from pm.daemon.handlers.context import Context, Handler, arg_env, arg_targets, raise_first
+from pm.daemon.handlers.context import (Context, Handler, arg_env, arg_targets, raise_first,
+                                        selected)
 from pm.errors import BadRequest, ConfigError
 
 
@@ -49,7 +50,7 @@ class _Outcome:
 async def start(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     outcome = _Outcome()
     if "targets" in args:
-        apps = ctx.supervisor.select(arg_targets(args))
+        apps = selected(ctx, args)
         raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
         outcome.apps = apps
         outcome.restarted = list(dict.fromkeys(app.name for app in apps))

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from pm.errors import BadRequest
-from pm.daemon.handlers.context import Context, arg_targets, Handler
+from pm.daemon.handlers.context import Context, Handler, arg_targets, selected
 
 ACTIONS = ("enable", "disable", "toggle")
 
@@ -19,7 +19,7 @@ async def watch(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
     action = args.get("action", "toggle")
     if action not in ACTIONS:
         raise BadRequest(f"expected 'action': one of {', '.join(ACTIONS)}, got {action!r}")
-    apps = ctx.supervisor.select(arg_targets(args))
+    apps = selected(ctx, args)
     for app in apps:
         enable = not app.spec.watch if action == "toggle" else action == "enable"
         if bool(app.spec.watch) != enable:
