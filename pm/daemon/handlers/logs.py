@@ -9,7 +9,7 @@ from typing import Any
 from pm.daemon.output import logpipe
 from pm.daemon.output import rotation as logrotate
 from pm.daemon.core.app import App
-from pm.daemon.handlers.context import Context, Handler, arg_targets, selected
+from pm.daemon.handlers.context import Context, Handler, selected
 
 log = logging.getLogger("pm")
 

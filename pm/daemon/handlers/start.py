@@ -24,7 +24,7 @@ from pm.config.spec import AppSpec
 from pm.daemon.core import groups
 from pm.daemon.core.app import App
 from pm.daemon.core.supervisor import each, ensure_unique_start, filter_shell_env
-from pm.daemon.handlers.context import (Context, Handler, arg_env, arg_targets, raise_first,
+from pm.daemon.handlers.context import (Context, Handler, arg_env, raise_first,
                                         selected)
 from pm.errors import BadRequest, ConfigError
 

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from pm.errors import BadRequest
-from pm.daemon.handlers.context import Context, Handler, arg_targets, selected
+from pm.daemon.handlers.context import Context, Handler, selected
 
 ACTIONS = ("enable", "disable", "toggle")
 
