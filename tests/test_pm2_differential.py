@@ -109,3 +109,12 @@ def test_one_unknown_target_among_known_ones(managers: dict[str, Manager]) -> No
     codes = run_both(managers, steps)
     assert codes["pm"] == codes["pm2"]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
+
+
+def test_a_script_path_names_its_app(managers: dict[str, Manager]) -> None:
+    """`pm restart echo.js` from the script's folder, as PM2's fork.sh and cli-actions-2.sh do."""
+    steps = [["start", "echo.js"], ["restart", "echo.js"], ["stop", "echo.js"],
+             ["restart", "./echo.js"], ["delete", "missing.js"]]
+    codes = run_both(managers, steps)
+    assert codes["pm"] == codes["pm2"] == [0, 0, 0, 0, 1]
+    assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
