@@ -12,7 +12,7 @@ from typing import Any
 
 from pm.config.attributes import build_spec
 from pm.config.command import resolve_command
-from pm.config.readers import apps_of, read_file
+from pm.config.readers import STDIN, apps_of, read_file  # noqa: F401 (STDIN: for importers)
 from pm.config.spec import AppSpec
 from pm.errors import ConfigError
 
@@ -23,6 +23,11 @@ def is_config_file(path: str) -> bool:
     """PM2's rule: a name that *contains* one of the config markers."""
     name = Path(path).name
     return any(marker in name for marker in CONFIG_MARKERS)
+
+
+def is_ecosystem_source(target: str) -> bool:
+    """A target whose apps come from an ecosystem: an existing config file, or `-` (stdin)."""
+    return target == STDIN or (is_config_file(target) and os.path.isfile(target))
 
 
 @dataclass
@@ -44,10 +49,14 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     Every app is validated (and, with check_scripts, its script and interpreter resolved)
     before anything is returned, so a caller never starts part of a broken file.
     """
-    path = os.path.abspath(path)
     loaded = Loaded([])
-    raw_apps = apps_of(read_file(path), path, loaded.warnings)
-    base_dir = str(Path(path).parent)
+    if path == STDIN:  # relative paths in piped JSON are read from where the user stands
+        base_dir, path = os.getcwd(), "<stdin>"
+        raw_apps = apps_of(read_file(STDIN), path, loaded.warnings)
+    else:
+        path = os.path.abspath(path)
+        raw_apps = apps_of(read_file(path), path, loaded.warnings)
+        base_dir = str(Path(path).parent)
     errors: list[str] = []
     for index, raw in enumerate(raw_apps):
         label = app_label(path, index, raw)
@@ -117,7 +126,7 @@ def plan_start(targets: list[str], overrides: dict[str, Any], script_args: list[
     for target in targets:
         if is_config_file(target) and not os.path.exists(target):
             raise ConfigError(f"File {target} not found (run `pm init` to write a sample)")
-        if is_config_file(target) and os.path.isfile(target):
+        if is_ecosystem_source(target):
             loaded = load_file(target, env_name, only, overrides)
             plan.file_specs += loaded.specs
             plan.warnings += loaded.warnings

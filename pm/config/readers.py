@@ -3,11 +3,13 @@ and .config.js/.cjs/.mjs through node; and finding the app list inside what was 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +48,21 @@ def is_js_config(path: str) -> bool:
     return any(marker in name for marker in (".config.js", ".config.cjs", ".config.mjs"))
 
 
+#: The target that means "the ecosystem on standard input" (`cat eco.json | pm start -`).
+STDIN = "-"
+
+
+@functools.cache
+def stdin_text() -> str:
+    """Standard input, read once (`pm start -` may look at its apps more than once)."""
+    return sys.stdin.read()
+
+
 def read_file(path: str) -> Any:
-    """Parse a config file into Python data; syntax errors name file, line and column."""
+    """Parse a config file into Python data; syntax errors name file, line and column.
+    STDIN reads JSON (or JSON5) from standard input, as PM2 reads `start -`."""
+    if path == STDIN:
+        return _read_json("<stdin>", stdin_text())
     name = Path(path).name
     if is_js_config(path) and ".json" not in name:
         return _read_js(path)

@@ -38,11 +38,11 @@ def _only(only: str | None) -> list[str] | None:
 def load_files(paths: list[str], env_name: str | None, only: list[str] | None,
                check_scripts: bool = True) -> list[AppSpec]:
     """Every app of the files, validated as a whole before anything is sent."""
-    from pm.config.ecosystem import load_file
+    from pm.config.ecosystem import STDIN, load_file
 
     specs: list[AppSpec] = []
     for path in paths:
-        if not os.path.isfile(path):
+        if path != STDIN and not os.path.isfile(path):
             raise ConfigError(f"{path}: no such file")
         loaded = load_file(path, env_name, only, check_scripts=check_scripts)
         _echo_warnings(loaded.warnings)
@@ -76,9 +76,9 @@ def apply_specs(client: Client, specs: list[AppSpec],
 
 
 def is_file_target(target: str) -> bool:
-    from pm.config.ecosystem import is_config_file
+    from pm.config.ecosystem import is_ecosystem_source
 
-    return is_config_file(target) and os.path.isfile(target)
+    return is_ecosystem_source(target)
 
 
 def file_action(client: Client, cmd: str, targets: tuple[str, ...] | list[str],
