@@ -180,7 +180,7 @@ SCRIPT_ARGS: list[str] = []
 
 
 def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
-    if any("." in target for target in targets) or extra.get("env_name"):
+    if any("." in target or target == "-" for target in targets) or extra.get("env_name"):
         from pm.cli.commands.ecosystem import file_action  # ecosystem files act on their apps
 
         targets = tuple(file_action(client(), cmd, targets, extra))
