@@ -47,8 +47,8 @@ class Manager:
                if not key.startswith(("PM2_", "PM_"))}
         return dict(env, **{self.home_variable: str(self.home)})
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.argv, *args], cwd=self.workdir, env=self.env,
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.argv, *args], cwd=self.workdir, env=self.env, input=stdin,
                               capture_output=True, text=True, timeout=60)
 
     def jlist(self) -> list[dict[str, Any]]:
@@ -83,13 +83,15 @@ def managers(tmp_path: Path) -> Iterator[dict[str, Manager]]:
             manager.close()
 
 
-def run_both(managers: dict[str, Manager], steps: list[list[str]]) -> dict[str, list[int]]:
-    """Each step's exit code under each manager, waiting for every app to settle in between."""
+def run_both(managers: dict[str, Manager], steps: list[list[str]],
+             stdin: dict[int, str] | None = None) -> dict[str, list[int]]:
+    """Each step's exit code under each manager, waiting for every app to settle in between;
+    stdin maps a step's index to what it reads on standard input."""
     codes: dict[str, list[int]] = {}
     for name, manager in managers.items():
         codes[name] = []
-        for step in steps:
-            codes[name].append(manager.run(*step).returncode)
+        for index, step in enumerate(steps):
+            codes[name].append(manager.run(*step, stdin=(stdin or {}).get(index)).returncode)
             wait_for(lambda m=manager: all(e["pm2_env"]["status"] != "launching"
                                            for e in m.jlist()), 15, message=f"{name} settles")
     return codes
@@ -117,4 +119,17 @@ def test_a_script_path_names_its_app(managers: dict[str, Manager]) -> None:
              ["restart", "./echo.js"], ["delete", "missing.js"]]
     codes = run_both(managers, steps)
     assert codes["pm"] == codes["pm2"] == [0, 0, 0, 0, 1]
+    assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
+
+
+def test_an_ecosystem_piped_on_stdin(managers: dict[str, Manager]) -> None:
+    """`cat eco.json | pm start -` and `... | pm delete -`, as PM2's piped-config.sh."""
+    ecosystem = json.dumps({"apps": [{"name": "a", "script": "echo.js"},
+                                     {"name": "b", "script": "other.js", "instances": 2}]})
+    steps = [["start", "-"], ["jlist"], ["delete", "-"]]
+    codes = run_both(managers, steps, stdin={0: ecosystem, 2: ecosystem})
+    assert codes["pm"] == codes["pm2"] == [0, 0, 0]
+    assert managers["pm"].jlist() == managers["pm2"].jlist() == []
+    started = run_both(managers, [["start", "-"]], stdin={0: ecosystem})
+    assert started["pm"] == started["pm2"] == [0]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
