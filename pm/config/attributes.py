@@ -58,7 +58,7 @@ def _env_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value)
+        return json.dumps(value, separators=(",", ":"))  # as JSON.stringify writes it
     return "" if value is None else str(value)
 
 
