@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import PM, pid_alive, wait_for
 from rel_support import record, sleeper, soak, write_ecosystem
 
