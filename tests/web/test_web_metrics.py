@@ -34,6 +34,15 @@ def app_value(samples: dict, metric: str, name: str, **extra: str) -> float:
     raise AssertionError(f"no {metric} sample for {name} {extra}")
 
 
+def scrape_until(web: Web, metric: str, name: str, above: float, timeout: float) -> dict:
+    """Scrape until name's metric is above a figure (the daemon samples with a 1 s cache)."""
+    def fresh() -> dict | None:
+        samples = scrape(web)
+        return samples if app_value(samples, metric, name) > above else None
+    found = wait_for(fresh, timeout, 0.2, f"{metric} of {name} above {above}")
+    return found  # type: ignore[no-any-return]
+
+
 def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> None:
     pm, web = clean_pm, shared_web
     first = start_chatty(pm, "metered")
@@ -50,9 +59,7 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     assert app_value(samples, "pm_app_status", "metered", status="errored") == 0
     assert app_value(samples, "pm_app_status", "idle", status="stopped") == 1
     # metrics are sampled with a 1 s cache: the first sample may be from the instant of exec
-    samples = wait_for(lambda: (lambda fresh: fresh if app_value(
-        fresh, "pm_app_memory_bytes", "metered") > 1_000_000 else None)(scrape(web)),
-        10, 0.2, "the app's memory in /metrics")
+    samples = scrape_until(web, "pm_app_memory_bytes", "metered", 1_000_000, 10)
     assert app_value(samples, "pm_app_uptime_seconds", "metered") > 0
     assert app_value(samples, "pm_app_restarts_total", "metered") == 0
     assert samples["pm_apps"][(("status", "online"),)] == 1
@@ -75,9 +82,7 @@ def test_metrics_cpu_follows_a_busy_app(clean_pm: PM, shared_web: Web) -> None:
     try:
         pm.wait_status("spinning", "online")
         # a whole core when it has one to itself; > 30 % even on a busy 2-core machine
-        samples = wait_for(lambda: (lambda fresh: fresh if app_value(
-            fresh, "pm_app_cpu_percent", "spinning") > 30 else None)(scrape(web)),
-            15, 0.3, "the busy app's CPU in /metrics")
+        samples = scrape_until(web, "pm_app_cpu_percent", "spinning", 30, 15)
         assert app_value(samples, "pm_app_cpu_percent", "resting") < 30
     finally:
         pm.run("delete", "spinning")
