@@ -6,7 +6,7 @@ import datetime
 import time
 
 import pytest
-from conftest import APPS, wait_for
+from conftest import APPS, pid_alive, wait_for
 
 from pm.config import cron
 from pm.errors import ConfigError
@@ -49,10 +49,19 @@ def test_cron_restarts_on_time_and_starts_stopped_apps(pm) -> None:
              message="two cron restarts")
     log = (pm.home / "pm.log").read_text()
     assert "App [cr:0] cron restart (*/2 * * * * *)" in log
+    # Just after a fire (the wait above ends at one), so the next is ~2 s away.
+    old_pid = pm.app("cr")["pid"]
     stopped = pm.run("stop", "cr")
     assert "stopped but CRON RESTART is still UP */2 * * * * *" in stopped.stdout + stopped.stderr
-    # PM2 v7: the cron fires restartProcessId, which starts a stopped app again.
-    pm.wait_status("cr", "online", timeout=10)
+    entry = pm.app("cr")  # really stopped first, or "online" below would prove nothing
+    assert (entry["pm2_env"]["status"], entry["pid"]) == ("stopped", 0)
+    assert not pid_alive(old_pid)
+    fires = (pm.home / "pm.log").read_text().count("cron restart (")
+    # PM2 v7: the cron fires restartProcessId, which starts a stopped app again, at the
+    # next fire (every 2 s).
+    entry = pm.wait_status("cr", "online", timeout=10)
+    assert entry["pid"] not in (0, old_pid)
+    assert (pm.home / "pm.log").read_text().count("cron restart (") > fires
 
 
 def test_cron_survives_save_and_resurrect(pm) -> None:
