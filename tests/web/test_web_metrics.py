@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import signal
 
-import pytest
-
 from conftest import PM, wait_for
+from prometheus_client import parser  # a test dependency: missing must fail, not skip
 from webtools import Web, start_chatty
 from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
 from webtools import shared_web_fixture  # noqa: F401 (fixtures)
-
-parser = pytest.importorskip("prometheus_client.parser")
 
 
 def scrape(web: Web) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp  # noqa: F401 (a test dependency `pm web` needs: missing must fail, not skip)
 import pytest
-
 from conftest import PM, pid_alive, wait_for
-
-pytest.importorskip("aiohttp")
 
 CHATTY = str(Path(__file__).parent / "apps" / "chatty.py")
 STARTUP_TIMEOUT = 30.0
