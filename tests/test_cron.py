@@ -67,10 +67,7 @@ def test_cron_restarts_on_time_and_starts_stopped_apps(pm) -> None:
 def test_cron_survives_save_and_resurrect(pm) -> None:
     pm.run("start", str(APPS / "ticker.py"), "--name", "cs", "--cron", "*/2 * * * * *")
     pm.wait_status("cs", "online")
-    saved = pm.run("save", check=False)
-    if "No such command" in saved.stderr:
-        pytest.skip("save/resurrect not merged in this branch yet")
-    assert saved.returncode == 0, saved.stderr
+    pm.run("save")
     pm.run("kill")
     pm.run("resurrect")
     pm.wait_status("cs", "online")
