@@ -196,7 +196,8 @@ def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list
 
 @main_group.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--watch", is_flag=True, help="Only stop watching (kept for PM2 compatibility).")
+@click.option("--watch", is_flag=True,
+              help="Kept for PM2 compatibility: stopping an app always stops watching it.")
 @click.option("-s", "--silent", is_flag=True)
 def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
     """Stop apps (id, name, namespace, all or /regex/)."""

@@ -11,6 +11,7 @@ from pm.daemon.core import groups
 from pm.errors import BadRequest, NotFound
 from pm.daemon.core.process import signal_number
 from pm.daemon.core.supervisor import each
+from pm.daemon.handlers.watch import set_watch
 from pm.daemon.handlers.context import (Context, Handler, acted_on, arg_env, arg_str, arg_targets,
                                         raise_first, selected)
 
@@ -34,7 +35,10 @@ async def describe(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stop apps; a stopped app is no longer watched, as PM2 (a later start keeps it so)."""
     apps, missing = acted_on(ctx, args)
+    for app in apps:
+        set_watch(ctx, app, False)
     raise_first(await groups.stop_in_order(apps, ctx.supervisor.stop))
     if missing:
         raise missing
