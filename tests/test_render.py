@@ -1,5 +1,7 @@
 """The CLI's pure formatting."""
 
+import time
+
 import click
 
 from pm.cli import render
@@ -23,14 +25,23 @@ def test_sizes_and_durations_like_pm2() -> None:
     assert render.human_duration(3 * 86_400_000) == "3D"
 
 
+#: The header of `pm2 ls` as PM2 7.0.4 prints it on a wide terminal (copied from its output).
+PM2_HEADER = ["id", "name", "namespace", "version", "mode", "pid", "uptime", "↺", "status",
+              "cpu", "mem", "user", "watching"]
+
+
 def test_table_has_pm2_columns_and_values() -> None:
-    text = click.unstyle(render.table([entry(pm_uptime=0)]))
+    started = time.time() * 1000 - 150_000  # online for 2.5 minutes: PM2 shows "2m"
+    text = click.unstyle(render.table([entry(pm_uptime=started)]))
     lines = text.splitlines()
     header = [cell.strip() for cell in lines[1].split("│")[1:-1]]
-    assert header == list(render.COLUMNS)
+    assert header == PM2_HEADER
     cells = [cell.strip() for cell in lines[3].split("│")[1:-1]]
-    assert cells[:3] == ["0", "api", "default"]
-    assert "online" in cells and "13.0mb" in cells and "1.5%" in cells and "2" in cells
+    # The row PM2 prints for such an app, cell by cell under that header.
+    assert dict(zip(header, cells)) == {
+        "id": "0", "name": "api", "namespace": "default", "version": "N/A", "mode": "fork",
+        "pid": "42", "uptime": "2m", "↺": "2", "status": "online", "cpu": "1.5%",
+        "mem": "13.0mb", "user": "u", "watching": "disabled"}
 
 
 def test_stopped_row_shows_no_uptime() -> None:
