@@ -55,6 +55,12 @@ def start_options(func: Any) -> Any:
         click.option("-f", "--force", is_flag=True, help="Start even if already running."),
         click.option("-a", "--update-env", is_flag=True, help="Update the environment on restart."),
         click.option("-x", "force_fork", is_flag=True, help="Force fork mode."),
+        click.option("--no-vizion", "no_vizion", is_flag=True,
+                     help="Report vizion: false (pm reads no version-control metadata)."),
+        # PM2.io switches that turn its Node instrumentation off: pm has none, so what they
+        # ask for is what always happens.
+        click.option("--no-pmx", "--no-automation", "--disable-trace", "no_pm2io",
+                     is_flag=True, help="Accepted as in PM2: pm has no PM2.io instrumentation."),
         click.option("-s", "--silent", is_flag=True, help="Print nothing on success."),
     ]
     for option in reversed(options):
@@ -82,6 +88,8 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         found["autostart"] = False
     if options.get("no_treekill"):
         found["treekill"] = False
+    if options.get("no_vizion"):
+        found["vizion"] = False
     if options.get("stop_exit_codes"):
         found["stop_exit_codes"] = [code for item in options["stop_exit_codes"]
                                     for code in item.replace(",", " ").split()]
