@@ -190,92 +190,22 @@ def scale(name: str, count: str, silent: bool) -> None:
 
 
 @click.command("init")
-@click.argument("mode", required=False, type=click.Choice(["simple"]))
+@click.argument("mode", required=False)
 @click.option("--format", "file_format", type=click.Choice(["js", "json", "yaml"]), default="js",
               show_default=True, help="Which kind of file to write.")
-@click.option("-f", "--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing file without a backup.")
 def init(mode: str | None, file_format: str, force: bool) -> None:
-    """Write a commented sample ecosystem file in the current folder."""
-    name, text = TEMPLATES[file_format]
+    """Write a sample ecosystem file in the current folder (`simple`: PM2's minimal one).
+
+    As PM2, an existing file of that name is replaced; pm keeps it as <name>.bak first.
+    """
+    from pm.cli.ecosystem_samples import SIMPLE_TEMPLATES, TEMPLATES
+
+    name, text = (SIMPLE_TEMPLATES if mode == "simple" else TEMPLATES)[file_format]
     path = Path.cwd() / name
     if path.exists() and not force:
-        raise PMError(f"{path} already exists; use --force to overwrite it")
+        backup = path.with_name(path.name + ".bak")
+        path.replace(backup)
+        click.echo(render.warn(f"{path} existed: kept as {backup}"), err=True)
     path.write_text(text)
     click.echo(render.prefix(f"File {path} generated"))
-
-
-# ------------------------------------------------------------ sample files (`pm init`)
-
-_JS_SAMPLE = """\
-// Ecosystem file for pm (and PM2): `pm start ecosystem.config.js`.
-// Every attribute: see PM2's ecosystem documentation; pm reads the same names.
-module.exports = {
-  apps: [
-    {
-      name: "api",                 // name shown by `pm list` (default: script name)
-      script: "app.py",            // file or command to run; interpreter from the extension
-      cwd: ".",                    // relative to this file's folder
-      args: "--port 8000",         // string (shell-split) or list
-      instances: 1,                // number, or "max" for one per CPU
-      autorestart: true,
-      max_restarts: 16,            // unstable restarts (uptime < min_uptime) before "errored"
-      min_uptime: "1s",
-      restart_delay: 0,            // ms to wait before an automatic restart
-      max_memory_restart: "300M",
-      env: {                       // always applied
-        APP_ENV: "development",
-      },
-      env_production: {            // applied with `pm start ecosystem.config.js --env production`
-        APP_ENV: "production",
-      },
-    },
-  ],
-};
-"""
-
-_JSON_SAMPLE = """\
-{
-  "apps": [
-    {
-      "name": "api",
-      "script": "app.py",
-      "cwd": ".",
-      "args": "--port 8000",
-      "instances": 1,
-      "autorestart": true,
-      "max_restarts": 16,
-      "min_uptime": "1s",
-      "restart_delay": 0,
-      "max_memory_restart": "300M",
-      "env": {"APP_ENV": "development"},
-      "env_production": {"APP_ENV": "production"}
-    }
-  ]
-}
-"""
-
-_YAML_SAMPLE = """\
-# Ecosystem file for pm (and PM2): `pm start ecosystem.config.yaml`.
-apps:
-  - name: api                # name shown by `pm list` (default: script name)
-    script: app.py           # file or command to run; interpreter from the extension
-    cwd: .                   # relative to this file's folder
-    args: --port 8000        # string (shell-split) or list
-    instances: 1             # number, or max for one per CPU
-    autorestart: true
-    max_restarts: 16         # unstable restarts (uptime < min_uptime) before errored
-    min_uptime: 1s
-    restart_delay: 0         # ms to wait before an automatic restart
-    max_memory_restart: 300M
-    env:                     # always applied
-      APP_ENV: development
-    env_production:          # applied with --env production
-      APP_ENV: production
-"""
-
-#: `pm init --format X` -> (file name, text).
-TEMPLATES = {
-    "js": ("ecosystem.config.js", _JS_SAMPLE),
-    "json": ("ecosystem.json", _JSON_SAMPLE),
-    "yaml": ("ecosystem.config.yaml", _YAML_SAMPLE),
-}
