@@ -122,5 +122,9 @@ def test_init_writes_a_sample_that_loads(pm: PM, fmt: str) -> None:
     assert written.parent == pm.workdir
     spec = load_file(str(written), env_name="production", check_scripts=False).specs[0]
     assert spec.name == "api" and spec.env["APP_ENV"] == "production"
-    again = pm.run("ecosystem", "--format", fmt, check=False)
-    assert again.returncode != 0 and "already exists" in again.stderr
+    written.write_text(written.read_text() + "\n# the user's edit\n")
+    again = pm.run("ecosystem", "simple", "--format", fmt)  # PM2 replaces the file; pm keeps it
+    backup = written.with_name(written.name + ".bak")
+    assert "the user's edit" in backup.read_text() and "kept as" in again.stderr
+    simple = load_file(str(written), check_scripts=False).specs
+    assert [(spec.name, Path(spec.script).name) for spec in simple] == [("app", "app.py")]
