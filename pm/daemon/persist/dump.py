@@ -10,6 +10,7 @@ Writing is crash-safe at every instant: the previous dump is hard-linked to `dum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -127,7 +128,10 @@ def read_entries(path: Path) -> list[dict[str, Any]]:
 
 
 def load(home: Home) -> Loaded:
-    """The saved list, falling back to dump.bak (with a warning) when dump is unusable."""
+    """The saved list, falling back to dump.bak (with a warning) when dump is unusable.
+
+    A dump that exists but cannot be read is moved aside to `dump.broken` once the backup has
+    been read: PM2 deletes it so the next save starts clean; pm keeps it for a look."""
     try:
         return Loaded(read_entries(home.dump), str(home.dump))
     except (ConfigError, NotFound) as first:
@@ -139,8 +143,13 @@ def load(home: Home) -> Loaded:
                                "(run `pm save` first)") from None
             raise ConfigError(f"{first.message}, and {home.dump_backup} is not usable either; "
                               "nothing to resurrect") from None
-        return Loaded(entries, str(home.dump_backup),
-                      [f"{first.message}; using the previous list {home.dump_backup}"])
+        warnings = [f"{first.message}; using the previous list {home.dump_backup}"]
+        if isinstance(first, ConfigError):
+            aside = home.dump.with_name(home.dump.name + ".broken")
+            with contextlib.suppress(OSError):
+                os.replace(home.dump, aside)
+                warnings.append(f"the unreadable {home.dump} was moved to {aside}")
+        return Loaded(entries, str(home.dump_backup), warnings)
 
 
 def saved_names(home: Home) -> list[str] | None:
