@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -395,9 +396,21 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     from pm.daemon.output import pipes
 
     path = tmp_path / "app-out.log"
-    lines = 300_000
-    seen_thread = []
+    lines = 300_000  # ~30 MB: still flowing after the five rotations below (1 MB apart)
     before = _os_threads()
+
+    async def until(condition: Callable[[], object], done: asyncio.Future[None],
+                    message: str) -> None:
+        """A deadline poll on the event loop (which must keep running for the reader); the
+        reader closing first (the flood is over) fails it too."""
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert not done.done(), f"the flood ended before {message}"
+            assert time.monotonic() < deadline, f"timed out waiting for {message}"
+            await asyncio.sleep(0.001)
+
+    def holds(size: int) -> bool:
+        return path.exists() and path.stat().st_size >= size
 
     async def main() -> None:
         read_end, child_end = pipes.open_pair()
@@ -409,9 +422,10 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
                                   stdout=child_end)
         os.close(child_end)
         try:
-            for index in range(5):
-                await asyncio.sleep(0.02)
-                seen_thread.append(_os_threads() > before)
+            await until(lambda: reader._threaded, done, "the stream got its own thread")
+            assert _os_threads() > before
+            for index in range(5):  # each rotation in the middle of the flood
+                await until(lambda: holds(1 << 20), done, f"1 MB before rotation {index}")
                 os.rename(path, tmp_path / f"app-out.{index}.log")
                 logtargets.FILES[str(path)].reopen()
             await asyncio.wait_for(done, 60)
@@ -422,10 +436,10 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
                 writer.wait(10)
 
     asyncio.run(main())
-    assert any(seen_thread), "the flooding stream never got its own thread"
     assert reader_threads._THREADS == [0]
     _wait_threads_back_to(before)
     parts = sorted(tmp_path.glob("app-out.*.log"), key=lambda p: int(p.name.split(".")[1]))
+    assert len(parts) == 5 and path.stat().st_size > 0  # output came after the last rotation
     data = b"".join(p.read_bytes() for p in [*parts, path])
     numbers = [int(line[:8]) for line in data.splitlines()]
     assert numbers == list(range(lines))  # at-least-once may repeat only on a daemon crash
