@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+
+import psutil
 
 from conftest import PM, wait_for
 from prometheus_client import parser  # a test dependency: missing must fail, not skip
@@ -49,7 +52,10 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     info = dict(next(iter(samples["pm_daemon_info"])))
     assert int(info["pid"]) == pm.daemon_pid()
     assert samples["pm_daemon_memory_bytes"][()] > 1_000_000
-    assert samples["pm_daemon_uptime_seconds"][()] > 0
+    # uptimes in seconds, from the same start times, taken a moment before these ages
+    daemon_age = time.time() - psutil.Process(pm.daemon_pid()).create_time()
+    uptime = samples["pm_daemon_uptime_seconds"][()]
+    assert uptime > 0 and 0 <= daemon_age - uptime < 0.5, (uptime, daemon_age)
     assert app_value(samples, "pm_app_up", "metered") == 1
     assert app_value(samples, "pm_app_up", "idle") == 0
     assert app_value(samples, "pm_app_status", "metered", status="online") == 1
@@ -57,7 +63,8 @@ def test_metrics_parse_and_follow_the_apps(clean_pm: PM, shared_web: Web) -> Non
     assert app_value(samples, "pm_app_status", "idle", status="stopped") == 1
     # metrics are sampled with a 1 s cache: the first sample may be from the instant of exec
     samples = scrape_until(web, "pm_app_memory_bytes", "metered", 1_000_000, 10)
-    assert app_value(samples, "pm_app_uptime_seconds", "metered") > 0
+    app_age = time.time() - pm.app("metered")["pm2_env"]["pm_uptime"] / 1000
+    assert 0 <= app_age - app_value(samples, "pm_app_uptime_seconds", "metered") < 2
     assert app_value(samples, "pm_app_restarts_total", "metered") == 0
     assert samples["pm_apps"][(("status", "online"),)] == 1
     assert samples["pm_apps"][(("status", "stopped"),)] == 1
