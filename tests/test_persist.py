@@ -100,6 +100,9 @@ def test_resurrect_falls_back_to_bak_when_dump_is_corrupt(pm: PM) -> None:
     result = pm.run("resurrect")
     assert "dump.bak" in result.stderr and "not valid JSON" in result.stderr
     assert _summary(pm) == [(0, "api", "online")]
+    # as PM2, the broken dump is gone (PM2 deletes it; pm keeps it aside for a look)
+    assert not (pm.home / "dump").exists()
+    assert (pm.home / "dump.broken").read_text() == '[{"format": 1, "spec": {"scr'
 
 
 def test_resurrect_without_any_dump_says_so(pm: PM) -> None:
