@@ -141,6 +141,29 @@ def test_js_config_without_node_suggests_json_or_yaml(monkeypatch: pytest.Monkey
         read_file(str(CORPUS / "polyglot.config.js"))
 
 
+@needs_node
+def test_json_is_read_as_a_javascript_expression_as_pm2_reads_it(tmp_path: Path) -> None:
+    """PM2 evaluates `.json` files as JavaScript: its own configuration.json builds a script
+    path with `[".", "/", "e", "cho.js"].join('')`."""
+    (tmp_path / "echo.js").write_text("")
+    eco = tmp_path / "configuration.json"
+    eco.write_text('// comment\n[{ name: "echo", script: [".", "/", "e", "cho.js"].join(""),'
+                   ' instances: 1 + 1 }]\n')
+    (spec,) = load_file(str(eco)).specs
+    assert (spec.name, spec.script, spec.instances) == ("echo", "./echo.js", 2)
+
+
+def test_json_that_is_no_expression_reports_the_json5_error(monkeypatch: pytest.MonkeyPatch,
+                                                            tmp_path: Path) -> None:
+    eco = tmp_path / "bad.json"
+    eco.write_text('{"apps": [{"name": "x",, }]}')
+    with pytest.raises(ConfigError, match=r"bad.json:1:\d+: invalid JSON"):
+        read_file(str(eco))  # node also fails to evaluate it: the JSON5 position is clearer
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node at all: the same error
+    with pytest.raises(ConfigError, match=r"bad.json:1:\d+: invalid JSON"):
+        read_file(str(eco))
+
+
 def test_syntax_errors_name_file_line_and_column() -> None:
     with pytest.raises(ConfigError) as info:
         load_file(str(BROKEN / "syntax.json"))

@@ -81,7 +81,9 @@ _JSON5_ERROR = re.compile(r"^<string>:(\d+) (.*) at column (\d+)$")
 
 
 def _read_json(path: str, text: str) -> Any:
-    """Strict JSON first (fast); then JSON5 as PM2 reads `.json` (comments, trailing commas)."""
+    """Strict JSON first (fast); then JSON5 (comments, trailing commas, unquoted keys); then,
+    where node is installed, the text as a JavaScript expression, since PM2 evaluates `.json`
+    files and piped ecosystems as JavaScript (`script: ["a", "b.js"].join("")` works there)."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -91,13 +93,42 @@ def _read_json(path: str, text: str) -> Any:
     try:
         return json5.loads(text)
     except ValueError as exc:
-        match = _JSON5_ERROR.match(str(exc))
-        if match:
-            line, problem, column = match.groups()
-            char = re.fullmatch(r'Unexpected "(.*)"', problem, re.DOTALL)
-            problem = f"unexpected character {char.group(1)!r}" if char else problem
-            raise ConfigError(f"{path}:{line}:{column}: invalid JSON: {problem}") from None
-        raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+        error = _json5_error(path, exc)
+    evaluated = _eval_js_expression(text)
+    if evaluated is None:
+        raise error
+    return evaluated[0]
+
+
+def _json5_error(path: str, exc: ValueError) -> ConfigError:
+    match = _JSON5_ERROR.match(str(exc))
+    if match:
+        line, problem, column = match.groups()
+        char = re.fullmatch(r'Unexpected "(.*)"', problem, re.DOTALL)
+        problem = f"unexpected character {char.group(1)!r}" if char else problem
+        return ConfigError(f"{path}:{line}:{column}: invalid JSON: {problem}")
+    return ConfigError(f"{path}: invalid JSON: {exc}")
+
+
+#: Evaluates stdin as one JavaScript expression in an empty context, as PM2 reads `.json`.
+_NODE_EXPRESSION = r"""
+const src = require('fs').readFileSync(0, 'utf8');
+const value = require('vm').runInNewContext('(' + src + ')', {}, {timeout: 1000});
+process.stdout.write(JSON.stringify(value === undefined ? null : value));
+"""
+
+
+def _eval_js_expression(text: str) -> tuple[Any] | None:
+    """(value,) when node can evaluate text as a JavaScript expression; None otherwise."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    try:
+        result = subprocess.run([node, "-e", _NODE_EXPRESSION], input=text, capture_output=True,
+                                text=True, timeout=NODE_TIMEOUT, check=False)
+        return (json.loads(result.stdout),) if result.returncode == 0 else None
+    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
 
 
 def _read_yaml(path: str, text: str) -> Any:
