@@ -70,3 +70,31 @@ def test_readme_command_table_lists_every_command_and_alias() -> None:
     ctx = click.Context(main_group)
     expected = set(main_group.list_commands(ctx)) | set(ALIASES)
     assert sorted(expected - documented) == []
+
+
+#: Every command `pm2 --help` lists in PM2 7.0.4, aliases included.
+PM2_COMMANDS = """attach autoinstall backward cleardump conf config create dash dashboard deepUpdate del
+delete deploy desc describe dump ecosystem env examples expose flush forward get id imonit info
+init inspect install install-otel jlist kill l link list login logout logrotate logs ls
+module:generate module:install module:publish module:uninstall module:update monit monitor
+multiset open package pid ping plus prettylist profile:cpu profile:mem ps publish pull register
+reload reloadLogs report reset restart resurrect save scale send sendSignal serve set show slist
+start startOrGracefulReload startOrReload startOrRestart startup status stop sysinfos trigger
+uninstall uninstall-otel unlink unmonitor unset unstartup update updatePM2""".split()
+
+
+def test_every_pm2_command_exists_or_says_what_to_use_instead() -> None:
+    from click.testing import CliRunner
+
+    ctx = click.Context(main_group)
+    listed = set(main_group.list_commands(ctx)) | set(ALIASES)
+    runner = CliRunner()
+    answered = []
+    for name in sorted(set(PM2_COMMANDS) - listed):
+        result = runner.invoke(main_group, [name, "some-argument"], prog_name="pm")
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 1 and len(lines) == 1, (name, result.output)
+        assert lines[0].startswith("[PM][ERROR] ") and "No such command" not in lines[0], name
+        answered.append(name)
+    assert "link" in answered and "install" in answered and "deploy" in answered
+    assert not set(answered) & {"conf", "config", "unset", "multiset", "report", "dashboard"}

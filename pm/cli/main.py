@@ -27,6 +27,8 @@ ALIASES = {
     "dump": "save",
     "ecosystem": "init",
     "updatePM2": "update",
+    "config": "conf",
+    "dashboard": "monit", "dash": "monit", "imonit": "monit",
 }
 
 
@@ -50,8 +52,12 @@ LAZY_COMMANDS: dict[str, str] = {
     "logs": "pm.cli.commands.logs:logs_cmd",
     "flush": "pm.cli.commands.logs:flush_cmd",
     "reloadLogs": "pm.cli.commands.logs:reload_logs_cmd",
-    "set": "pm.cli.commands.logs:set_cmd",
-    "get": "pm.cli.commands.logs:get_cmd",
+    "set": "pm.cli.commands.settings:set_cmd",
+    "get": "pm.cli.commands.settings:get_cmd",
+    "conf": "pm.cli.commands.settings:conf_cmd",
+    "unset": "pm.cli.commands.settings:unset_cmd",
+    "multiset": "pm.cli.commands.settings:multiset_cmd",
+    "report": "pm.cli.commands.report:report",
     "web": "pm.cli.commands.web:web",
 }
 
@@ -72,7 +78,13 @@ class PMGroup(click.Group):
             module_name, attribute = LAZY_COMMANDS[name].split(":")
             command: click.Command = getattr(importlib.import_module(module_name), attribute)
             return command
-        return super().get_command(ctx, name)
+        found = super().get_command(ctx, name)
+        if found is None:  # a PM2 command pm does not have: say what to use instead
+            from pm.cli.commands import pm2_only
+
+            if name in pm2_only.INSTEAD:
+                return pm2_only.command_for(name)
+        return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))

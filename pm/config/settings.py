@@ -60,6 +60,20 @@ def set_value(home: Home, key: str, value: str) -> dict[str, Any]:
     return data
 
 
+def unset_value(home: Home, key: str) -> bool:
+    """Remove a setting (a module's key, or a whole top-level key); False if it was not set."""
+    module, sub = split_key(key)
+    data = load(home)
+    holder = data if module is None else data.get(module)
+    if not isinstance(holder, dict) or sub not in holder:
+        return False
+    del holder[sub]
+    if module is not None and not holder:
+        del data[module]
+    write_private(home.config, json.dumps(data, indent=2).encode() + b"\n")
+    return True
+
+
 def get_value(home: Home, key: str | None) -> Any:
     """The whole store (no key), a module's section, or one value (None when unset)."""
     data = load(home)

@@ -1,4 +1,4 @@
-"""`pm logs`, `pm flush`, `pm reloadLogs`, `pm set`, `pm get`."""
+"""`pm logs`, `pm flush`, `pm reloadLogs`."""
 
 from __future__ import annotations
 
@@ -176,30 +176,3 @@ def reload_logs_cmd() -> None:
     """Reopen the log files the daemon writes, e.g. after an external rotation."""
     result = client().call("reloadLogs")
     click.echo(render.prefix(f"Reloading all logs... ({result['reopened']} files reopened)"))
-
-
-@click.command("set")
-@click.argument("key")
-@click.argument("value")
-def set_cmd(key: str, value: str) -> None:
-    """Store a setting, e.g. `pm set logrotate:max_size 1G` (PM_HOME/module_conf.json)."""
-    from pm.config import settings
-
-    home = client().home
-    data = settings.set_value(home, key, value)
-    click.echo(render.prefix(f"Setting {key} = {value} saved in {home.config}"))
-    module, _ = settings.split_key(key)
-    click.echo(json.dumps(data.get(module) if module else data, indent=2))
-
-
-@click.command("get")
-@click.argument("key", required=False)
-def get_cmd(key: str | None) -> None:
-    """Print a setting, a module's settings, or all of them."""
-    from pm.config import settings
-
-    value = settings.get_value(client().home, key)
-    if isinstance(value, (dict, list)):
-        click.echo(json.dumps(value, indent=2))
-    elif value is not None:
-        click.echo(value)
