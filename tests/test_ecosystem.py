@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -94,6 +95,18 @@ def test_deploy_and_static_are_reported_not_dropped(tmp_path: Path) -> None:
     warnings = load_file(str(tmp_path / "e.json")).warnings
     assert any("'deploy'" in w and "not supported" in w for w in warnings)
     assert any("'static'" in w and "not supported" in w for w in warnings)
+
+
+def test_env_of_the_deploy_target_is_the_lowest_layer_with_env(tmp_path: Path) -> None:
+    """PM2: with --env <name>, deploy.<name>.env, then the app's env, then its env_<name>."""
+    (tmp_path / "w.py").write_text("")
+    (tmp_path / "e.json").write_text(json.dumps({
+        "apps": [{"script": "w.py", "env": {"A": "app", "B": "app"}, "env_prod": {"B": "prod"}}],
+        "deploy": {"prod": {"env": {"A": "deploy", "B": "deploy", "C": "deploy"}}}}))
+    (spec,) = load_file(str(tmp_path / "e.json"), env_name="prod").specs
+    assert {key: spec.env[key] for key in "ABC"} == {"A": "app", "B": "prod", "C": "deploy"}
+    (plain,) = load_file(str(tmp_path / "e.json")).specs
+    assert "C" not in plain.env
 
 
 def test_cluster_mode_is_accepted_and_runs_fork_with_one_warning(tmp_path: Path) -> None:

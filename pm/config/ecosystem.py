@@ -52,11 +52,16 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     loaded = Loaded([])
     if path == STDIN:  # relative paths in piped JSON are read from where the user stands
         base_dir, path = os.getcwd(), "<stdin>"
-        raw_apps = apps_of(read_file(STDIN), path, loaded.warnings)
+        data = read_file(STDIN)
     else:
         path = os.path.abspath(path)
-        raw_apps = apps_of(read_file(path), path, loaded.warnings)
+        data = read_file(path)
         base_dir = str(Path(path).parent)
+    raw_apps = apps_of(data, path, loaded.warnings)
+    deploy_env = _deploy_env(data, env_name)
+    if deploy_env:  # PM2: the deploy target's env is the lowest layer, under env and env_<name>
+        raw_apps = [{**raw, "env": {**deploy_env, **(raw.get("env") or {})}}
+                    if isinstance(raw.get("env") or {}, dict) else raw for raw in raw_apps]
     errors: list[str] = []
     for index, raw in enumerate(raw_apps):
         label = app_label(path, index, raw)
@@ -75,7 +80,7 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     for name in _duplicate_names(loaded.specs):
         loaded.warnings.append(f"{path}: several apps are named '{name}'; actions by name "
                                "will reach all of them")
-    if env_name and not any(f"env_{env_name}" in raw for raw in raw_apps):
+    if env_name and not deploy_env and not any(f"env_{env_name}" in raw for raw in raw_apps):
         loaded.warnings.append(f"{path}: no app has 'env_{env_name}'; --env {env_name} "
                                "changes no environment")
     loaded.warnings = list(dict.fromkeys(loaded.warnings))
@@ -85,6 +90,15 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
         if not loaded.specs:
             raise ConfigError(f"{path}: no app named {', '.join(only)}")
     return loaded
+
+
+def _deploy_env(data: Any, env_name: str | None) -> dict[str, Any]:
+    """`deploy.<env_name>.env` of the file, which PM2 applies with `--env <env_name>`."""
+    if not env_name or not isinstance(data, dict) or not isinstance(data.get("deploy"), dict):
+        return {}
+    target = data["deploy"].get(env_name)
+    env = target.get("env") if isinstance(target, dict) else None
+    return env if isinstance(env, dict) else {}
 
 
 def _duplicate_names(specs: list[AppSpec]) -> list[str]:

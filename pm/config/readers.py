@@ -18,7 +18,8 @@ from pm.errors import ConfigError
 
 #: Top-level keys PM2 reads besides the apps; pm reports them instead of dropping them silently.
 UNSUPPORTED_SECTIONS = {
-    "deploy": "'deploy' (pm2 deploy) is not supported by pm; the section was read and ignored",
+    "deploy": "'deploy' (pm2 deploy) is not supported by pm; of the section only "
+              "deploy.<env>.env is used, under the apps' env, with --env <env>",
     "static": "'static' (static file servers) is not supported by pm; the section was read and ignored",
 }
 
