@@ -7,11 +7,15 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import APPS, wait_for
 
-from pm.daemon.automation.watch import Debounce, config_for, watch_roots
+from pm.daemon.automation.watch import MAX_WAIT_S, SETTLE_S, Debounce, config_for, watch_roots
+
+#: How long a change that did restart the app would have taken: the quiet time, and a margin.
+RESTART_WINDOW = SETTLE_S + 0.75
 
 
 def _config(tmp_path: Path, ignore: list[str] | None = None, own: tuple[str, ...] = ()):
@@ -59,19 +63,31 @@ def test_user_globs_and_own_files(tmp_path: Path) -> None:
 
 
 def test_debounce_collapses_a_burst() -> None:
-    async def scenario() -> list[str]:
+    settle = 0.1
+
+    async def until(condition: Callable[[], bool], message: str) -> None:
+        deadline = time.monotonic() + 5
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {message}"
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> None:
         loop = asyncio.get_running_loop()
         fired: list[str] = []
-        debounce = Debounce(loop, 0.1, fired.append)
-        for index in range(20):
+        debounce = Debounce(loop, settle, fired.append)
+        for index in range(20):  # changes 5 ms apart: never quiet for `settle`
             debounce.change(f"f{index}")
             await asyncio.sleep(0.005)
-        await asyncio.sleep(0.3)
+        assert fired == []  # not during the burst
+        await until(lambda: bool(fired), "the burst's call")
+        await asyncio.sleep(settle + 0.1)  # one call per burst: no second one after it
+        assert fired == ["f0"]  # the first path of the burst names it
         debounce.change("later")
-        await asyncio.sleep(0.3)
-        return fired
+        await until(lambda: len(fired) > 1, "the next change's call")
+        await asyncio.sleep(settle + 0.1)
+        assert fired == ["f0", "later"]
 
-    assert asyncio.run(scenario()) == ["f0", "later"]
+    asyncio.run(scenario())
 
 
 def _restarts(pm, name: str) -> int:
@@ -95,16 +111,19 @@ def _watched_app(pm, name: str) -> Path:
 
 def test_own_logs_never_trigger_and_a_burst_restarts_once(pm) -> None:
     folder = _watched_app(pm, "w")
+    online = time.monotonic()
     entry = pm.app("w")
     assert entry["pm2_env"]["watching"] is True
     assert "enabled" in pm.run("list").stdout
-    wait_for(lambda: (folder / "out.log").stat().st_size > 2000, message="log writes")
-    time.sleep(1.0)  # 50 log lines a second into the watched tree
+    wait_for(lambda: b"tick 1\n" in (folder / "out.log").read_bytes(), message="log writes")
+    # 50 log lines a second into the watched tree, never quiet for SETTLE_S: were they
+    # changes, the watch would restart the app MAX_WAIT_S after the first one.
+    time.sleep(max(0.0, online + MAX_WAIT_S + 1.0 - time.monotonic()))
     assert _restarts(pm, "w") == 0
     for index in range(15):  # one save burst: several files, rewritten
         (folder / f"mod{index % 5}.py").write_text(f"x = {index}\n")
     wait_for(lambda: _restarts(pm, "w") == 1, timeout=10, message="one restart")
-    time.sleep(1.0)
+    time.sleep(RESTART_WINDOW)  # a second restart for the same burst would be in by now
     assert _restarts(pm, "w") == 1
     log = (pm.home / "pm.log").read_text()
     assert re.search(rf"Change detected on path {re.escape(str(folder.resolve()))}/mod\d\.py "
@@ -118,7 +137,7 @@ def test_watch_delay_and_restart_toggle(pm) -> None:
     assert pm.app("t")["pm2_env"]["watching"] is False
     before = _restarts(pm, "t")
     (folder / "change.py").write_text("y = 1\n")
-    time.sleep(1.0)
+    time.sleep(RESTART_WINDOW)
     assert _restarts(pm, "t") == before
     pm.run("restart", "t", "--watch")  # and on again
     assert pm.app("t")["pm2_env"]["watching"] is True
@@ -131,12 +150,16 @@ def test_watch_delay_and_restart_toggle(pm) -> None:
 
 def test_stopped_app_is_not_restarted_and_stop_watch_turns_it_off(pm) -> None:
     folder = _watched_app(pm, "s")
-    pm.run("stop", "s")
+    pm.run("stop", "s")  # PM2 7: any stop ends the watching too
+    assert pm.app("s")["pm2_env"]["watching"] is False
     (folder / "change.py").write_text("z = 1\n")
-    time.sleep(1.0)
-    assert pm.status("s") == "stopped"
+    time.sleep(RESTART_WINDOW)
+    entry = pm.app("s")
+    assert (entry["pm2_env"]["status"], entry["pm2_env"]["restart_time"]) == ("stopped", 0)
     pm.run("start", "s")
     pm.wait_status("s", "online")
+    pm.run("restart", "s", "--watch")  # watching on again, so the stop below has one to end
+    assert pm.app("s")["pm2_env"]["watching"] is True
     pm.run("stop", "s", "--watch")  # PM2 7: stops the app and its watching
     entry = pm.app("s")
     assert entry["pm2_env"]["status"] == "stopped" and entry["pm2_env"]["watching"] is False
