@@ -55,13 +55,19 @@ class Home:
     def from_env(cls) -> Home:
         return cls(default_home())
 
+    def _path(self, name: str, override: str) -> Path:
+        """A file's place in the home, or where the environment says instead: PM2's path
+        overrides (PM2_PID_FILE_PATH, PM2_DEFAULT_LOG_PATH...), spelt PM_ for pm."""
+        value = os.environ.get(override)
+        return Path(value).expanduser().absolute() if value else self.root / name
+
     @property
     def socket(self) -> Path:
-        return self.root / "rpc.sock"
+        return self._path("rpc.sock", "PM_DAEMON_RPC_PORT")
 
     @property
     def pid_file(self) -> Path:
-        return self.root / "pm.pid"
+        return self._path("pm.pid", "PM_PID_FILE_PATH")
 
     @property
     def lock_file(self) -> Path:
@@ -69,15 +75,15 @@ class Home:
 
     @property
     def daemon_log(self) -> Path:
-        return self.root / "pm.log"
+        return self._path("pm.log", "PM_LOG_FILE_PATH")
 
     @property
     def dump(self) -> Path:
-        return self.root / "dump"
+        return self._path("dump", "PM_DUMP_FILE_PATH")
 
     @property
     def dump_backup(self) -> Path:
-        return self.root / "dump.bak"
+        return self._path("dump.bak", "PM_DUMP_BACKUP_FILE_PATH")
 
     @property
     def state(self) -> Path:
@@ -86,15 +92,15 @@ class Home:
     @property
     def config(self) -> Path:
         """Settings written by `pm set` (PM2's module_conf.json)."""
-        return self.root / "module_conf.json"
+        return self._path("module_conf.json", "PM_MODULE_CONF_FILE")
 
     @property
     def logs_dir(self) -> Path:
-        return self.root / "logs"
+        return self._path("logs", "PM_DEFAULT_LOG_PATH")
 
     @property
     def pids_dir(self) -> Path:
-        return self.root / "pids"
+        return self._path("pids", "PM_DEFAULT_PID_PATH")
 
     def out_log(self, name: str, pm_id: int | None = None) -> Path:
         return self.logs_dir / _with_id(f"{sanitize_name(name)}-out", pm_id, ".log")
