@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 
+import psutil
 from conftest import APPS, wait_for
 
+from pm.daemon.automation.restarts import MEMORY_INTERVAL
 from pm.daemon.core import monitor
 
 
@@ -31,11 +33,26 @@ def test_sampler_cpu_percent_from_tick_deltas() -> None:
     sampler = monitor.Sampler(clock=lambda: now[0])
     busy = subprocess.Popen([sys.executable, str(APPS / "busy.py")])
     try:
+        process = psutil.Process(busy.pid)
+
+        def used() -> float:  # CPU seconds of busy, read by psutil, not by the code under test
+            times = process.cpu_times()
+            return float(times.user + times.system)
+
+        # Some CPU before the first sample, so a total instead of a delta would show.
+        wait_for(lambda: used() >= 0.2, message="busy to use CPU")
+        before_first = used()
         assert sampler.sample([busy.pid])[busy.pid][0] == 0.0  # first sample has no delta
-        time.sleep(0.8)
-        now[0] += 1.0  # the sampler divides ticks by its own clock: ~80% of a core
+        after_first = used()
+        wait_for(lambda: used() - after_first >= 0.4, message="0.4 s of CPU")
+        before_second = used()
+        now[0] += 1.0  # the sampler divides the ticks by its own clock's 1 s
         cpu, rss = sampler.sample([busy.pid])[busy.pid]
-        assert 20 < cpu < 150, cpu
+        after_second = used()
+        # The ticks between the two samples, over 1 s, in percent (rounded to 0.1).
+        assert (100 * (before_second - after_first) - 0.11 <= cpu
+                <= 100 * (after_second - before_first) + 0.11), (
+            cpu, before_first, after_first, before_second, after_second)
         assert rss > 1 << 20
         assert sampler.sample([busy.pid])[busy.pid] == (cpu, rss)  # cached within MAX_AGE
     finally:
@@ -61,8 +78,10 @@ def test_memory_limit_restarts_within_a_second(pm) -> None:
     log = (pm.home / "pm.log").read_text()
     line = re.search(r"App \[hog:0\] memory ([\d.]+)MB exceeds max_memory_restart 60.0MB", log)
     assert line and float(line.group(1)) > 60, log
-    time.sleep(1.2)  # the fresh process is small again: no second restart
-    assert pm.app("hog")["pm2_env"]["restart_time"] == 1
+    # The fresh process is small again: no second restart in two checks of the guard.
+    time.sleep(2 * MEMORY_INTERVAL + 0.3)
+    after = pm.app("hog")
+    assert (after["pid"], after["pm2_env"]["restart_time"]) == (entry["pid"], 1)
 
 
 def test_list_and_describe_show_tree_metrics(pm) -> None:
