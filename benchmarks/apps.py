@@ -50,8 +50,12 @@ echo "E $EPOCHREALTIME $$" >> "$1"
 exit 1
 """
 
-#: argv: LINES MARKER. Marks, prints LINES lines of 100 bytes with one write each, then idles.
+#: argv: LINES MARKER. Stamps the wall-clock time it starts writing into MARKER.t, marks,
+#: prints LINES lines of 100 bytes with one write each, then idles.
 FLOOD = _SIGNALS + """\
+with open(sys.argv[2] + ".t.tmp", "w") as _stamp:
+    _stamp.write("%.6f" % time.time())
+os.rename(sys.argv[2] + ".t.tmp", sys.argv[2] + ".t")
 _mark(sys.argv[2])
 _pad = b"x" * 90
 _write = os.write

@@ -389,7 +389,10 @@ def _watch(pid: int, seconds: float) -> tuple[float, float]:
 
 
 def output(bench: Bench) -> list[Metric]:
-    """5. one app printing N lines of 100 bytes, one write each; lines/s and lines lost."""
+    """5. one app printing N lines of 100 bytes, one write each; lines/s and lines lost.
+
+    Timed on every side from the app's own stamp before its first line to the log file's
+    mtime after its last (see _measure_log)."""
     metrics = []
     for count in bench.lines:
         reps = _output_reps(bench, count)
@@ -459,9 +462,16 @@ def _flood_floor(bench: Bench, count: int) -> tuple[float, int]:
 
 
 def _measure_log(marker: Path, log: Path, count: int) -> tuple[float, int]:
-    """(k lines/s from the app's start until the log holds every line, lines missing)."""
+    """(k lines/s from the app's start until the log holds every line, lines missing).
+
+    Every side is timed the same way, on one clock (the wall clock, CLOCK_REALTIME): from the
+    time the app itself stamps right before its first write (`<marker>.t`) to the log file's
+    mtime once it has stopped growing, i.e. when its last byte landed. Neither end depends on
+    when this loop looks: a manager's `start` command returns after the app is already
+    writing, while the floor's `sh` returns at once, so a clock started here would have
+    skipped the first part of each manager's run and none of the floor's."""
     wait_markers([marker], 60)
-    began = time.perf_counter()
+    began = float(Path(f"{marker}.t").read_text())
     want = count * 100
     deadline = time.monotonic() + 60 + count / 5000
     last_size, last_change = -1, time.monotonic()
@@ -478,7 +488,14 @@ def _measure_log(marker: Path, log: Path, count: int) -> tuple[float, int]:
         elif now - last_change > 10 or now > deadline:
             break  # output stopped short: count what arrived
         time.sleep(0.001)
-    elapsed = time.perf_counter() - began
+    try:
+        ended = os.stat(log).st_mtime_ns / 1e9
+    except FileNotFoundError:
+        return 0.0, count
+    elapsed = ended - began
+    if elapsed <= 0:
+        raise RuntimeError(f"{log}: last write at {ended:.6f}, before the app began at "
+                           f"{began:.6f}: the clocks disagree")
     return count / elapsed / 1000, count - _intact_lines(log, count)
 
 
