@@ -14,7 +14,8 @@ as they come, as PM2 and supervisord do. Whole lines (`time`, `log_date_format`,
 `log_type: json`, a combined `log_file`, out and err in one file) writes only whole lines: a
 partial last line stays in the pipe until its newline comes, so no line is torn and two streams
 sharing a file never interleave inside a line. A partial line longer than 1/16 of the pipe is
-moved to memory instead, so a full pipe never blocks the app.
+moved to memory instead, so a full pipe never blocks the app, and one that waits
+PARTIAL_LINE_WAIT for its newline is written as a line of its own.
 
 Waiting without poll(2). Once anything has polled a pipe (poll, select, epoll), Linux wakes
 the pipe's wait queue on *every* later write, not only on writes into an empty pipe, and the
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 
 from pm.daemon.output.line_transforms import identity
@@ -65,6 +67,9 @@ log = logging.getLogger("pm")
 MAX_PER_WAKEUP = 8 << 20
 #: A "line" without a newline longer than this is written as it is (bounded memory).
 MAX_LINE = 16 << 20
+#: A partial last line with nothing more for this long is written as a line of its own: an app
+#: that writes `progress...` and no newline must not stay invisible (PM2 writes it at once).
+PARTIAL_LINE_WAIT = 0.5
 
 
 #: Open readers by owner (an app's unique_id), for state.json and recovery.
@@ -113,6 +118,7 @@ class StreamReader(ThreadDrain):
         self.whole_lines = whole_lines
         self._raw_splice = not whole_lines
         self._tail = b""  # only a line longer than the pipe, consumed before its newline came
+        self._partial_since: float | None = None  # when a partial last line was first seen
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resume: asyncio.TimerHandle | None = None
         self.closed = False
@@ -226,8 +232,10 @@ class StreamReader(ThreadDrain):
             self._emit(whole[:cut])
             consume(self.fd, cut - held)
             self._tail = b""
+            self._partial_since = None
             return True
-        if hung_up(self.fd):  # the writer is gone: its unterminated last line
+        if hung_up(self.fd) or self._partial_waited_enough():  # write the unterminated line
+            self._partial_since = None
             self._emit(whole + b"\n")
             consume(self.fd, len(data))
             self._tail = b""
@@ -242,6 +250,13 @@ class StreamReader(ThreadDrain):
             self._emit(whole + b"\n")
             self._tail = b""
         return True
+
+    def _partial_waited_enough(self) -> bool:
+        """True once a partial last line has waited PARTIAL_LINE_WAIT for its newline."""
+        now = time.monotonic()
+        if self._partial_since is None:
+            self._partial_since = now
+        return now - self._partial_since >= PARTIAL_LINE_WAIT
 
     def _emit(self, data: bytes) -> None:
         for target in self.targets:
