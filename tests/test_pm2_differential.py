@@ -133,3 +133,17 @@ def test_an_ecosystem_piped_on_stdin(managers: dict[str, Manager]) -> None:
     started = run_both(managers, [["start", "-"]], stdin={0: ecosystem})
     assert started["pm"] == started["pm2"] == [0]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
+
+
+def test_watch_follows_stop_start_and_restart_as_in_pm2(managers: dict[str, Manager]) -> None:
+    """PM2's watch.sh: stop turns watching off, start --watch on a stopped app turns it on,
+    restart --watch toggles it."""
+    steps = [["start", "echo.js", "--watch"], ["stop", "echo"], ["start", "echo"],
+             ["stop", "echo.js"], ["start", "echo.js", "--watch"], ["restart", "echo", "--watch"]]
+    watched: dict[str, list[bool]] = {}
+    for name, manager in managers.items():
+        watched[name] = []
+        for step in steps:
+            assert manager.run(*step).returncode == 0, (name, step)
+            watched[name].append(bool(manager.jlist()[0]["pm2_env"]["watch"]))
+    assert watched["pm"] == watched["pm2"] == [True, False, False, False, True, False]

@@ -26,6 +26,7 @@ from pm.daemon.core.app import App
 from pm.daemon.core.supervisor import each, ensure_unique_start, filter_shell_env
 from pm.daemon.handlers.context import (Context, Handler, arg_env, raise_first,
                                         selected)
+from pm.daemon.handlers.watch import set_watch
 from pm.errors import BadRequest, ConfigError
 
 
@@ -116,6 +117,9 @@ async def _apply_script_rule(ctx: Context, spec: AppSpec, shell_env: dict[str, s
             if app.name == spec.name and app.command.exec_path == prepared[0].command.exec_path]
     if same and not force:
         if all(app.status in protocol.DOWN_STATUSES for app in same):
+            if spec.watch:  # `start app.js --watch` on a stopped app: watched from now on
+                for app in same:
+                    set_watch(ctx, app, True)
             raise_first(await each(same, sup.start))
             outcome.apps += same
             outcome.restarted.append(spec.name)
