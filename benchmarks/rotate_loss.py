@@ -9,13 +9,18 @@ Usage: python benchmarks/rotate_loss.py
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import procs
 from pm.client.connection import Client
 from pm.paths import Home
 
@@ -41,11 +46,27 @@ def measure(extra: list[str], flush: bool, lossless: bool) -> str:
     home = Path(tempfile.mkdtemp(dir="/tmp", prefix="pmr"))
     app = home.parent / f"{home.name}-flood.py"
     app.write_text(APP)
+    try:
+        return _measure(home, app, extra, flush, lossless)
+    finally:
+        # `pm kill` first; then the daemon and the app by pid, if anything is left
+        if (home / "rpc.sock").exists():
+            subprocess.run([sys.executable, "-m", "pm", "kill"], check=False,
+                           env=dict(os.environ, PM_HOME=str(home)), capture_output=True)
+        procs.kill_tracked()
+        shutil.rmtree(home, ignore_errors=True)
+        app.unlink(missing_ok=True)
+
+
+def _measure(home: Path, app: Path, extra: list[str], flush: bool, lossless: bool) -> str:
     pm(home, "set", "logrotate:retain", "all")
     pm(home, "set", "logrotate:workerInterval", "3600")
     pm(home, "set", "logrotate:lossless", str(lossless).lower())
     pm(home, "start", str(app), "-n", "flood", *extra, *(["--", "f"] if flush else []))
+    procs.track(int((home / "pm.pid").read_text()))
     client = Client(Home(home))
+    for pid in app_pids(home):
+        procs.track(pid)
     out = home / "logs" / "flood-out.log"
     time.sleep(0.3)
     for _ in range(ROTATIONS):
@@ -65,8 +86,6 @@ def measure(extra: list[str], flush: bool, lossless: bool) -> str:
                 torn += 1
                 continue
             seen.append(int(parts[1]))
-    pm(home, "kill")
-    subprocess.run(["rm", "-rf", str(home), str(app)])
     last = max(seen)
     missing = last + 1 - len(set(seen))
     ordered = seen == sorted(seen)
@@ -76,7 +95,15 @@ def measure(extra: list[str], flush: bool, lossless: bool) -> str:
             f"({missing / ROTATIONS:.1f} per rotation), {torn} torn, in order: {ordered}")
 
 
+def app_pids(home: Path) -> list[int]:
+    """The pids of the daemon's apps, to end by pid if `pm kill` fails."""
+    out = subprocess.run([sys.executable, "-m", "pm", "jlist"], check=True, text=True,
+                         env=dict(os.environ, PM_HOME=str(home)), capture_output=True).stdout
+    return [entry["pid"] for entry in json.loads(out) if entry.get("pid")]
+
+
 def main() -> None:
+    procs.install_exit_handlers()
     for extra, lossless in (([], True), (["--time"], True)):
         for flush in (True, False):
             print(measure(extra, flush, lossless), flush=True)
