@@ -124,7 +124,8 @@ def context(results: dict[str, Any]) -> str:
             f"workloads {only or '1-7'}, pm against "
             + (", ".join(described) if described else "no peer")
             + (f" ({', '.join(absent)} not run)" if absent else "")
-            + f"; --reps {results['reps']} (column n: how many samples pm's median is of)")
+            + f"; {results['reps']} repetitions per measurement (column n: how many samples "
+            "pm's median is of)")
     if load_start[0] is not None and load_end[0] is not None:
         text += (f"; 1-minute load average {load_start[0]:.2f} at the start and "
                  f"{load_end[0]:.2f} at the end")

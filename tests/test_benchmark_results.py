@@ -6,6 +6,8 @@ A target compared against a peer or a floor that was not measured says "not comp
 
 from __future__ import annotations
 
+import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -108,3 +110,84 @@ def test_summary_counts_only_targets_met(tmp_path: Path) -> None:
         "1 of 2 targets met; 1 not compared (no circus, pm2, supervisord measured).")
     table = report.table(results)
     assert "not compared" in table.splitlines()[2]
+
+
+# ------------------------------------------------------------------ the published tables
+
+DOC = ROOT / "docs" / "performance.md"
+
+
+def _published() -> list[tuple[str, str]]:
+    found = report.blocks(DOC.read_text())
+    assert found, f"{DOC} publishes no '<!-- results: PATH -->' block"
+    return found
+
+
+def _table_rows(body: str) -> list[dict[str, str]]:
+    """The fixed-width table of a published block, cut at the columns its dash line marks."""
+    lines = body.split("```\n", 2)[1].splitlines()
+    header, dashes, rows = lines[0], lines[1], lines[2:]
+    spans, position = [], 0
+    for run in dashes.split("  "):
+        spans.append((position, position + len(run)))
+        position += len(run) + 2
+    names = [header[start:end].strip() for start, end in spans]
+    return [{name: line[start:end].strip() for name, (start, end) in zip(names, spans)}
+            for line in rows]
+
+
+def _close(cell: str, value: float) -> bool:
+    """cell shows value rounded to the digits it has."""
+    decimals = len(cell.partition(".")[2])
+    return abs(float(cell) - value) <= 0.5 * 10 ** -decimals + 1e-9
+
+
+def test_published_tables_come_from_committed_results_files() -> None:
+    for path, body in _published():
+        assert path.startswith("benchmarks/results/") and path.endswith(".json"), path
+        assert (ROOT / path).is_file(), f"{path} is named by {DOC.name} but missing"
+        if (ROOT / ".git").exists():
+            tracked = subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT,
+                                     capture_output=True, text=True, check=False)
+            assert tracked.returncode == 0, f"{path} is not committed"
+        assert body == report.markdown(report.load(path), path), (
+            f"the block for {path} in {DOC.name} is not what `python benchmarks/report.py "
+            f"--update docs/performance.md` renders from it")
+
+
+def test_every_number_in_the_published_tables_matches_its_results_file() -> None:
+    for path, body in _published():
+        results = report.load(path)
+        rows = _table_rows(body)
+        assert len(rows) == len(results["results"]), path
+        columns, peers = report.columns_of(results)
+        met = 0
+        for shown, row in zip(rows, results["results"]):
+            where = f"{path}: {row['workload']} {row['metric']}"
+            medians = row["medians"]
+            assert set(medians) == {column for column, values in row["samples"].items()
+                                    if values}, where
+            for column, value in medians.items():  # the medians are the samples'
+                assert value == statistics.median(row["samples"][column]), (where, column)
+            assert (shown["#"], shown["metric"], shown["unit"]) == (
+                str(row["workload"]), row["metric"], row["unit"]), where
+            assert shown["n"] == str(len(row["samples"].get("pm", []))), where
+            for column in columns:
+                if column in medians:
+                    assert _close(shown[column], medians[column]), (where, column, shown[column])
+                else:
+                    assert shown[column] == "-", (where, column)
+            for peer in peers:
+                cell = shown[f"pm/{peer}"]
+                if "pm" in medians and peer in medians and medians["pm"] and medians[peer]:
+                    expected = (medians[peer] / medians["pm"] if row["better"] == "higher"
+                                else medians["pm"] / medians[peer])
+                    assert _close(cell, expected), (where, peer, cell)
+                else:
+                    assert cell == "", (where, peer)
+            assert (shown["target"], shown["met"]) == (row["target"], row["outcome"]), where
+            if row["outcome"] == "not compared":
+                assert row["missing"] or "pm" not in medians, where
+            met += shown["met"] == "yes"
+        counted = [row for row in results["results"] if row["outcome"]]
+        assert f"\n{met} of {len(counted)} targets met" in body, path
