@@ -147,3 +147,17 @@ def test_watch_follows_stop_start_and_restart_as_in_pm2(managers: dict[str, Mana
             assert manager.run(*step).returncode == 0, (name, step)
             watched[name].append(bool(manager.jlist()[0]["pm2_env"]["watch"]))
     assert watched["pm"] == watched["pm2"] == [True, False, False, False, True, False]
+
+
+def test_only_picks_apps_of_a_file_for_every_action(managers: dict[str, Manager]) -> None:
+    """PM2's json-file.sh: start, restart, stop and delete a file with --only."""
+    ecosystem = json.dumps({"apps": [{"name": "one", "script": "echo.js"},
+                                     {"name": "two", "script": "other.js", "instances": 2}]})
+    for manager in managers.values():
+        (manager.workdir / "all.json").write_text(ecosystem)
+    steps = [["start", "all.json", "--only", "two"], ["start", "all.json", "--only", "one"],
+             ["restart", "all.json", "--only", "two"], ["stop", "all.json", "--only", "one"],
+             ["delete", "all.json", "--only", "one"]]
+    codes = run_both(managers, steps)
+    assert codes["pm"] == codes["pm2"] == [0, 0, 0, 0, 0]
+    assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())

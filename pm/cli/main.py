@@ -192,7 +192,8 @@ SCRIPT_ARGS: list[str] = []
 
 
 def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
-    if any("." in target or target == "-" for target in targets) or extra.get("env_name"):
+    if (any("." in target or target == "-" for target in targets) or extra.get("env_name")
+            or extra.get("only")):
         from pm.cli.commands.ecosystem import file_action  # ecosystem files act on their apps
 
         targets = tuple(file_action(client(), cmd, targets, extra))
@@ -211,11 +212,12 @@ def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list
 @click.option("--watch", is_flag=True,
               help="Kept for PM2 compatibility: stopping an app always stops watching it.")
 @click.option("-s", "--silent", is_flag=True)
-def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
+@click.option("--only", help="With an ecosystem file: only these of its apps (a,b).")
+def stop(targets: tuple[str, ...], watch: bool, silent: bool, only: str | None) -> None:
     """Stop apps (id, name, namespace, all or /regex/)."""
     if watch:
         client().call("watch", targets=list(targets), action="disable")
-    for entry in _action("stop", "stopped", targets):
+    for entry in _action("stop", "stopped", targets, only=only):
         if entry["pm2_env"].get("cron_restart") not in (None, "", "0", 0):
             click.echo(render.warn(f"App {entry['name']} stopped but CRON RESTART is still UP "
                                    f"{entry['pm2_env']['cron_restart']}"))
@@ -229,14 +231,15 @@ def stop(targets: tuple[str, ...], watch: bool, silent: bool) -> None:
 @click.option("--env", "env_name", help="Only with an ecosystem file.")
 @click.option("--watch", is_flag=True, help="Toggle watching (on if off, off if on).")
 @click.option("-s", "--silent", is_flag=True)
+@click.option("--only", help="With an ecosystem file: only these of its apps (a,b).")
 def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, watch: bool,
-            silent: bool) -> None:
+            silent: bool, only: str | None) -> None:
     """Restart apps (stop, then start with the same id)."""
     if watch:
         client().call("watch", targets=list(targets), action="toggle")
     extra: dict[str, Any] = {"update_env": True, "shell_env": dict(os.environ)} if update_env else {}
     extra["env_name"] = env_name
-    _action("restart", "restarted", targets, **extra)
+    _action("restart", "restarted", targets, only=only, **extra)
     if not update_env:
         click.echo(render.prefix("Use --update-env to update environment variables"))
     if not silent:
@@ -246,9 +249,10 @@ def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, wa
 @main_group.command()
 @click.argument("targets", nargs=-1, required=True)
 @click.option("-s", "--silent", is_flag=True)
-def delete(targets: tuple[str, ...], silent: bool) -> None:
+@click.option("--only", help="With an ecosystem file: only these of its apps (a,b).")
+def delete(targets: tuple[str, ...], silent: bool, only: str | None) -> None:
     """Stop apps and remove them from the list."""
-    _action("delete", "deleted", targets)
+    _action("delete", "deleted", targets, only=only)
     if not silent:
         print_table()
 

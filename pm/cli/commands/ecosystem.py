@@ -94,6 +94,8 @@ def file_action(client: Client, cmd: str, targets: tuple[str, ...] | list[str],
     if not files:
         if env_name:
             raise PMError("Using --env [env] without passing the ecosystem file does not work")
+        if only:
+            raise PMError("--only picks apps of an ecosystem file; name the file too")
         return rest
     if cmd in ("restart", "reload"):
         apply_specs(client, load_files(files, env_name, only))
