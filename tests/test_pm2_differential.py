@@ -161,3 +161,9 @@ def test_only_picks_apps_of_a_file_for_every_action(managers: dict[str, Manager]
     codes = run_both(managers, steps)
     assert codes["pm"] == codes["pm2"] == [0, 0, 0, 0, 0]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
+
+
+def test_an_empty_name_falls_back_to_the_script_name(managers: dict[str, Manager]) -> None:
+    codes = run_both(managers, [["start", "echo.js", "--name", ""]])
+    assert codes["pm"] == codes["pm2"] == [0]
+    assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())

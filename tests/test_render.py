@@ -47,3 +47,13 @@ def test_table_has_pm2_columns_and_values() -> None:
 def test_stopped_row_shows_no_uptime() -> None:
     row = render.row(entry(status="stopped"))
     assert row["uptime"] == "0" and row["status"] == "stopped"
+
+
+def test_wide_names_keep_the_table_in_line() -> None:
+    """CJK characters take two terminal columns: every line of the table is as wide."""
+    wide = dict(entry(), name="名前テスト")
+    text = click.unstyle(render.table([wide, dict(entry(), name="ascii-name")]))
+    assert len({render.width(line) for line in text.splitlines()}) == 1
+    assert render.width("名前") == 4 and render.width("e\u0301") == 1
+    box = render.key_values([("name", "名前テスト"), ("script", "app.py")])
+    assert len({render.width(line) for line in box.splitlines()}) == 1

@@ -6,6 +6,7 @@ Data in, str out; colours through click.style so they vanish when output is not 
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +71,18 @@ def row(entry: dict[str, Any], now_ms: float | None = None) -> dict[str, str]:
     }
 
 
+def width(text: str) -> int:
+    """Columns text takes in a terminal: East Asian wide and fullwidth characters take two,
+    combining marks none (PM2 counts characters, so CJK names push its table out of line)."""
+    return sum(0 if unicodedata.combining(char) else
+               2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """text followed by spaces up to `columns` terminal columns."""
+    return text + " " * max(0, columns - width(text))
+
+
 def _style(column: str, text: str, padded: str) -> str:
     if column == "id":
         return click.style(text, fg="cyan", bold=True) + padded[len(text):]
@@ -87,17 +100,17 @@ def _style(column: str, text: str, padded: str) -> str:
 def table(entries: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> str:
     """PM2's box-drawn process table."""
     rows = [row(entry) for entry in entries]
-    widths = {col: max([MIN_WIDTHS.get(col, 0), len(col)] + [len(r[col]) for r in rows])
+    widths = {col: max([MIN_WIDTHS.get(col, 0), width(col)] + [width(r[col]) for r in rows])
               for col in columns}
 
     def rule(left: str, mid: str, right: str) -> str:
         return left + mid.join("─" * (widths[col] + 2) for col in columns) + right
 
     lines = [rule("┌", "┬", "┐"),
-             "│" + "│".join(f" {col.ljust(widths[col])} " for col in columns) + "│",
+             "│" + "│".join(f" {pad(col, widths[col])} " for col in columns) + "│",
              rule("├", "┼", "┤")]
     for r in rows:
-        cells = [" " + _style(col, r[col], r[col].ljust(widths[col])) + " " for col in columns]
+        cells = [" " + _style(col, r[col], pad(r[col], widths[col])) + " " for col in columns]
         lines.append("│" + "│".join(cells) + "│")
     lines.append(rule("└", "┴", "┘"))
     return "\n".join(lines)
@@ -114,10 +127,10 @@ def narrow_columns(width: int) -> Sequence[str]:
 
 def key_values(pairs: Sequence[tuple[str, str]]) -> str:
     """A two-column box, as `pm2 describe` draws it."""
-    left = max((len(key) for key, _ in pairs), default=0)
-    right = max((len(value) for _, value in pairs), default=0)
+    left = max((width(key) for key, _ in pairs), default=0)
+    right = max((width(value) for _, value in pairs), default=0)
     lines = [f"┌{'─' * (left + 2)}┬{'─' * (right + 2)}┐"]
-    lines += [f"│ {key.ljust(left)} │ {value.ljust(right)} │" for key, value in pairs]
+    lines += [f"│ {pad(key, left)} │ {pad(value, right)} │" for key, value in pairs]
     lines.append(f"└{'─' * (left + 2)}┴{'─' * (right + 2)}┘")
     return "\n".join(lines)
 

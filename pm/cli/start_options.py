@@ -80,6 +80,8 @@ _PASS_THROUGH = ("name", "interpreter", "interpreter_args", "cwd", "namespace", 
 def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
     """The attributes the user set on the command line (nothing for flags left unset)."""
     found = {key: options[key] for key in _PASS_THROUGH if options.get(key) not in (None, ())}
+    if found.get("name") == "":  # PM2: an empty --name falls back to the script's name
+        del found["name"]
     if options.get("cwd"):
         found["cwd"] = os.path.abspath(options["cwd"])
     if options.get("no_autorestart"):
