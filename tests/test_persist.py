@@ -33,8 +33,8 @@ def _child_env(path: Path) -> dict[str, str]:
 
 
 def test_save_is_private_keeps_bak_and_refuses_an_empty_list(pm: PM) -> None:
-    refused = pm.run("save", check=False)
-    assert refused.returncode == 1 and "--force" in refused.stderr
+    refused = pm.run("save")  # PM2: a warning and exit 0; nothing is written
+    assert "skipping save" in refused.stderr and "pm save --force" in refused.stderr
     assert not (pm.home / "dump").exists()
     pm.run("start", TICKER, "--name", "api", "-s")
     assert "Successfully saved" in pm.run("save").stdout
@@ -46,7 +46,9 @@ def test_save_is_private_keeps_bak_and_refuses_an_empty_list(pm: PM) -> None:
     assert json.loads((pm.home / "dump.bak").read_text()) == first
     assert [e["spec"]["name"] for e in json.loads((pm.home / "dump").read_text())] == ["api", "web"]
     pm.run("delete", "all", "-s")
-    assert pm.run("save", check=False).returncode == 1
+    saved = (pm.home / "dump").read_bytes()
+    assert "skipping save" in pm.run("save").stderr
+    assert (pm.home / "dump").read_bytes() == saved  # the saved list survives an empty one
     pm.run("save", "--force")
     assert json.loads((pm.home / "dump").read_text()) == []
     pm.run("cleardump")

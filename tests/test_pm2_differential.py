@@ -167,3 +167,14 @@ def test_an_empty_name_falls_back_to_the_script_name(managers: dict[str, Manager
     codes = run_both(managers, [["start", "echo.js", "--name", ""]])
     assert codes["pm"] == codes["pm2"] == [0]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
+
+
+def test_exit_codes_of_reading_commands_and_save_with_nothing(managers: dict[str, Manager]) -> None:
+    """describe/pid of unknown apps and save of an empty list exit as PM2's do (pm differs on
+    purpose for flush and logs of an unknown app: docs/pm2-differences.md)."""
+    steps = [["describe", "nope"], ["describe", "all"], ["pid", "nope"], ["id", "nope"],
+             ["env", "9"], ["save"], ["jlist"], ["ping"], ["reset", "all"]]
+    codes = run_both(managers, steps)
+    assert codes["pm"] == codes["pm2"], dict(zip(map(" ".join, steps),
+                                                 zip(codes["pm"], codes["pm2"])))
+    assert managers["pm"].run("pid", "nope").stdout == managers["pm2"].run("pid", "nope").stdout

@@ -16,7 +16,7 @@ import click
 from pm.cli import render
 from pm.cli.base import client, print_table, quiet_broken_pipe
 from pm.cli.start_options import overrides_from, start_options
-from pm.errors import NoProcess, PMError
+from pm.errors import NoProcess, NotFound, PMError
 from pm.version import __version__
 
 #: PM2's aliases, resolved without listing each alias in --help.
@@ -351,15 +351,26 @@ def prettylist() -> None:
 @click.argument("target")
 def describe(target: str) -> None:
     """Everything about one app."""
-    for entry in client().call("describe", targets=[target]):
+    try:
+        entries = client().call("describe", targets=[target])
+    except NotFound:
+        entries = []
+    if not entries:  # PM2 warns "<target> doesn't exist" and exits 1
+        raise NoProcess(f"{target} doesn't exist")
+    for entry in entries:
         click.echo(render.describe(entry))
 
 
 @main_group.command()
 @click.argument("name", required=False)
 def pid(name: str | None) -> None:
-    """Pids of an app (of all apps without a name)."""
-    entries = client().call("describe", targets=[name]) if name else client().call("list")
+    """Pids of an app (of all apps without a name); an empty line for an unknown name, as PM2."""
+    try:
+        entries = client().call("describe", targets=[name]) if name else client().call("list")
+    except NotFound:
+        entries = []
+    if name and not entries:
+        click.echo("")
     for entry in entries:
         click.echo(entry["pid"])
 

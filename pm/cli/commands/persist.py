@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from pm.cli import render
-from pm.errors import PMError
+from pm.errors import NoProcess, PMError
 from pm.paths import Home
 
 def _client() -> Any:
@@ -25,7 +25,12 @@ def _client() -> Any:
 def save(force: bool) -> None:
     """Save the process list to PM_HOME/dump."""
     click.echo(render.prefix("Saving current process list..."))
-    result = _client().call("save", force=force or os.environ.get("FORCE") == "1")
+    try:
+        result = _client().call("save", force=force or os.environ.get("FORCE") == "1")
+    except NoProcess as exc:  # PM2: a warning, not a failure; the saved list is untouched
+        click.echo(render.warn(exc.message), err=True)
+        click.echo(render.warn("To force saving use: pm save --force"), err=True)
+        return
     click.echo(render.prefix(f"Successfully saved in {result['path']}"))
 
 

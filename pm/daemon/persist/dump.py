@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pm.daemon.core.app import App
-from pm.errors import ConfigError, Conflict, NotFound
+from pm.errors import ConfigError, NoProcess, NotFound
 from pm.paths import Home, write_private
 
 DUMP_FORMAT = 1
@@ -39,7 +39,7 @@ def entry(app: App) -> dict[str, Any]:
 def save(home: Home, apps: list[App], force: bool = False) -> int:
     """Write the dump (keeping the previous one as dump.bak); return how many apps it lists."""
     if not apps and not force:
-        raise Conflict("pm is not managing any process, skipping save (use --force to save an empty list)")
+        raise NoProcess("pm is not managing any process, skipping save")
     data = json.dumps([entry(app) for app in apps], indent=2).encode()
     write_list(home, data)
     return len(apps)
