@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from pm.cli.main import ALIASES, first_sentence, main_group
+from pm.cli.group import ALIASES, first_sentence
+from pm.cli.main import main_group
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
