@@ -97,8 +97,6 @@ async def kill(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     return {"pid": os.getpid()}
 
 
-
-
 #: The commands this module answers, by wire name.
 COMMANDS: dict[str, Handler] = {
     "hello": hello,
