@@ -106,9 +106,10 @@ class Daemon:
         self.home = home
         self.on_ready = on_ready
         self.supervisor = Supervisor(home)
-        self.ctx = Context(self.supervisor, request_shutdown=self.request_shutdown,
-                           request_exit_leaving_apps=self.request_exit_leaving_apps)
         self.keeper = state.StateKeeper(home, self.supervisor)
+        self.ctx = Context(self.supervisor, request_shutdown=self.request_shutdown,
+                           request_exit_leaving_apps=self.request_exit_leaving_apps,
+                           persist_now=self.keeper.flush)
         self.leave_apps = False
         self.server = Server(self.ctx, str(home.socket))
         self.automation = Automation(self.supervisor)

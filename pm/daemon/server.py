@@ -13,7 +13,7 @@ from typing import Any
 
 from pm import protocol
 from pm.errors import BadRequest, PMError, VersionMismatch
-from pm.daemon.handlers import HANDLERS, Context
+from pm.daemon.handlers import HANDLERS, READ_ONLY, Context
 from pm.daemon.heap import HeapTrimmer
 
 log = logging.getLogger("pm")
@@ -114,7 +114,11 @@ class Server:
                 args = {}
             if not isinstance(args, dict):
                 raise BadRequest("'args' must be an object")
-            result = await HANDLERS[cmd](self.ctx, args)
+            try:
+                result = await HANDLERS[cmd](self.ctx, args)
+            finally:  # a failed command may have acted on some apps before its error
+                if cmd not in READ_ONLY:
+                    self.ctx.persist_now()
             return protocol.reply_ok(request_id, result)
         except PMError as exc:
             return protocol.reply_error(request_id, exc.code, exc.message)

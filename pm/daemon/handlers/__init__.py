@@ -9,7 +9,11 @@ from __future__ import annotations
 from pm.daemon.handlers import apps, logs, persist, scale, start, watch
 from pm.daemon.handlers.context import Context, Handler
 
-__all__ = ["Context", "Handler", "HANDLERS"]
+__all__ = ["Context", "Handler", "HANDLERS", "READ_ONLY"]
+
+#: Commands that change nothing: every other command's reply waits until the live state
+#: (state.json) holds what it did, so an acknowledged change survives the daemon's death.
+READ_ONLY = frozenset({"hello", "ping", "list", "describe", "env", "saved_names"})
 
 #: Wire name -> handler, for the server and the foreground runtime.
 HANDLERS: dict[str, Handler] = {

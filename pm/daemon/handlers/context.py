@@ -22,6 +22,8 @@ class Context:
     #: Set by the daemon: ask it to shut down after the current reply is sent.
     request_shutdown: Callable[[bool], None] = lambda save: None
     request_exit_leaving_apps: Callable[[], None] = lambda: None
+    #: Set by the daemon: write the live state now (before a reply acknowledges a change).
+    persist_now: Callable[[], None] = lambda: None
 
     @property
     def home(self) -> str:

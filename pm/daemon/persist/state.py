@@ -5,7 +5,12 @@ After any change of the process table the supervisor calls its `on_change` liste
 1,000 apps costs milliseconds, so a crash loop of every app cannot turn into a write storm).
 Quiet tables get their change on disk at the end of the current event-loop turn.
 
-The state stays valid if the daemon dies at any instant (temp, rename). It may lag the
+A change a command acknowledges is on disk before its reply: the server writes the state after
+every command that is not read-only (handlers.READ_ONLY), so `pm start` followed at once by the
+daemon's death leaves the new app in the file. Only churn nobody was told about (restarts of a
+crash loop, counters) waits for the coalesced write.
+
+The state stays valid if the daemon dies at any instant (temp, rename). That churn may lag the
 truth by up to `min_interval`; recovery covers that window by finding the daemon's children by
 their environment (see recovery.py), so a stale file never causes a duplicate.
 
