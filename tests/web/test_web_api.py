@@ -113,7 +113,9 @@ def test_actions_are_post_only_json_and_report_errors(clean_pm: PM, shared_web: 
     assert daemon["up"] is True and daemon["pid"] == pm.daemon_pid()
 
 
-def test_scale_adds_a_copy_and_removes_the_highest_id(clean_pm: PM, shared_web: Web) -> None:
+def test_scale_adds_a_copy_and_removes_the_lowest_ids(clean_pm: PM, shared_web: Web) -> None:
+    """The dashboard scales through the daemon's `scale`, as `pm scale` does: removals take
+    the lowest ids, as PM2 (observed: `pm2 scale s 1` of ids 0,1,2 keeps 2)."""
     pm, web = clean_pm, shared_web
     start_chatty(pm, "chatty", "--namespace", "jobs")
     up = web.post("/api/scale", {"name": "chatty", "delta": 1})
@@ -128,8 +130,11 @@ def test_scale_adds_a_copy_and_removes_the_highest_id(clean_pm: PM, shared_web: 
     assert web.post("/api/scale", {"name": "chatty", "delta": 2}).status == 200
     assert sorted(entry["pm_id"] for entry in pm.jlist()) == [0, 1, 2, 3]
     down = web.post("/api/scale", {"name": "chatty", "delta": -2})
-    assert sorted(entry["pm_id"] for entry in down.json()) == [2, 3]
-    assert sorted(entry["pm_id"] for entry in pm.jlist()) == [0, 1]
+    assert sorted(entry["pm_id"] for entry in down.json()) == [0, 1]
+    assert sorted(entry["pm_id"] for entry in pm.jlist()) == [2, 3]
+    cli = pm.run("scale", "chatty", "-1")  # the CLI, the same rule
+    assert "chatty" in cli.stdout and sorted(e["pm_id"] for e in pm.jlist()) == [3]
+    assert web.post("/api/scale", {"name": "chatty", "delta": 1}).status == 200
     too_far = web.post("/api/scale", {"name": "chatty", "delta": -2})
     assert too_far.status == 400 and "use delete" in too_far.json()["error"]["message"]
     assert web.post("/api/scale", {"name": "chatty", "delta": 0}).status == 400

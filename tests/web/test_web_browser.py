@@ -108,7 +108,7 @@ def test_scale_up_adds_a_row_and_action_errors_are_shown(clean_pm: PM, page: obj
     error = page.locator(".toast.error")  # type: ignore[attr-defined]
     expect(error).to_contain_text("use delete", timeout=WAIT_MS)
     screenshot(page, "error")
-    assert [entry["pm_id"] for entry in pm.jlist()] == [0]
+    assert [entry["pm_id"] for entry in pm.jlist()] == [1]  # the lowest id went, as PM2
     delete = row(page, 0).locator('[data-action="delete"]')
     delete.click()
     expect(delete).to_have_text("Sure?")

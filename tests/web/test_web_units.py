@@ -9,7 +9,6 @@ import pytest
 
 from pm.paths import Home
 from pm.web import auth
-from pm.web.bridge import copy_spec
 from pm.web.live import Follower, last_lines, summarize
 from pm.web.metrics import Exposition
 
@@ -63,17 +62,6 @@ def test_exposition_escapes_labels_and_parses() -> None:
     assert names == ['we"ird\\na\nme', "plain"]
     assert families["pm_app_restarts"].samples[0].value == 3
     assert families["pm_app_cpu_percent"].samples[0].value == 12.5
-
-
-def test_copy_spec_takes_the_spec_fields_and_own_log_files() -> None:
-    pm2_env = {"script": "/srv/app.py", "name": "api", "namespace": "web", "cwd": "/srv",
-               "instances": 4, "merge_logs": None, "env": {"A": "1", "PATH": "/bin"},
-               "status": "online", "pm_uptime": 5, "restart_time": 7, "kill_timeout": 3000}
-    spec = copy_spec(pm2_env)
-    assert spec["instances"] == 1 and spec["merge_logs"] is False
-    assert spec["env"] == {"A": "1", "PATH": "/bin"} and spec["kill_timeout"] == 3000
-    assert "status" not in spec and "restart_time" not in spec
-    assert copy_spec({**pm2_env, "merge_logs": True})["merge_logs"] is True
 
 
 def test_summarize_rows() -> None:
