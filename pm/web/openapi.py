@@ -43,7 +43,7 @@ _SCHEMAS: dict[str, Any] = {
             "name": {**_TARGET, "description": "The app's name."},
             "delta": {"type": "integer", "minimum": -MAX_SCALE_STEP, "maximum": MAX_SCALE_STEP,
                       "description": "Instances to add (positive) or remove (negative; the "
-                                     "highest ids go first). 0 is refused."},
+                                     "lowest ids go first, as PM2). 0 is refused."},
         },
     },
     "Daemon": {
