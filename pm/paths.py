@@ -6,8 +6,10 @@ the saved process list, the live state used for crash recovery, and the app logs
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from pathlib import Path
 
 from pm.errors import ConfigError
@@ -16,6 +18,63 @@ from pm.errors import ConfigError
 MAX_SOCKET_PATH = 107
 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9.\-]")
+
+#: What a message about an unusable home tells the user to do.
+_FIX = "set PM_HOME to a directory pm can create and write"
+
+
+class HomeError(ConfigError):
+    """PM_HOME cannot be created or used (read-only, not a directory, another user's, full).
+
+    A ConfigError, so it crosses the wire as one, and the CLI prints it as one line."""
+
+
+def home_error(root: Path, exc: OSError) -> HomeError:
+    """The one-line error for an OSError met while creating or using the home at root: it names
+    the path and says what to do, chosen by errno (never a traceback)."""
+    path = os.fsdecode(exc.filename) if exc.filename is not None else str(root)
+    where = f"PM_HOME {root}" if path == str(root) else f"{path} (in PM_HOME {root})"
+    code = exc.errno
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocker = _first_non_directory(root)
+        if blocker is not None:
+            return _not_a_directory(root, blocker)
+    if code == errno.EROFS:
+        return HomeError(f"{where} is on a read-only file system; {_FIX}")
+    if code in (errno.EACCES, errno.EPERM):
+        return HomeError(f"{where}: permission denied; {_FIX}")
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return HomeError(f"{where}: no space left on the device (disk or quota full); "
+                         "free some space, or set PM_HOME to a directory on another disk")
+    if code == errno.ENOENT:
+        return HomeError(f"{where} cannot be created (no such file or directory); {_FIX}")
+    reason = exc.strerror or str(exc)
+    return HomeError(f"{where} cannot be used ({reason}); {_FIX}")
+
+
+def _first_non_directory(root: Path) -> Path | None:
+    """The nearest existing path at or above root that is not a directory, if any."""
+    for candidate in (root, *root.parents):
+        try:
+            mode = os.stat(candidate).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # missing, or below the culprit
+            continue
+        except OSError:
+            return None
+        return None if stat.S_ISDIR(mode) else candidate
+    return None
+
+
+def _not_a_directory(root: Path, blocker: Path) -> HomeError:
+    try:
+        is_file = stat.S_ISREG(os.stat(blocker).st_mode)
+    except OSError:
+        is_file = False
+    if blocker == root:
+        detail = "it is a file" if is_file else "something else exists there"
+        return HomeError(f"PM_HOME {root} is not a directory ({detail}); {_FIX}")
+    what = "a file, not a directory" if is_file else "not a directory"
+    return HomeError(f"PM_HOME {root} cannot be created: {blocker} is {what}; {_FIX}")
 
 
 def default_home() -> Path:
@@ -122,12 +181,50 @@ class Home:
                 "choose a shorter PM_HOME"
             )
 
+    def check_owner(self) -> None:
+        """Refuse a home that is not a directory or belongs to another user (even for root:
+        files root writes into a user's home would lock that user out of it, PM2's classic
+        `sudo pm2` trap). A home that does not exist yet passes: ensure creates it."""
+        try:
+            info = os.stat(self.root)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise home_error(self.root, exc) from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise _not_a_directory(self.root, self.root)
+        if info.st_uid != os.geteuid():
+            raise HomeError(
+                f"PM_HOME {self.root} belongs to another user (uid {info.st_uid}); pm will not "
+                "use another user's home: set PM_HOME to a directory of your own")
+
     def ensure(self) -> None:
-        """Create the home and its folders, private to the user (0700)."""
+        """Create the home and its folders, private to the user (0700), and check that it can
+        be written; any failure is one HomeError naming the path (see home_error)."""
         self.check_socket_length()
-        for folder in (self.root, self.logs_dir, self.pids_dir):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.check_owner()
+            for folder in (self.logs_dir, self.pids_dir):
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(self.root, 0o700)
+            self._probe_write()
+        except OSError as exc:
+            raise home_error(self.root, exc) from None
+
+    def _probe_write(self) -> None:
+        """Write two bytes in the home: a full disk (or quota) fails here, with a clear line,
+        rather than later inside a starting daemon."""
+        probe = self.root / f".probe.{os.getpid()}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"pm")
+        finally:
+            os.close(fd)
+            try:
+                os.unlink(probe)
+            except OSError:
+                pass
 
 
 def _with_id(stem: str, pm_id: int | None, suffix: str) -> str:
