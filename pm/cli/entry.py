@@ -27,7 +27,7 @@ def fast_jlist() -> bool:
 
     try:
         raw = Client().call_raw("list")
-    except PMError:
+    except (PMError, OSError):  # the full CLI reports it (one line) or retries
         return False
     try:
         sys.stdout.buffer.write(raw + b"\n")

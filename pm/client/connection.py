@@ -16,7 +16,7 @@ from typing import Any
 
 from pm import protocol
 from pm.errors import DaemonUnavailable, PMError, from_wire
-from pm.paths import Home
+from pm.paths import Home, home_error
 
 START_TIMEOUT = 15.0
 
@@ -32,7 +32,11 @@ class Client:
     # ------------------------------------------------------------ connecting
 
     def _connect(self) -> socket.socket:
+        """A connected socket, starting the daemon when none listens; a home that cannot be
+        used (not a directory, another user's, read-only...) is one HomeError, never an
+        OSError's traceback."""
         self.home.check_socket_length()
+        self.home.check_owner()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(str(self.home.socket))
@@ -43,12 +47,21 @@ class Client:
                     f"no pm daemon is running for {self.home.root}") from None
             self.start_daemon()
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(str(self.home.socket))
+            try:
+                sock.connect(str(self.home.socket))
+            except OSError as exc:
+                sock.close()
+                raise DaemonUnavailable(
+                    f"the pm daemon started but {self.home.socket} does not answer "
+                    f"({exc.strerror or exc}); see {self.home.daemon_log}") from None
         except PermissionError:
             sock.close()
             raise DaemonUnavailable(
                 f"permission denied on {self.home.socket}: it belongs to another user; "
                 "set PM_HOME to a home of your own") from None
+        except OSError as exc:  # ENOTDIR, ELOOP...: the home itself is wrong
+            sock.close()
+            raise home_error(self.home.root, exc) from None
         return sock
 
     def daemon_running(self) -> bool:
@@ -67,8 +80,15 @@ class Client:
 
         self.home.ensure()
         env = dict(os.environ, PM_HOME=str(self.home.root))
-        with open(self.home.daemon_log, "ab") as log_file:
-            os.chmod(self.home.daemon_log, 0o600)
+        try:
+            log_file = open(self.home.daemon_log, "ab")
+        except OSError as exc:
+            raise home_error(self.home.root, exc) from None
+        with log_file:
+            try:
+                os.chmod(self.home.daemon_log, 0o600)
+            except OSError as exc:
+                raise home_error(self.home.root, exc) from None
             launcher = subprocess.Popen(
                 [sys.executable, "-m", "pm.daemon", "--detach"],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
