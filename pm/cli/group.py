@@ -3,6 +3,7 @@ pm lacks, and a --help that shows aliases and whole first sentences."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import Any
@@ -114,3 +115,22 @@ class PMGroup(click.Group):
             sys.exit(exc.exit_code)
         except BrokenPipeError:
             quiet_broken_pipe()
+        except OSError as exc:  # a file pm could not read or write: one line, no traceback
+            if exc.filename is None:
+                raise
+            click.echo(render.error(os_error_message(exc)), err=True)
+            sys.exit(1)
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a file error a command met: the home's own message (read-only, full, not
+    a directory...) when the file is in PM_HOME, else the file and the system's reason."""
+    from pathlib import Path
+
+    from pm.paths import Home, home_error
+
+    home = Home.from_env()
+    path = Path(os.fsdecode(exc.filename)).absolute()
+    if path == home.root or home.root in path.parents:
+        return home_error(home.root, exc).message
+    return f"{path}: {exc.strerror or exc}"
