@@ -27,7 +27,7 @@ from pm.errors import PMError
 from pm.daemon.core.groups import GroupRestarter
 from pm.daemon.handlers import Context
 from pm.daemon.automation.hooks import HookRunner
-from pm.paths import Home
+from pm.paths import Home, home_error
 from pm.daemon.server import Server
 from pm.daemon.core.supervisor import Supervisor
 
@@ -222,17 +222,21 @@ def serve(ready_fd: int | None = None) -> int:
     """Run the daemon in this process until it is told to stop."""
     home = Home.from_env()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    try:
+    try:  # a bad home (read-only, not a directory, another user's, full): one line, exit 1
         home.ensure()
-    except PMError as exc:
-        print(exc.message, file=sys.stderr)
+        lock = acquire_lock(home)
+        if lock is not None:
+            remove_stale(home)
+    except OSError as exc:
+        print(f"[PM][ERROR] {home_error(home.root, exc).message}", file=sys.stderr)
         return 1
-    lock = acquire_lock(home)
+    except PMError as exc:
+        print(f"[PM][ERROR] {exc.message}", file=sys.stderr)
+        return 1
     if lock is None:
         print(f"a pm daemon already runs for {home.root}", file=sys.stderr)
         _notify(ready_fd, ALREADY)
         return ALREADY_RUNNING_EXIT
-    remove_stale(home)
     setup_logging(sys.stdout)
     set_title(home)
     raise_fd_limit()
