@@ -112,3 +112,11 @@ def test_sudo_command_names_user_home_and_this_pm() -> None:
     assert command.startswith("sudo env PATH=$PATH:")
     assert command.endswith(f"{setup.pm_command} startup systemd -u root --hp /srv/app")
     assert " unstartup systemd -u root " in startup.sudo_command(setup, "unstartup")
+
+
+def test_the_current_users_home_is_home_as_for_every_command(pm: PM, tmp_path: Path) -> None:
+    """One rule for the default home: $HOME (PM2 follows it too), not the user database."""
+    env = {key: value for key, value in pm.env.items() if key != "PM_HOME"}
+    env["HOME"] = str(tmp_path / "elsewhere")
+    text = pm.run("startup", "--print", env=env).stdout
+    assert f"PM_HOME={tmp_path / 'elsewhere' / '.pm'}" in text

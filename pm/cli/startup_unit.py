@@ -48,16 +48,22 @@ def pm_command() -> str:
 
 def resolve(user: str | None = None, home: str | None = None, service_name: str | None = None,
             user_unit: bool = False, wait_ip: bool = False) -> Startup:
-    """Fill in PM2's defaults: current user, their home, PM_HOME, `pm-<user>` as the name."""
-    user = user or getpass.getuser()
-    if home is None:
+    """Fill in PM2's defaults: current user, their home, PM_HOME, `pm-<user>` as the name.
+
+    For the current user the home is $HOME, as for every other pm command (and PM2); for
+    another user (-u) it comes from the user database; --hp names it outright."""
+    if home is not None:
+        pm_home = os.path.join(home, ".pm")
+    elif user is None and os.environ.get("HOME"):
+        home = os.environ["HOME"]
+        pm_home = os.environ.get("PM_HOME") or os.path.join(home, ".pm")
+    else:
         try:
-            home = pwd.getpwnam(user).pw_dir
+            home = pwd.getpwnam(user or getpass.getuser()).pw_dir
         except KeyError:
             raise ValueError(f"unknown user {user!r}; pass an existing user with -u") from None
         pm_home = os.environ.get("PM_HOME") or os.path.join(home, ".pm")
-    else:
-        pm_home = os.path.join(home, ".pm")
+    user = user or getpass.getuser()
     path = _join_path(os.environ.get("PATH", ""), str(Path(sys.executable).parent))
     name = service_name or ("pm" if user_unit else f"pm-{user}")
     return Startup(user, home, os.path.abspath(pm_home), pm_command(), path, name, user_unit,
