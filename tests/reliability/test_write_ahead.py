@@ -66,3 +66,18 @@ def test_stop_and_delete_acknowledged_before_a_kill_stay_done(pm: PM) -> None:
     _kill_daemon(pm)
     table = {e["name"]: e["pm2_env"]["status"] for e in pm.jlist()}
     assert table == {"kept": "online", "stopped": "stopped"}
+
+
+def test_an_app_survives_eight_daemon_kills_in_a_row(pm: PM, soak: bool) -> None:
+    """The issue's check: start, wait for online, then kill each new daemon at once, 8 times;
+    the app stays listed with the same pid and runs once."""
+    for round_no in range(5 if soak else 2):
+        name = f"c{round_no}"
+        pm.run("start", TICKER, "--name", name, "--interpreter", sys.executable, "-s")
+        pid = pm.wait_status(name, "online")["pid"]
+        for _ in range(8):
+            pm.jlist()  # starts the next daemon, which recovers
+            _kill_daemon(pm)
+        table = {e["name"]: e for e in pm.jlist()}
+        assert table[name]["pid"] == pid and pid_alive(pid), round_no
+    assert _app_processes(pm) == {e["pid"] for e in pm.jlist()}
