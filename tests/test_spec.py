@@ -108,3 +108,14 @@ def test_from_dict_rejects_wrong_types() -> None:
         AppSpec.from_dict({"script": "a.py", "max_restarts": "many"})
     with pytest.raises(ConfigError, match="script"):
         AppSpec.from_dict({"name": "x"})
+
+
+def test_from_dict_lists_every_bad_field_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        AppSpec.from_dict({"script": "a.py", "max_restarts": -1, "args": 5,
+                           "cron_restart": "not a cron", "autorestart": "yes"}, where="app 'x'")
+    lines = info.value.message.splitlines()
+    assert len(lines) == 4, lines
+    assert all(line.startswith("app 'x': field '") for line in lines)
+    assert {line.split("'")[3] for line in lines} == {
+        "max_restarts", "args", "cron_restart", "autorestart"}

@@ -231,8 +231,16 @@ def resolve_instances(value: Any, where: str) -> int:
 
 
 def validate(spec: AppSpec, where: str) -> None:
-    """Check the types of a canonical spec; raise ConfigError naming the field."""
-    _check_declared_types(spec, where)
+    """Check the types of a canonical spec; raise one ConfigError listing every bad field."""
+    errors = validation_errors(spec, where)
+    if errors:
+        raise ConfigError("\n".join(errors))
+
+
+def validation_errors(spec: AppSpec, where: str) -> list[str]:
+    """Every problem of a canonical spec, one line each naming the field (none: it is valid)."""
+    wrong = _declared_type_errors(spec, where)
+    errors, bad = list(wrong.values()), set(wrong)  # one message per field
     checks: list[tuple[str, tuple[type, ...]]] = [
         ("script", (str,)),
         ("name", (str,)),
@@ -251,29 +259,36 @@ def validate(spec: AppSpec, where: str) -> None:
     ]
     for name, types in checks:
         value = getattr(spec, name)
+        if name in bad:
+            continue
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             expected = " or ".join(t.__name__ for t in types)
-            raise ConfigError(f"{where}: field '{name}' expects {expected}, got {value!r}")
+            errors.append(f"{where}: field '{name}' expects {expected}, got {value!r}")
+            bad.add(name)
     for name in ("max_restarts", "min_uptime", "restart_delay", "kill_timeout", "instances"):
-        if getattr(spec, name) < 0:
-            raise ConfigError(f"{where}: field '{name}' must not be negative")
-    if not all(isinstance(arg, str) for arg in spec.args):
-        raise ConfigError(f"{where}: field 'args' expects strings, got {spec.args!r}")
-    if not all(isinstance(code, int) for code in spec.stop_exit_codes):
-        raise ConfigError(f"{where}: field 'stop_exit_codes' expects integers")
-    if spec.cron_restart is not None:
+        if name not in bad and getattr(spec, name) < 0:
+            errors.append(f"{where}: field '{name}' must not be negative")
+    if "args" not in bad and not all(isinstance(arg, str) for arg in spec.args):
+        errors.append(f"{where}: field 'args' expects strings, got {spec.args!r}")
+    if "stop_exit_codes" not in bad and not all(
+            isinstance(code, int) for code in spec.stop_exit_codes):
+        errors.append(f"{where}: field 'stop_exit_codes' expects integers")
+    if spec.cron_restart is not None and "cron_restart" not in bad:
         from pm.config.cron import check as check_cron
 
-        check_cron(spec.cron_restart, where)
+        try:
+            check_cron(spec.cron_restart, where)
+        except ConfigError as exc:
+            errors.append(exc.message)
+    return errors
 
 
-def _check_declared_types(spec: AppSpec, where: str) -> None:
+def _declared_type_errors(spec: AppSpec, where: str) -> dict[str, str]:
     """Every field against its annotation, so a wrong type from the wire (e.g. `args: 5`)
     is a ConfigError naming the field, not a TypeError deep inside the spawn code."""
-    for name, hint, matches in _field_checks():
-        value = getattr(spec, name)
-        if not matches(value):
-            raise ConfigError(f"{where}: field '{name}' expects {_hint_name(hint)}, got {value!r}")
+    return {name: f"{where}: field '{name}' expects {_hint_name(hint)}, "
+                  f"got {getattr(spec, name)!r}"
+            for name, hint, matches in _field_checks() if not matches(getattr(spec, name))}
 
 
 Predicate = Callable[[Any], bool]
