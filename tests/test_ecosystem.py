@@ -196,6 +196,57 @@ def test_type_errors_name_file_app_field_expected_and_found() -> None:
     assert "(good)" not in message
 
 
+def test_every_error_of_every_app_in_one_run(tmp_path: Path) -> None:
+    """No rounds: a bad size, a bad cron pattern (checked after coercion), a negative number
+    (checked on the values) and a missing script all come in the one report."""
+    (tmp_path / "w.py").write_text("")
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"apps": [
+        {"name": "api", "script": "w.py", "max_memory_restart": "lots",
+         "cron_restart": "not a cron"},
+        {"name": "worker", "script": "gone.py", "max_restarts": -1, "cron": "61 * * * *"}]}))
+    with pytest.raises(ConfigError) as info:
+        load_file(str(path))
+    lines = info.value.message.splitlines()
+    assert lines[0] == f"{path}: 5 errors, nothing started:"
+    assert lines[1] == (f"{path}: app #0 (api): field 'max_memory_restart': expected a size "
+                        "like '150M' or '1G', got 'lots'")
+    assert lines[2].startswith(f"{path}: app #0 (api): field 'cron_restart' has an invalid "
+                               "cron pattern 'not a cron'")
+    assert lines[3] == f"{path}: app #1 (worker): field 'max_restarts' must not be negative"
+    assert lines[4].startswith(f"{path}: app #1 (worker): field 'cron_restart' has an invalid")
+    assert lines[5].startswith(f"{path}: app #1 (worker): script not found: 'gone.py'")
+
+
+def test_command_line_flags_report_every_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from pm.cli.start_options import overrides_from
+    from pm.config.ecosystem import plan_start
+
+    (tmp_path / "app.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    overrides = overrides_from({"max_memory_restart": "lots", "cron_restart": "x"})
+    with pytest.raises(ConfigError) as info:
+        plan_start(["app.py"], overrides, [], None, None, lambda target: False)
+    lines = info.value.message.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("pm start app.py: field 'max_memory_restart'")
+    assert lines[1].startswith("pm start app.py: field 'cron_restart' has an invalid")
+
+
+def test_readiness_attributes_warn_naming_app_and_attribute(tmp_path: Path) -> None:
+    (tmp_path / "w.py").write_text("")
+    (tmp_path / "e.json").write_text(json.dumps([
+        {"name": "api", "script": "w.py", "wait_ready": True, "listen_timeout": 8000,
+         "shutdown_with_message": True},
+        {"name": "quiet", "script": "w.py", "wait_ready": False, "listen_timeout": 3000}]))
+    warnings = load_file(str(tmp_path / "e.json")).warnings
+    assert len(warnings) == 3 and all("(api)" in w for w in warnings)
+    assert (f"{tmp_path / 'e.json'}: app #0 (api): 'wait_ready' has no effect yet in pm "
+            "(readiness is not implemented); the app is marked online as soon as it starts"
+            in warnings)
+
+
 def test_missing_script_and_missing_field() -> None:
     with pytest.raises(ConfigError, match=r"app #1 \(ghost\): script not found"):
         load_file(str(BROKEN / "missing_script.json"))

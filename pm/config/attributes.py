@@ -3,11 +3,14 @@ checked and normalised, with errors naming the file, the app and the field."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from pm.config import support
 from pm.config.command import default_name
 from pm.config.settings import app_logrotate
 from pm.config.spec import (
@@ -18,6 +21,7 @@ from pm.config.spec import (
     resolve_instances,
     split_args,
     suggest_key,
+    validation_errors,
 )
 from pm.errors import ConfigError
 
@@ -160,13 +164,8 @@ COERCE: dict[str, Coerce] = {
     "logrotate": app_logrotate,
 }
 
-#: Keys PM2 accepts that have no effect here (Node or PM2 Plus specific); accepted silently.
-IGNORED_KEYS = frozenset({
-    "windows_hide", "windowsHide", "source_map_support", "sourceMapSupport", "pmx", "automation",
-    "trace", "io", "execute_command", "node_version", "post_update", "exec_mode_override",
-    "deep_monitoring", "disable_trace", "instance_id", "km_link", "vizion_running",
-    "disable_source_map_support", "min_uptime_ms", "ref", "repo", "force_exec",
-})
+#: Keys PM2 accepts that pm does not store (each with its reason in pm.config.support).
+IGNORED_KEYS = support.IGNORED_KEYS
 
 
 def build_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str | None,
@@ -175,18 +174,40 @@ def build_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str | N
 
     Every field is checked; the ConfigError raised lists all bad fields of the app at once.
     """
+    built = collect_spec(raw, label, base_dir, env_name, overrides, warnings)
+    if built.errors or built.spec is None:
+        raise ConfigError("\n".join(built.errors))
+    return built.spec
+
+
+@dataclass
+class Built:
+    """An app read with every problem collected: spec is None only without a usable script;
+    bad_fields are the canonical names whose values were refused (left at their defaults)."""
+
+    spec: AppSpec | None
+    errors: list[str]
+    bad_fields: set[str]
+
+
+def collect_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str | None,
+                 overrides: dict[str, Any], warnings: list[str]) -> Built:
+    """build_spec without raising: every error of the app (coercion, then the checks on the
+    values that passed, cron patterns included), one line each, so none waits for a next run."""
     values: dict[str, Any] = {}
     profiles: dict[str, dict[str, str]] = {}
     errors: list[str] = []
+    bad: set[str] = set()
     for key, value in list(raw.items()) + list(overrides.items()):
         try:
             _take(key, value, label, values, profiles, warnings)
         except ConfigError as exc:
             errors.append(exc.message)
-    if not values.get("script") and not any("'script'" in error for error in errors):
-        errors.append(f"{label}: field 'script' is required (the file or command to run)")
-    if errors:
-        raise ConfigError("\n".join(errors))
+            bad.add(canonical_key(key) if isinstance(key, str) else str(key))
+    if not values.get("script"):
+        if "script" not in bad:
+            errors.append(f"{label}: field 'script' is required (the file or command to run)")
+        return Built(None, errors, bad | {"script"})
     if env_name:
         values["env"] = {**values.get("env", {}), **profiles.get(env_name, {})}
         if values.get("append_env_to_name"):
@@ -196,10 +217,20 @@ def build_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str | N
     values.setdefault("name", default_name(values["script"]))
     if values.get("time") and not values.get("log_date_format"):
         values["log_date_format"] = "YYYY-MM-DDTHH:mm:ss"
-    if values.get("exec_mode") == "cluster_mode":
+    if values.get("exec_mode") == "cluster_mode":  # support.WARNED's exec_mode
         warnings.append(CLUSTER_WARNING)
         values["exec_mode"] = "fork_mode"
-    return AppSpec.from_dict(values, where=label)
+    spec = AppSpec(**values)
+    checked = validation_errors(spec, label)
+    errors += checked
+    bad |= {name for name in values if any(f"field '{name}'" in line for line in checked)}
+    warnings += support.unsupported_warnings(values, _defaults(), label, spec.name)
+    return Built(spec, errors, bad)
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return AppSpec(script="-").to_dict()
 
 
 CLUSTER_WARNING = ("exec_mode 'cluster' is Node-only (it shares a port between Node workers); "
@@ -214,7 +245,10 @@ def _take(key: str, value: Any, label: str, values: dict[str, Any],
     if key.startswith("env_"):
         profiles[key[4:]] = _env(value, f"{label}: field '{key}'")
         return
-    if key in IGNORED_KEYS:
+    if key in support.IGNORED_KEYS:
+        warning = support.ignored_key_warning(key, value, label)
+        if warning:
+            warnings.append(warning)
         return
     canonical = canonical_key(key)
     if canonical not in COERCE:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pm.config.attributes import build_spec
+from pm.config.attributes import build_spec, collect_spec
 from pm.config.command import resolve_command
 from pm.config.readers import STDIN, apps_of, read_file  # noqa: F401 (STDIN: for importers)
 from pm.config.spec import AppSpec
@@ -65,14 +65,16 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     errors: list[str] = []
     for index, raw in enumerate(raw_apps):
         label = app_label(path, index, raw)
-        try:
-            spec = build_spec(raw, label, base_dir, env_name, overrides or {}, loaded.warnings)
-            if check_scripts:
-                check_runnable(spec, label)
-        except ConfigError as exc:
-            errors.append(exc.message)
-            continue
-        loaded.specs.append(spec)
+        built = collect_spec(raw, label, base_dir, env_name, overrides or {}, loaded.warnings)
+        errors += built.errors
+        if built.spec is not None and check_scripts and not built.bad_fields & _COMMAND_FIELDS:
+            try:  # the command of an app with other bad fields is checked too: one round
+                check_runnable(built.spec, label)
+            except ConfigError as exc:
+                errors.append(exc.message)
+                continue
+        if built.spec is not None and not built.errors:
+            loaded.specs.append(built.spec)
     errors = [line for error in errors for line in error.splitlines()]
     if errors:
         count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
@@ -90,6 +92,10 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
         if not loaded.specs:
             raise ConfigError(f"{path}: no app named {', '.join(only)}")
     return loaded
+
+
+#: Fields the command is resolved from: when one was refused, check_runnable would only guess.
+_COMMAND_FIELDS = frozenset({"script", "interpreter", "interpreter_args", "cwd", "env"})
 
 
 def _deploy_env(data: Any, env_name: str | None) -> dict[str, Any]:
@@ -137,11 +143,16 @@ def plan_start(targets: list[str], overrides: dict[str, Any], script_args: list[
     """PM2's reading of start targets: config file, known app (restart), or script/command."""
     plan = StartPlan()
     cwd = os.getcwd()
+    errors: list[str] = []
     for target in targets:
         if is_config_file(target) and not os.path.exists(target):
             raise ConfigError(f"File {target} not found (run `pm init` to write a sample)")
         if is_ecosystem_source(target):
-            loaded = load_file(target, env_name, only, overrides)
+            try:
+                loaded = load_file(target, env_name, only, overrides)
+            except ConfigError as exc:
+                errors.append(exc.message)
+                continue
             plan.file_specs += loaded.specs
             plan.warnings += loaded.warnings
         elif _looks_like_app_ref(target, cwd) and is_known(target):
@@ -150,8 +161,13 @@ def plan_start(targets: list[str], overrides: dict[str, Any], script_args: list[
             raw = {"script": target, **overrides}
             if script_args:
                 raw["args"] = script_args
-            plan.specs.append(build_spec(raw, f"pm start {target}", cwd, env_name, {},
-                                         plan.warnings))
+            try:
+                plan.specs.append(build_spec(raw, f"pm start {target}", cwd, env_name, {},
+                                             plan.warnings))
+            except ConfigError as exc:  # every target's problems in one report
+                errors.append(exc.message)
+    if errors:
+        raise ConfigError("\n".join(errors))
     if len(plan.specs) + len(plan.file_specs) > 1 and "name" in overrides:
         raise ConfigError("--name applies to one app; start the apps one by one to name them")
     return plan
