@@ -53,8 +53,9 @@ def start_options(func: Any) -> Any:
         click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file."),
         click.option("--only", help="Only these apps of the ecosystem file (a,b)."),
         click.option("-f", "--force", is_flag=True, help="Start even if already running."),
-        click.option("-a", "--update-env", is_flag=True, help="Update the environment on restart."),
-        click.option("-x", "force_fork", is_flag=True, help="Force fork mode."),
+        click.option("-a", "--update-env", is_flag=True, callback=_warn_update_env,
+                     help="Accepted as in PM2; no effect on pm start (use pm restart -a)."),
+        click.option("-x", "force_fork", is_flag=True, help="Force fork mode (pm's only mode)."),
         click.option("--no-vizion", "no_vizion", is_flag=True,
                      help="Report vizion: false (pm reads no version-control metadata)."),
         # PM2.io switches that turn its Node instrumentation off: pm has none, so what they
@@ -67,6 +68,44 @@ def start_options(func: Any) -> Any:
         func = option(func)
     return func
 
+
+def _warn_update_env(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """`pm start -a` is accepted and does nothing, so say so (FLAGS_WITHOUT_ATTRIBUTE)."""
+    if value:
+        from pm.cli import render
+
+        click.echo(render.warn("pm start: '--update-env' has no effect on pm start in pm; "
+                               "known apps start again with the environment they were saved "
+                               "with (use pm restart <app> --update-env)"), err=True)
+    return value
+
+
+#: Start flags (click parameter names) that set no attribute, with what pm does with them.
+#: tests/test_no_silent_option.py checks every flag is here or in FLAG_ATTRIBUTES.
+FLAGS_WITHOUT_ATTRIBUTE = {
+    "env_name": "selects the env_<name> profile of an ecosystem file (read by plan_start)",
+    "only": "selects apps of an ecosystem file (read by plan_start)",
+    "force": "sent with the start request: the daemon starts a script that already runs",
+    "silent": "read by the start command: prints nothing on success",
+    "update_env": "warned when used: no effect on pm start (_warn_update_env)",
+    "force_fork": "always true: pm runs every app in fork mode",
+    "no_pm2io": "always true: pm has no PM2.io instrumentation to turn off",
+}
+
+#: Start flags (click parameter names) -> the attribute each sets (see pm.config.support).
+FLAG_ATTRIBUTES = {
+    **{name: name for name in ("name", "interpreter", "interpreter_args", "cwd", "namespace",
+                               "instances", "restart_delay", "exp_backoff_restart_delay",
+                               "max_restarts", "min_uptime", "kill_timeout",
+                               "max_memory_restart", "cron_restart", "out_file", "error_file",
+                               "log_file", "pid_file", "merge_logs", "log_type",
+                               "log_date_format", "time", "disable_logs", "watch",
+                               "ignore_watch", "listen_timeout", "wait_ready",
+                               "shutdown_with_message", "uid", "gid", "stop_exit_codes",
+                               "filter_env", "watch_delay")},
+    "no_autorestart": "autorestart", "no_autostart": "autostart", "no_treekill": "treekill",
+    "no_vizion": "vizion",
+}
 
 #: CLI flag -> ecosystem attribute, for flags whose value passes through unchanged.
 _PASS_THROUGH = ("name", "interpreter", "interpreter_args", "cwd", "namespace", "instances",
