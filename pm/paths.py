@@ -181,7 +181,7 @@ class Home:
                 "choose a shorter PM_HOME"
             )
 
-    def check_owner(self) -> None:
+    def check_usable(self) -> None:
         """Refuse a home that is not a directory or belongs to another user (even for root:
         files root writes into a user's home would lock that user out of it, PM2's classic
         `sudo pm2` trap). A home that does not exist yet passes: ensure creates it."""
@@ -204,7 +204,7 @@ class Home:
         self.check_socket_length()
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.check_owner()
+            self.check_usable()
             for folder in (self.logs_dir, self.pids_dir):
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.root, 0o700)
@@ -237,11 +237,20 @@ def write_private(path: Path, data: bytes, durable: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: drop the partial temp file, and say which file
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc
+        raise
