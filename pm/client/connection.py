@@ -36,7 +36,7 @@ class Client:
         used (not a directory, another user's, read-only...) is one HomeError, never an
         OSError's traceback."""
         self.home.check_socket_length()
-        self.home.check_owner()
+        self.home.check_usable()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(str(self.home.socket))
