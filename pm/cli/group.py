@@ -3,6 +3,7 @@ pm lacks, and a --help that shows aliases and whole first sentences."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -106,6 +107,7 @@ class PMGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            refuse_unusable_home(ctx)
             return super().invoke(ctx)
         except NoProcess as exc:  # PM2 warns, and exits 1
             click.echo(render.warn(exc.message), err=True)
@@ -116,10 +118,28 @@ class PMGroup(click.Group):
         except BrokenPipeError:
             quiet_broken_pipe()
         except OSError as exc:  # a file pm could not read or write: one line, no traceback
-            if exc.filename is None:
+            if exc.filename is None and exc.errno not in (errno.ENOSPC, errno.EDQUOT,
+                                                          errno.EROFS):
                 raise
             click.echo(render.error(os_error_message(exc)), err=True)
             sys.exit(1)
+
+
+#: Commands that never read or write PM_HOME: they run whatever the home is.
+HOME_FREE = frozenset({"completion", "init", "startup", "unstartup"})
+
+
+def refuse_unusable_home(ctx: click.Context) -> None:
+    """Before any command that uses PM_HOME: a home that is not a directory, or is another
+    user's, is refused with one line here, so no command reads it or writes into it (`pm set`
+    as root would otherwise leave a root-owned file in another user's home)."""
+    protected = getattr(ctx, "_protected_args", None)  # click >= 8.2; protected_args before
+    args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
+    if not args or "--help" in args or "-h" in args or ALIASES.get(args[0], args[0]) in HOME_FREE:
+        return
+    from pm.paths import Home
+
+    Home.from_env().check_usable()
 
 
 def os_error_message(exc: OSError) -> str:
@@ -130,6 +150,8 @@ def os_error_message(exc: OSError) -> str:
     from pm.paths import Home, home_error
 
     home = Home.from_env()
+    if exc.filename is None:  # a write that failed for want of space: the home's message
+        return home_error(home.root, exc).message
     path = Path(os.fsdecode(exc.filename)).absolute()
     if path == home.root or home.root in path.parents:
         return home_error(home.root, exc).message
