@@ -1,6 +1,7 @@
 """What the user wrote, checked and normalised: shared by the client and the daemon.
 
     spec.py        AppSpec: every ecosystem attribute, its type, PM2 default and normalisation
+    support.py     which attributes pm acts on, warns about, or honours by doing nothing else
     attributes.py  one app of a file (or of CLI flags) turned into an AppSpec
     readers.py     reading .json/.json5, .yaml/.yml and .config.js/.cjs/.mjs (through node)
     ecosystem.py   loading a file's apps (env profiles, --only) and planning `pm start <targets>`
