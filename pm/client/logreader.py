@@ -1,8 +1,8 @@
 """Reading and following log files for `pm logs` (client side; the daemon is not in the path).
 
 `Follower` tails one file by polling: it reads new bytes in chunks, hands out whole lines, and
-keeps following when the file is truncated (`pm flush`, copytruncate rotation) or replaced
-(rename rotation: it finishes the old file, then opens the new one from its start), and when
+keeps following when the file is replaced (rename rotation, `pm flush`: it finishes the old
+file, then opens the new one from its start) or truncated (copytruncate, `> file`), and when
 pm's lossless rotation cuts whole blocks off the front of a file it finds its place again
 instead of showing the file twice.
 """
@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 READ_SIZE = 1 << 20
 #: Bytes remembered before the read position, to recognise a file whose front was cut off.
 SIGNATURE = 64
+#: How long a replaced file is still read when the new one stays empty.
+RETIRE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,16 @@ def tail_lines(path: str, count: int) -> list[bytes]:
 
 
 class Follower:
-    """Follow one file from an offset, across truncation and rotation."""
+    """Follow one file from an offset, across truncation and rotation.
+
+    When the path names a new file (rename rotation, `pm flush`), the old one stays open as
+    `retired` until its writer is certainly done with it: the daemon renames a file and only
+    then reopens the path, so a last write can reach the old file just after the new one
+    appears. Each poll therefore reads the newest file first and the older ones after it, and
+    hands out the older bytes first: bytes found in a newer file were written after the writer
+    left the older one, so the older one read after them is complete. A retired file is closed
+    once a newer file has shown bytes, or after RETIRE_SECONDS.
+    """
 
     def __init__(self, path: str, from_end: bool = True) -> None:
         self.path = path
@@ -93,6 +105,7 @@ class Follower:
         self.inode: tuple[int, int] | None = None
         self.tail = b""
         self.recent = b""  # the last bytes read, to find our place after a collapse
+        self.retired: list[tuple[Any, float]] = []  # older files still read, oldest first
         self._open(from_end)
 
     def _open(self, from_end: bool) -> None:
@@ -109,40 +122,56 @@ class Follower:
             self.handle.seek(max(0, end - SIGNATURE))
             self.recent = self.handle.read(end - self.handle.tell())
 
-    def _read_all(self) -> bytes:
+    @staticmethod
+    def _read_all(handle: Any) -> bytes:
         chunks = []
         while True:
-            chunk = self.handle.read(READ_SIZE)
+            chunk = handle.read(READ_SIZE)
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
 
     def poll(self) -> list[bytes]:
         """Whole lines written since the last poll."""
-        if self.handle is None:
-            self._open(from_end=False)
-            if self.handle is None:
-                return []
-        data = self._read_all()
         try:
-            stat = os.stat(self.path)
-            current = (stat.st_dev, stat.st_ino)
+            stat: os.stat_result | None = os.stat(self.path)
         except OSError:
-            current = None
-        if current is not None and current != self.inode:
-            self.close()  # renamed away: finish the old file (done above), start the new one
+            stat = None
+        if stat is not None and (stat.st_dev, stat.st_ino) != self.inode:
+            if self.handle is not None:  # replaced: keep reading the old file until it is done
+                self.retired.append((self.handle, time.monotonic() + RETIRE_SECONDS))
             self._open(from_end=False)
-            if self.handle is not None:
-                data += self._read_all()
-        elif current is not None and stat.st_size < self.handle.tell():
-            self.handle.seek(self._after_collapse(stat.st_size, stat.st_blksize or 4096))
-            data += self._read_all()  # from 0 when truncated (flush or copytruncate)
+        newest = b""
+        if self.handle is not None:
+            if stat is not None and stat.st_size < self.handle.tell():
+                # truncated in place (copytruncate, `> file`) or cut at the front (collapse)
+                self.handle.seek(self._after_collapse(stat.st_size, stat.st_blksize or 4096))
+            newest = self._read_all(self.handle)
+        newer_written = self.handle is not None and self.handle.tell() > 0
+        data = self._drain_retired(newer_written) + newest if self.retired else newest
         if data:
             self.recent = (self.recent + data)[-SIGNATURE:]
         data = self.tail + data
         cut = data.rfind(b"\n") + 1
         self.tail = data[cut:]
         return data[:cut].split(b"\n")[:-1] if cut else []
+
+    def _drain_retired(self, newer_written: bool) -> bytes:
+        """The rest of every retired file, newest first read, oldest first returned; a file is
+        closed once a newer one holds bytes (then it gets no more) or its time is up."""
+        parts: list[bytes] = []
+        now = time.monotonic()
+        kept: list[tuple[Any, float]] = []
+        for handle, until in reversed(self.retired):
+            parts.append(self._read_all(handle))
+            written = handle.tell() > 0
+            if newer_written or now >= until:
+                handle.close()
+            else:
+                kept.append((handle, until))
+            newer_written = newer_written or written
+        self.retired = kept[::-1]
+        return b"".join(reversed(parts))
 
     def _after_collapse(self, size: int, block: int) -> int:
         """Where our old position is now if whole blocks were cut off the front; else 0."""
@@ -160,6 +189,9 @@ class Follower:
         return 0
 
     def close(self) -> None:
+        for handle, _ in self.retired:
+            handle.close()
+        self.retired = []
         if self.handle is not None:
             self.handle.close()
             self.handle = None
