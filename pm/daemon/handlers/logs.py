@@ -6,7 +6,7 @@ import logging
 import os
 from typing import Any
 
-from pm.daemon.output import logpipe
+from pm.daemon.output import logpipe, logtargets
 from pm.daemon.output import rotation as logrotate
 from pm.daemon.core.app import App
 from pm.daemon.handlers.context import Context, Handler, selected
@@ -31,7 +31,7 @@ def _selected(ctx: Context, args: dict[str, Any]) -> tuple[list[App], bool]:
 
 
 async def flush(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
-    """Truncate the apps' log files; without a target pm.log too (PM2)."""
+    """Empty the apps' log files; without a target pm.log too (PM2)."""
     apps, everything = _selected(ctx, args)
     files = _app_files(apps)
     if everything:
@@ -39,12 +39,27 @@ async def flush(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     flushed = []
     for path in files:
         try:
-            os.truncate(path, 0)
+            _empty(path)
             flushed.append(path)
         except FileNotFoundError:
             continue
     log.info("Logs flushed (%d files)", len(flushed))
     return {"files": flushed}
+
+
+def _empty(path: str) -> None:
+    """Leave an empty file at path without taking a byte from a `pm logs` following it.
+
+    A file the daemon writes is renamed aside, the path reopened (a new, empty file) and the
+    old name removed: a follower keeps the old file open, reads it to its end and then moves
+    to the new one (pm/client/logreader.py), whereas bytes written between its last read and
+    a truncate would be gone. Other files (pm.log, files an app writes itself) are truncated.
+    """
+    aside = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.flushed")
+    if logtargets.rotate_by_rename(path, aside):
+        os.unlink(aside)
+    else:
+        os.truncate(path, 0)
 
 
 def reload_logs() -> int:
