@@ -103,18 +103,18 @@ def test_scale_up_adds_a_row_and_action_errors_are_shown(clean_pm: PM, page: obj
     assert sorted(entry["pm_id"] for entry in pm.jlist()) == [0, 1]
     screenshot(page, "scaled")
     row(page, 1).locator('[data-action="scale-down"]').click()
-    expect(row(page, 1)).to_have_count(0, timeout=WAIT_MS)
-    row(page, 0).locator('[data-action="scale-down"]').click()  # the last one: refused
+    expect(row(page, 0)).to_have_count(0, timeout=WAIT_MS)  # the lowest id goes, as PM2
+    row(page, 1).locator('[data-action="scale-down"]').click()  # the last one: refused
     error = page.locator(".toast.error")  # type: ignore[attr-defined]
     expect(error).to_contain_text("use delete", timeout=WAIT_MS)
     screenshot(page, "error")
-    assert [entry["pm_id"] for entry in pm.jlist()] == [1]  # the lowest id went, as PM2
-    delete = row(page, 0).locator('[data-action="delete"]')
+    assert [entry["pm_id"] for entry in pm.jlist()] == [1]
+    delete = row(page, 1).locator('[data-action="delete"]')
     delete.click()
     expect(delete).to_have_text("Sure?")
     assert len(pm.jlist()) == 1  # the first click only arms the button
     delete.click()
-    expect(row(page, 0)).to_have_count(0, timeout=WAIT_MS)
+    expect(row(page, 1)).to_have_count(0, timeout=WAIT_MS)
     expect(page.locator("#empty")).to_be_visible()  # type: ignore[attr-defined]
     assert pm.jlist() == []
 
