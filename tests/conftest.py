@@ -122,7 +122,7 @@ class PM:
     def cleanup(self) -> None:
         """End the daemon and every app it ran, whatever state the test left them in."""
         pids: list[int] = []
-        daemon = self.daemon_pid()
+        daemon = self.daemon_pid() or _daemon_by_title(self.home)  # a moved pid file too
         if daemon:
             try:
                 pids = [e["pid"] for e in self.jlist() if e["pid"]]
@@ -142,6 +142,20 @@ class PM:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
                     pass
+
+
+def _daemon_by_title(home: Path) -> int | None:
+    """The daemon of this home found by its process title, for tests that move its pid file."""
+    title = f"pm: God Daemon ({home})".encode()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if handle.read().startswith(title) and pid_alive(int(entry)):
+                        return int(entry)
+            except OSError:
+                continue
+    return None
 
 
 def _tree(pid: int) -> list[int]:

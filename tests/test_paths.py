@@ -33,12 +33,15 @@ def test_a_daemon_writes_its_pid_and_the_app_logs_where_overridden(pm: PM) -> No
     elsewhere = pm.workdir / "elsewhere"
     env = dict(pm.env, PM_PID_FILE_PATH=str(elsewhere / "daemon.pid"),
                PM_DEFAULT_LOG_PATH=str(elsewhere / "logs"))
-    pm.run("start", str(APPS / "ticker.py"), "--name", "tick", "--interpreter", sys.executable,
-           "-s", env=env)
-    pid = int(wait_for(lambda: (elsewhere / "daemon.pid").exists()
-                       and (elsewhere / "daemon.pid").read_text(), message="pid file"))
-    title = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-    assert title.startswith(f"pm: God Daemon ({pm.home})")  # the daemon of this home
-    wait_for(lambda: (elsewhere / "logs" / "tick-out.log").exists(), message="out log")
-    assert not (pm.home / "pm.pid").exists() and not (pm.home / "logs" / "tick-out.log").exists()
-    pm.run("kill", env=env)
+    try:
+        pm.run("start", str(APPS / "ticker.py"), "--name", "tick", "--interpreter",
+               sys.executable, "-s", env=env)
+        pid = int(wait_for(lambda: (elsewhere / "daemon.pid").exists()
+                           and (elsewhere / "daemon.pid").read_text(), message="pid file"))
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        assert title.startswith(f"pm: God Daemon ({pm.home})")  # the daemon of this home
+        wait_for(lambda: (elsewhere / "logs" / "tick-out.log").exists(), message="out log")
+        assert not (pm.home / "pm.pid").exists()
+        assert not (pm.home / "logs" / "tick-out.log").exists()
+    finally:
+        pm.run("kill", env=env, check=False)
