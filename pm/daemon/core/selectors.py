@@ -17,12 +17,10 @@ from pm.errors import BadRequest, NotFound
 def select(apps: Iterable[App], targets: Iterable[str | int], cwd: str | None = None) -> list[App]:
     """Apps matching any target, in pm_id order; NotFound if a target matches none. A relative
     script path is read against cwd, the caller's working directory."""
-    table = list(apps)
-    chosen: dict[int, App] = {}
-    for target in targets:
-        for app in _select_one(table, str(target), cwd):
-            chosen[app.pm_id] = app
-    return [chosen[pm_id] for pm_id in sorted(chosen)]
+    chosen, missing = select_until_unknown(apps, targets, cwd)
+    if missing is not None:
+        raise missing
+    return sorted(chosen, key=lambda app: app.pm_id)
 
 
 def select_until_unknown(apps: Iterable[App], targets: Iterable[str | int],
