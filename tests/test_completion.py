@@ -76,6 +76,13 @@ def test_install_for_bash_is_idempotent(pm: PM) -> None:
     assert bad.returncode != 0 and "--shell" in bad.stderr
 
 
+def test_printing_without_shell_gives_the_bash_script(pm: PM) -> None:
+    """cron, CI and `env -i` have no $SHELL: printing still works (bash, as `pm2 completion`)."""
+    env = {key: value for key, value in pm.env.items() if key != "SHELL"}
+    printed = pm.run("completion", env=env).stdout
+    assert printed == (ROOT / "completions" / "pm.bash").read_text()
+
+
 @pytest.mark.parametrize("shell", [pytest.param(shell, marks=pytest.mark.needs("tmux", shell))
                                    for shell in ("bash", "zsh", "fish")])
 def test_tab_completion_in_a_real_interactive_shell(pm: PM, shell: str) -> None:

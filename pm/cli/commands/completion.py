@@ -88,8 +88,11 @@ def script_for(shell: str) -> str:
     return source
 
 
-def detect_shell() -> str:
+def detect_shell(fallback: str | None = None) -> str:
+    """The user's shell from $SHELL; `fallback` (else an error) when $SHELL names none we know."""
     shell = Path(os.environ.get("SHELL", "")).name
+    if shell not in SHELLS and fallback is not None:
+        return fallback
     if shell not in SHELLS:
         raise click.ClickException(
             f"cannot tell your shell from SHELL={os.environ.get('SHELL', '')!r}; "
@@ -140,4 +143,6 @@ def completion(action: str | None, shell: str | None) -> None:
         if rc is not None:
             click.echo(f"[PM] {rc} now loads it; open a new shell to use it")
         return
-    click.echo(script_for(action or shell or detect_shell()), nl=False)
+    # Printing never fails on an unknown $SHELL (cron, CI, `env -i`): like `pm2 completion`, it
+    # prints the bash script; `install` still needs to know the shell, since it edits its rc file.
+    click.echo(script_for(action or shell or detect_shell(fallback="bash")), nl=False)
