@@ -232,7 +232,14 @@ def play(tmp_path: Path, scenario: Callable[[Rig], Awaitable[None]]) -> None:
     clock = FakeClock()
     spawner = FakeSpawner(clock)
     sup = Supervisor(Home(tmp_path / "home"), clock=clock, spawn=spawner)
-    asyncio.run(scenario(Rig(tmp_path, clock, spawner, sup)))
+
+    async def scenario_then_close() -> None:
+        await scenario(Rig(tmp_path, clock, spawner, sup))
+        for app in sup.apps.values():  # the real notify sockets of wait_ready apps
+            if app.channels is not None:
+                app.channels.close()
+
+    asyncio.run(scenario_then_close())
 
 
 @pytest.fixture(autouse=True)
@@ -451,5 +458,115 @@ def test_the_policy_is_built_once_per_spec(tmp_path: Path) -> None:
         assert app.policy is not policy
         assert app.policy.restart_delay == 900
         assert app.policy is app.policy
+
+    play(tmp_path, scenario)
+
+
+# ---------------------------------------------------------------- readiness and reload
+
+
+async def say_ready(rig: Rig, heard: Callable[[], bool]) -> None:
+    """The last launched process sends READY=1 to its notify socket (a real datagram socket);
+    returns once heard() says the supervisor took it (the loop reads it on a later turn)."""
+    import socket
+
+    address = rig.spawner.launches[-1].env["NOTIFY_SOCKET"]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"STATUS=warming up\nREADY=1", address)
+    for _ in range(1000):
+        if heard():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("the supervisor did not take the ready datagram within 2 s")
+
+
+def test_wait_ready_app_is_launching_until_it_says_ready(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        app = await rig.start(wait_ready=True, listen_timeout=3000)
+        assert app.status == Status.LAUNCHING
+        await rig.clock.advance(2999)
+        assert app.status == Status.LAUNCHING
+        await say_ready(rig, lambda: app.status == Status.ONLINE)
+        await rig.clock.advance(10_000)  # the listen_timeout timer was cancelled
+        assert app.status == Status.ONLINE and rig.spawns == 1
+
+    play(tmp_path, scenario)
+
+
+def test_wait_ready_without_a_word_goes_online_at_listen_timeout(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        app = await rig.start(wait_ready=True, listen_timeout=3000)
+        waiter = asyncio.create_task(rig.sup.until_launched([app]))
+        await rig.clock.advance(2999)
+        assert app.status == Status.LAUNCHING and not waiter.done()
+        await rig.clock.advance(1)
+        assert app.status == Status.ONLINE and waiter.done()
+
+    play(tmp_path, scenario)
+
+
+def test_reload_stops_the_old_process_only_once_the_new_one_is_ready(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        app = await rig.start(wait_ready=True, listen_timeout=5000)
+        await say_ready(rig, lambda: app.status == Status.ONLINE)
+        old = rig.spawner.current
+        reload = asyncio.create_task(rig.sup.reload(app))
+        await rig.clock.advance(1000)
+        new = rig.spawner.current
+        assert new is not old and old.signals == [] and app.proc is old
+        await say_ready(rig, reload.done)
+        await reload
+        assert app.proc is new and app.status == Status.ONLINE
+        assert old.signals == [(signal.SIGINT, True)] and old.exited
+        assert app.counters.restart_time == 1 and new.signals == []
+
+    play(tmp_path, scenario)
+
+
+def test_reload_keeps_the_old_process_when_the_new_one_exits(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        from pm.errors import SpawnError
+
+        app = await rig.start(wait_ready=True, listen_timeout=5000)
+        await say_ready(rig, lambda: app.status == Status.ONLINE)
+        old = rig.spawner.current
+        reload = asyncio.create_task(rig.sup.reload(app))
+        await rig.clock.advance(100)
+        rig.spawner.current.exit(3)
+        with pytest.raises(SpawnError, match=r"exited \(code 3.*before it was ready.*kept"):
+            await reload
+        assert app.proc is old and app.status == Status.ONLINE and old.signals == []
+        assert app.counters.restart_time == 0
+
+    play(tmp_path, scenario)
+
+
+def test_reload_keeps_the_old_process_when_the_new_one_is_never_ready(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        from pm.errors import SpawnError
+
+        app = await rig.start(wait_ready=True, listen_timeout=2000)
+        await say_ready(rig, lambda: app.status == Status.ONLINE)
+        old = rig.spawner.current
+        reload = asyncio.create_task(rig.sup.reload(app))
+        await settle()
+        new = rig.spawner.current
+        await rig.clock.advance(2000)
+        with pytest.raises(SpawnError, match="not ready within 2000ms"):
+            await reload
+        assert new.signals == [(signal.SIGINT, True)] and new.exited
+        assert app.proc is old and old.signals == [] and app.status == Status.ONLINE
+
+    play(tmp_path, scenario)
+
+
+def test_reload_of_an_app_without_readiness_is_a_restart(tmp_path: Path) -> None:
+    async def scenario(rig: Rig) -> None:
+        app = await rig.start()
+        old = rig.spawner.current
+        await rig.sup.reload(app)
+        assert old.signals == [(signal.SIGINT, True)]
+        assert app.proc is rig.spawner.current is not old
+        assert app.counters.restart_time == 1
 
     play(tmp_path, scenario)

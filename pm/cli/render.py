@@ -63,7 +63,7 @@ def row(entry: dict[str, Any], now_ms: float | None = None) -> dict[str, str]:
         "pid": str(entry.get("pid") or (0 if online else "N/A")),
         "uptime": human_duration(now_ms - env.get("pm_uptime", now_ms)) if online else "0",
         "↺": str(env.get("restart_time", 0)),
-        "status": status,
+        "status": f"{status} ({env['health']})" if online and env.get("health") else status,
         "cpu": f"{monit.get('cpu', 0):g}%",
         "mem": human_bytes(monit.get("memory", 0)),
         "user": str(env.get("username", "")),
@@ -86,8 +86,11 @@ def pad(text: str, columns: int) -> str:
 def _style(column: str, text: str, padded: str) -> str:
     if column == "id":
         return click.style(text, fg="cyan", bold=True) + padded[len(text):]
-    if column == "status":
-        return click.style(text, fg=STATUS_COLOURS.get(text), bold=True) + padded[len(text):]
+    if column == "status":  # "online (unhealthy)": coloured by the status, the health in words
+        colour = STATUS_COLOURS.get(text.split(" ")[0])
+        if text.endswith("(unhealthy)"):
+            colour = "red"
+        return click.style(text, fg=colour, bold=True) + padded[len(text):]
     if column == "mode":
         return click.style(text, reverse=True, bold=True) + padded[len(text):]
     if column == "user":
@@ -135,6 +138,26 @@ def key_values(pairs: Sequence[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def _health_check_text(check: dict[str, Any] | None) -> str:
+    """`http http://127.0.0.1:8000/health every 10000ms (timeout 2000ms, 3 retries, restart)`."""
+    if not check:
+        return "N/A"
+    kind = next((kind for kind in ("http", "tcp", "cmd") if kind in check), "?")
+    return (f"{kind} {check.get(kind)} every {check.get('interval')}ms (timeout "
+            f"{check.get('timeout')}ms, {check.get('retries')} retries, {check.get('action')})")
+
+
+def _health_text(env: dict[str, Any]) -> str:
+    if not env.get("health"):
+        return "N/A"
+    text = str(env["health"])
+    if env.get("health_failures"):
+        text += f", {env['health_failures']} failed in a row"
+    if env.get("health_output"):
+        text += f": {env['health_output']}"
+    return text
+
+
 def describe(entry: dict[str, Any]) -> str:
     env = entry.get("pm2_env", {})
     online = env.get("status") == "online"
@@ -163,6 +186,11 @@ def describe(entry: dict[str, Any]) -> str:
         ("cpu", f"{(entry.get('monit') or {}).get('cpu', 0):g}%"),
         ("memory", human_bytes((entry.get("monit") or {}).get("memory", 0))),
         ("watch & reload", "✔" if env.get("watch") else "✘"),
+        ("listen", ", ".join(env.get("listen") or []) or "N/A"),
+        ("wait ready", f"✔ (listen timeout {env.get('listen_timeout')}ms)"
+         if env.get("wait_ready") else "✘"),
+        ("health check", _health_check_text(env.get("health_check"))),
+        ("health", _health_text(env)),
         ("max memory restart", human_bytes(env["max_memory_restart"])
          if env.get("max_memory_restart") else "N/A"),
         ("cron restart", str(env.get("cron_restart") or "N/A")),

@@ -152,7 +152,7 @@ def _notify_socket(run_dir: Path, pm_id: int) -> tuple[socket.socket, str]:
             address = f"@pm-{os.urandom(6).hex()}-{name}"
             sock.bind("\0" + address[1:])
             return sock, address
-        run_dir.mkdir(mode=0o700, exist_ok=True)
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         _unlink(str(path))
         sock.bind(str(path))  # reachable only through run/ (0700) in the home (0700)
         os.chmod(path, 0o600)
