@@ -136,3 +136,25 @@ def test_reload_of_a_plain_app_is_a_restart(pm: PM) -> None:
     entry = pm.app("tick")
     assert entry["pid"] != old and entry["pm2_env"]["restart_time"] == 1
     assert not pid_alive(old)
+
+
+def test_handed_over_socket_survives_a_daemon_sigkill(pm: PM) -> None:
+    import os
+    import signal
+
+    port = free_port()
+    pm.run("start", str(write_eco(pm, port)))
+    pm.wait_state_saved()
+    daemon = pm.daemon_pid()
+    assert daemon is not None
+    with Load(port) as load:
+        os.kill(daemon, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(daemon), 10, message="the daemon to die")
+        before = {entry["pid"] for entry in pm.jlist()}  # a new daemon re-adopts the apps
+        pm.run("reload", "web")
+        after = {entry["pid"] for entry in pm.jlist()}
+        wait_for(lambda: load.answers > 50, 10, message="answers after the reload")
+    assert load.failures == [], load.failures[:5]
+    assert len(after) == 2 and not after & before
+    log = (pm.home / "pm.log").read_text()
+    assert f"Took over the socket of 127.0.0.1:{port}" in log
