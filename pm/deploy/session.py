@@ -126,8 +126,8 @@ def run_on_hosts(hosts: Sequence[str], job: Callable[[HostSession], None],
         except Exception as exc:  # noqa: BLE001 (a bug: raised again in the caller's thread)
             crashes.append(exc)
 
-    threads = [threading.Thread(target=work, args=(host,), name=f"deploy {host}")
-               for host in hosts]
+    threads = [threading.Thread(target=work, args=(host,), name=f"deploy {host}", daemon=True)
+               for host in hosts]  # daemon: Ctrl-C (which the ssh children get too) exits
     for thread in threads:
         thread.start()
     for thread in threads:

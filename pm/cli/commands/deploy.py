@@ -55,8 +55,9 @@ def deploy(ctx: click.Context, file_or_env: str, words: tuple[str, ...], force: 
     file = os.path.abspath(file)
     base_dir = os.path.dirname(file)
     warnings: list[str] = []
-    target = _with_default_post_deploy(read_target(read_file(file), file, env_name, warnings),
-                                       file)
+    target = read_target(read_file(file), file, env_name, warnings)
+    if action.deploys:
+        target = _with_default_post_deploy(target, file)
     for warning in warnings:
         click.echo(render.warn(warning), err=True)
     if action.checks_local_changes and not force:
