@@ -27,11 +27,12 @@ class Action:
 
     @property
     def deploys(self) -> bool:
-        """Deploys a release (and so runs pre-deploy-local and the local-changes check)."""
+        """Deploys a release, so pre-deploy-local runs first (PM2 runs it for a revert too)."""
         return self.name in ("update", "ref", "revert")
 
     @property
     def checks_local_changes(self) -> bool:
+        """Refused with uncommitted, staged or unpushed local changes (PM2: not revert)."""
         return self.name in ("update", "ref")
 
 
