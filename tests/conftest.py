@@ -200,12 +200,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs(*tools): the programs on PATH a test needs")
 
 
+#: Where daemons such as sshd live: often not on a user's PATH.
+SYSTEM_BIN = "/usr/local/sbin:/usr/sbin:/sbin"
+
+
+def find_program(name: str) -> str | None:
+    """A program on PATH, or in the system's sbin folders."""
+    return shutil.which(name) or shutil.which(name, path=SYSTEM_BIN)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """`@pytest.mark.needs("node", ...)`: skip where a program is missing, but fail under CI
     (CI=true), whose .ci/run installs every one of them: a broken install must not turn into
     a quiet skip."""
     for marker in item.iter_markers("needs"):
-        missing = [tool for tool in marker.args if shutil.which(tool) is None]
+        missing = [tool for tool in marker.args if find_program(tool) is None]
         if missing and os.environ.get("CI") == "true":
             pytest.fail(f"{', '.join(missing)} not on PATH under CI: .ci/run installs it")
         if missing:

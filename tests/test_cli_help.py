@@ -97,5 +97,6 @@ def test_every_pm2_command_exists_or_says_what_to_use_instead() -> None:
         assert result.exit_code == 1 and len(lines) == 1, (name, result.output)
         assert lines[0].startswith("[PM][ERROR] ") and "No such command" not in lines[0], name
         answered.append(name)
-    assert "link" in answered and "install" in answered and "deploy" in answered
-    assert not set(answered) & {"conf", "config", "unset", "multiset", "report", "dashboard"}
+    assert "link" in answered and "install" in answered and "serve" in answered
+    assert not set(answered) & {"conf", "config", "unset", "multiset", "report", "dashboard",
+                                "deploy"}

@@ -88,13 +88,16 @@ def test_legacy_pm2_key_and_single_object_apps(tmp_path: Path) -> None:
     assert [s.name for s in load_file(str(tmp_path / "b.json")).specs] == ["solo"]
 
 
-def test_deploy_and_static_are_reported_not_dropped(tmp_path: Path) -> None:
+def test_static_is_reported_and_deploy_is_left_to_pm_deploy(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
     (tmp_path / "e.json").write_text(
         '{"apps": [{"script": "w.py"}], "deploy": {"prod": {"user": "x"}}, "static": []}')
     warnings = load_file(str(tmp_path / "e.json")).warnings
-    assert any("'deploy'" in w and "not supported" in w for w in warnings)
+    assert not any("deploy" in w for w in warnings)
     assert any("'static'" in w and "not supported" in w for w in warnings)
+    (tmp_path / "d.json").write_text('{"deploy": {"prod": {"user": "x"}}}')
+    with pytest.raises(ConfigError, match="no 'apps' to start"):
+        load_file(str(tmp_path / "d.json"))
 
 
 def test_env_of_the_deploy_target_is_the_lowest_layer_with_env(tmp_path: Path) -> None:

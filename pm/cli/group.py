@@ -55,6 +55,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "multiset": "pm.cli.commands.settings:multiset_cmd",
     "report": "pm.cli.commands.report:report",
     "web": "pm.cli.commands.web:web",
+    "deploy": "pm.cli.commands.deploy:deploy",
 }
 
 
@@ -126,7 +127,7 @@ class PMGroup(click.Group):
 
 
 #: Commands that never read or write PM_HOME: they run whatever the home is.
-HOME_FREE = frozenset({"completion", "init", "startup", "unstartup"})
+HOME_FREE = frozenset({"completion", "init", "startup", "unstartup", "deploy"})
 
 
 def refuse_unusable_home(ctx: click.Context) -> None:

@@ -18,10 +18,11 @@ from pm.errors import ConfigError
 
 #: Top-level keys PM2 reads besides the apps; pm reports them instead of dropping them silently.
 UNSUPPORTED_SECTIONS = {
-    "deploy": "'deploy' (pm2 deploy) is not supported by pm; of the section only "
-              "deploy.<env>.env is used, under the apps' env, with --env <env>",
     "static": "'static' (static file servers) is not supported by pm; the section was read and ignored",
 }
+
+#: Top-level keys that are not apps: `deploy` is read by `pm deploy` (and its env by --env).
+OTHER_SECTIONS = frozenset({"deploy", *UNSUPPORTED_SECTIONS})
 
 #: Evaluates a JS config the way PM2 loads it (require, then import() for ES modules) and
 #: prints the exported object as JSON. The config path is argv[1].
@@ -183,7 +184,7 @@ def apps_of(data: Any, path: str, warnings: list[str] | None = None) -> list[dic
                 warnings.append(f"{path}: {message}")
         if "apps" in data or "pm2" in data:
             data = data["apps"] if "apps" in data else data["pm2"]
-        elif "script" not in data and any(key in data for key in UNSUPPORTED_SECTIONS):
+        elif "script" not in data and any(key in data for key in OTHER_SECTIONS):
             raise ConfigError(f"{path}: no 'apps' to start (only {', '.join(sorted(data))})")
     if isinstance(data, dict):
         data = [data]

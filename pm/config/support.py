@@ -97,10 +97,9 @@ IGNORED_WARNED: dict[str, str] = {
     "trace": "pm has no PM2.io tracing",
     "deep_monitoring": "pm has no PM2.io monitoring",
     "io": "pm has no PM2.io connection",
-    "execute_command": "pm has no deploy command",
-    "post_update": "pm has no deploy command",
-    "ref": "pm has no deploy command",
-    "repo": "pm has no deploy command",
+    "post_update": "PM2 runs it after `pm2 pull` or a PM2.io update; pm has neither",
+    "ref": "deploy settings go in the file's deploy section, read by `pm deploy`",
+    "repo": "deploy settings go in the file's deploy section, read by `pm deploy`",
 }
 
 #: Keys PM2 accepts that pm does not store, silent, with the reason.
@@ -117,6 +116,7 @@ IGNORED_SILENT: dict[str, str] = {
     "km_link": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
     "vizion_running": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
     "node_version": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
+    "execute_command": "PM2 only turns it into fork mode, the one mode pm runs apps in",
     "exec_mode_override": "PM2 runtime state found in PM2 dumps, not a setting",
     "min_uptime_ms": "PM2 runtime state found in PM2 dumps (min_uptime is the setting)",
     "force_exec": "PM2 runtime state found in PM2 dumps, not a setting",

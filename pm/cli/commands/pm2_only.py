@@ -29,7 +29,6 @@ INSTEAD: dict[str, str] = {
         "module:uninstall", "package", "publish", "module:publish", "autoinstall")},
     "logrotate": "pm rotates its logs itself (no system logrotate file needed): "
                  "`pm set logrotate:<key> <value>`",
-    "deploy": "pm has no `deploy` yet: the ecosystem's deploy section is read and ignored",
     "serve": "pm serves no static files; run a server as an app, e.g. "
              "`pm start \"python3 -m http.server 8080\" --name static`",
     "expose": "pm serves no static files; run a server as an app, e.g. "
