@@ -34,7 +34,7 @@ ARGS: dict[str, list[str]] = {
     "sendSignal": ["SIGUSR2", "x"], "set": ["a", "b"], "start": ["/bin/true"],
     "startOrGracefulReload": ["eco.json"], "startOrReload": ["eco.json"],
     "startOrRestart": ["eco.json"], "stop": ["x"], "unset": ["a"], "get": ["a"],
-    "logs": ["x", "--nostream"], "flush": ["x"],
+    "logs": ["x", "--nostream"], "flush": ["x"], "deploy": ["eco.json"],
 }
 
 #: Commands that need no home at all, so they may succeed whatever PM_HOME is, and why.
@@ -44,6 +44,8 @@ NO_HOME_NEEDED = {
     "startup": "writes a systemd unit (here into --unit-dir); the unit names PM_HOME, and the "
                "daemon it starts at boot reports a bad home then",
     "unstartup": "removes that unit; nothing in PM_HOME",
+    "deploy": "works on remote hosts over ssh; `pm deploy <file>` with no environment prints "
+              "its help (a post-deploy hook's pm runs on the host, with that host's home)",
 }
 
 #: Commands that only read PM_HOME (or ask a running daemon), never create or write it. On a

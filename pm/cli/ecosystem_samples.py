@@ -17,6 +17,11 @@ module.exports = {
       min_uptime: "1s",
       restart_delay: 0,            // ms to wait before an automatic restart
       max_memory_restart: "300M",
+      // Zero-downtime reloads (pm additions; see docs/zero-downtime.md):
+      // listen: "127.0.0.1:8000",  // pm binds it and hands it to every instance as fd 3
+      // wait_ready: true,          // online once the app sends READY=1 on NOTIFY_SOCKET
+      // listen_timeout: 3000,      // ...or after this many ms without a word
+      // health_check: { http: "http://127.0.0.1:8000/health", interval: "10s", retries: 3 },
       env: {                       // always applied
         APP_ENV: "development",
       },
@@ -62,6 +67,11 @@ apps:
     min_uptime: 1s
     restart_delay: 0         # ms to wait before an automatic restart
     max_memory_restart: 300M
+    # Zero-downtime reloads (pm additions; see docs/zero-downtime.md):
+    # listen: 127.0.0.1:8000   # pm binds it and hands it to every instance as fd 3
+    # wait_ready: true         # online once the app sends READY=1 on NOTIFY_SOCKET
+    # listen_timeout: 3000     # ...or after this many ms without a word
+    # health_check: {http: "http://127.0.0.1:8000/health", interval: 10s, retries: 3}
     env:                     # always applied
       APP_ENV: development
     env_production:          # applied with --env production
