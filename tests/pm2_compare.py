@@ -59,10 +59,12 @@ FIELDS: list[tuple[str, str]] = [
 KNOWN_DIFFERENCES = (".pm_out_log_path", ".pm_err_log_path")
 KNOWN_APPS = ("quiet[",)
 
-#: Child-env keys that are PM2 plumbing (Node IPC, PM2 internals) or differ by home name.
+#: Child-env keys that are plumbing (Node IPC, PM2 internals, pm's notify socket for
+#: wait_ready and its handed-over sockets) or differ by home name.
 ENV_SKIP = frozenset({
     "PM2_HOME", "PM_HOME", "PM2_USAGE", "PM2_JSON_PROCESSING", "PM2_INTERACTOR_PROCESSING",
-    "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "_", "OLDPWD", "PWD", "SHLVL",
+    "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID", "NOTIFY_SOCKET",
+    "LISTEN_FDS", "LISTEN_PID", "_", "OLDPWD", "PWD", "SHLVL",
 })
 
 

@@ -112,7 +112,18 @@ def test_env_of_the_deploy_target_is_the_lowest_layer_with_env(tmp_path: Path) -
     assert "C" not in plain.env
 
 
-def test_cluster_mode_is_accepted_and_runs_fork_with_one_warning(tmp_path: Path) -> None:
+def test_node_script_with_instances_is_clustered_as_under_pm2(tmp_path: Path) -> None:
+    (tmp_path / "w.js").write_text("")
+    (tmp_path / "e.json").write_text(
+        '[{"script": "w.js", "name": "a", "instances": 1},'
+        ' {"script": "w.js", "name": "b"},'
+        ' {"script": "w.js", "name": "c", "instances": 2, "exec_mode": "fork"}]')
+    loaded = load_file(str(tmp_path / "e.json"))
+    assert [spec.exec_mode for spec in loaded.specs] == ["cluster_mode", "fork_mode", "fork_mode"]
+    assert loaded.warnings == []
+
+
+def test_cluster_mode_off_node_runs_fork_with_one_warning(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
     (tmp_path / "e.json").write_text(
         '[{"script": "w.py", "name": "a", "exec_mode": "cluster", "instances": 2},'

@@ -220,10 +220,13 @@ def collect_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str |
     values.setdefault("name", default_name(values["script"]))
     if values.get("time") and not values.get("log_date_format"):
         values["log_date_format"] = "YYYY-MM-DDTHH:mm:ss"
-    if values.get("exec_mode") == "cluster_mode":  # support.WARNED's exec_mode
+    node = _runs_on_node(values)
+    if "exec_mode" not in values and "instances" in values and node:
+        values["exec_mode"] = "cluster_mode"  # PM2: a Node script given instances is clustered
+    if values.get("exec_mode") == "cluster_mode" and not node:  # support.WARNED's exec_mode
         warnings.append(CLUSTER_WARNING)
         values["exec_mode"] = "fork_mode"
-    if values.get("shutdown_with_message") and not _runs_on_node(values):
+    if values.get("shutdown_with_message") and not node:
         warnings.append(f"{label}: 'shutdown_with_message' needs a Node app (the 'shutdown' "
                         "message goes over Node's IPC channel); this app gets the kill signal")
     spec = AppSpec(**values)
@@ -240,7 +243,7 @@ def _defaults() -> dict[str, Any]:
 
 
 CLUSTER_WARNING = ("exec_mode 'cluster' is Node-only (it shares a port between Node workers); "
-                   "pm runs these apps in fork mode, one process per instance: give the app "
+                   "pm runs other apps in fork mode, one process per instance: give the app "
                    "'listen' to share a port between its instances")
 
 

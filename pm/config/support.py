@@ -28,6 +28,7 @@ USED: dict[str, str] = {
     "interpreter": "pm/config/command.py",
     "interpreter_args": "pm/config/command.py",
     "instances": "pm/daemon/core/supervisor.py",
+    "exec_mode": "pm/daemon/core/lifecycle.py",  # cluster: Node apps only (attributes.py warns)
     "env": "pm/daemon/core/app.py",
     "autorestart": "pm/daemon/core/policy.py",
     "autostart": "pm/daemon/core/supervisor.py",
@@ -80,8 +81,6 @@ WARNED: dict[str, tuple[Any, str]] = {
                                             "options); use watch, ignore_watch and watch_delay"),
     "force": (True, "has no effect in an app's settings in pm; pass -f to pm start to start "
                     "an app that already runs"),
-    "exec_mode": ("cluster", "'cluster' is Node-only (it shares a port between Node workers); "
-                             "pm runs these apps in fork mode, one process per instance"),
 }
 
 #: Attribute -> why its value needs no warning.

@@ -35,7 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
+    daemon_threads = False  # server_close() waits for the requests in flight
     block_on_close = True
 
 

@@ -15,7 +15,7 @@ from pm.config.command import is_node
 from pm.daemon.core.app import App
 from pm.daemon.core.listeners import launch_argv
 from pm.daemon.core.process import AppProcess, LaunchSpec, ProcessFactory
-from pm.daemon.core.readiness import Channels
+from pm.daemon.core.readiness import Channels, ShareSocket
 from pm.daemon.output import logfiles as logs
 
 log = logging.getLogger("pm")
@@ -25,16 +25,17 @@ Launched = tuple[AppProcess, logs.Outputs, Channels]
 
 
 def launch(app: App, home: str, spawn: ProcessFactory, run_first: bool,
-           listen_fds: tuple[int, ...] = ()) -> Launched | str:
+           listen_fds: tuple[int, ...] = (), share: ShareSocket | None = None) -> Launched | str:
     """Open the app's outputs and channels and start its process, handing it the sockets
-    listen_fds (at fd 3, 4, ...); on failure, why (nothing left open)."""
+    listen_fds (at fd 3, 4, ...), and with share, the sockets its Node cluster worker asks
+    for; on failure, why (nothing left open)."""
     try:
         outputs = logs.open_outputs(app.paths, app.spec, app.pm_id, app.unique_id)
     except OSError as exc:
         return f"cannot open log files: {exc}"
     try:
         channels = Channels.open(Path(home) / "run", app.pm_id, app.spec.wait_ready,
-                                 is_node(app.command.interpreter))
+                                 is_node(app.command.interpreter), share)
     except OSError as exc:
         outputs.close()
         outputs.close_child_ends()

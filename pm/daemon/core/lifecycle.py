@@ -8,6 +8,7 @@ drive the state machine with fakes (tests/test_supervisor.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from pm.daemon.core.launch import Launched, launch, remove_pid_file, write_pid_f
 from pm.daemon.core.listeners import Listeners
 from pm.daemon.core.policy import after_exit
 from pm.daemon.core.process import AppProcess, OSProcess, ProcessFactory, describe_exit
-from pm.daemon.core.readiness import Channels
+from pm.daemon.core.readiness import LISTENING, Channels
 from pm.daemon.core.termination import terminate
 from pm.errors import BadRequest, SpawnError
 from pm.paths import Home
@@ -107,7 +108,10 @@ class Lifecycle:
             fds = self.listeners.acquire(app.spec.listen, app.name)
         except BadRequest as exc:
             return exc.message
-        return launch(app, str(self.home.root), self.spawn_process, run_first, fds)
+        share = None
+        if app.spec.exec_mode == "cluster_mode":  # a Node cluster worker: pm is its primary
+            share = functools.partial(self.listeners.share, app_name=app.name)
+        return launch(app, str(self.home.root), self.spawn_process, run_first, fds, share)
 
     def _attach(self, app: App, proc: AppProcess, channels: Channels, ready: bool) -> None:
         """Make proc app's process: online when ready, else launching until it says it is
@@ -117,7 +121,7 @@ class Lifecycle:
         app.counters.pm_uptime = self.clock.now_ms()
         app.exit_code = None
         write_pid_file(app.paths.pid, proc.pid)
-        channels.listen(self.loop, lambda how: self.mark_ready(app, proc, how))
+        channels.listen(self.loop, lambda how: self._heard(app, proc, how))
         if ready:
             self._online(app)
             return
@@ -134,6 +138,12 @@ class Lifecycle:
         app.launched.set()
         log.info("App %s online", app.label())
         self._changed(app, "online")
+
+    def _heard(self, app: App, proc: AppProcess, how: str) -> None:
+        """A word from the app: ready (wait_ready), or a cluster worker's 'listening' (which
+        only a rolling reload waits for; PM2's wait_ready waits for 'ready' itself)."""
+        if how != LISTENING:
+            self.mark_ready(app, proc, how)
 
     def mark_ready(self, app: App, proc: AppProcess, how: str | None) -> None:
         """The app said it is ready (how), or listen_timeout ran out (None): online, as PM2."""
@@ -161,7 +171,7 @@ class Lifecycle:
         app.status = Status.ONLINE
         app.launched.set()
         for address in app.spec.listen:  # its handed-over sockets, for the next launches
-            self.listeners.take_from(proc.pid, address)
+            self.listeners.take_from(proc.pid, address, app.name)
         proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
         log.info("App %s re-adopted (pid %d)", app.label(), proc.pid)
         self._changed(app, "online")

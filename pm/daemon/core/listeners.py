@@ -31,22 +31,40 @@ _SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
 
 
 class Listeners:
-    """Bound sockets by address ('host:port'), shared by every app that lists the address."""
+    """Bound sockets by address ('host:port'), shared by every app that lists the address (or,
+    in Node cluster mode, asks for it), and closed when the last of those apps is deleted."""
 
     def __init__(self) -> None:
         self.sockets: dict[str, socket.socket] = {}
+        self.owners: dict[str, set[str]] = {}
 
     def acquire(self, addresses: Iterable[str], app_name: str) -> tuple[int, ...]:
         """The fds of these addresses, in order, binding those not bound yet."""
-        return tuple(self._socket(address, app_name).fileno() for address in addresses)
+        try:
+            return tuple(self._socket(address, app_name).fileno() for address in addresses)
+        except OSError as exc:
+            raise BadRequest(f"app {app_name!r}: cannot listen on {exc.filename}: "
+                             f"{exc.strerror}") from None
+
+    def share(self, host: str, port: int, app_name: str) -> int:
+        """A Node cluster worker's listen(): the fd of host:port, bound once for all workers.
+        '::' falls back to '0.0.0.0' where IPv6 is off, as Node does."""
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            return self._socket(address, app_name).fileno()
+        except OSError:
+            if host != "::":
+                raise
+            return self._socket(f"0.0.0.0:{port}", app_name).fileno()
 
     def _socket(self, address: str, app_name: str) -> socket.socket:
         if address not in self.sockets:
-            self.sockets[address] = bind(address, app_name)
+            self.sockets[address] = bind(address)
             log.info("Listening on %s for app %s (handed to its instances)", address, app_name)
+        self.owners.setdefault(address, set()).add(app_name)
         return self.sockets[address]
 
-    def take_from(self, pid: int, address: str) -> bool:
+    def take_from(self, pid: int, address: str, app_name: str) -> bool:
         """Adopt the socket an adopted instance holds at fd 3.. (crash recovery)."""
         if address in self.sockets:
             return True
@@ -58,35 +76,44 @@ class Listeners:
             sock = socket.socket(fileno=taken)
             if _is_listening_on(sock, host, port):
                 self.sockets[address] = sock
+                self.owners.setdefault(address, set()).add(app_name)
                 log.info("Took over the socket of %s from pid %d", address, pid)
                 return True
             sock.close()
         return False
 
-    def release_unused(self, in_use: Iterable[str]) -> None:
-        """Close the sockets no app lists any more (after delete)."""
-        keep = set(in_use)
-        for address in [address for address in self.sockets if address not in keep]:
-            self.sockets.pop(address).close()
-            log.info("Closed %s: no app listens on it any more", address)
+    def release(self, app_name: str) -> None:
+        """The last app of this name is gone: close the sockets no other app uses."""
+        for address in [address for address, names in self.owners.items() if app_name in names]:
+            self.owners[address].discard(app_name)
+            if not self.owners[address]:
+                del self.owners[address]
+                self.sockets.pop(address).close()
+                log.info("Closed %s: no app listens on it any more", address)
 
     def close(self) -> None:
-        self.release_unused(())
+        for sock in self.sockets.values():
+            sock.close()
+        self.sockets.clear()
+        self.owners.clear()
 
 
-def bind(address: str, app_name: str) -> socket.socket:
-    """A listening TCP socket on address, blocking (the flag is shared with the children)."""
+def bind(address: str) -> socket.socket:
+    """A listening TCP socket on address, blocking (the flag is shared with the children).
+    Raises OSError with the address as its filename."""
     host, port = listen_address(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6 and host == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # both, as Node
         sock.bind((host, port))
         sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
-        raise BadRequest(f"app {app_name!r}: cannot listen on {address}: {exc.strerror}") from None
+        raise OSError(exc.errno, exc.strerror, address) from None
     return sock
 
 

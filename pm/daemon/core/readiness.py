@@ -8,6 +8,9 @@ Two channels, opened for each launch before the process starts:
   credentials to say whose it is (`systemd-notify` sends from its own short-lived pid);
 * for Node apps an **IPC channel** as PM2 gives every fork-mode Node app (`NODE_CHANNEL_FD`, JSON
   lines): `process.send('ready')` works, and `shutdown_with_message` sends `'shutdown'` on it.
+  In cluster mode the app is a Node cluster worker (`NODE_UNIQUE_ID`) and pm answers the
+  worker's `listen()` as Node's cluster primary does: it binds the address once (listeners.py)
+  and sends the listening socket over the channel, so every instance shares the port.
 
 Readiness ends at `listen_timeout` whatever happens: then the app counts as ready, as PM2 does,
 and the daemon log says it never signalled (see Supervisor.mark_ready).
@@ -15,6 +18,7 @@ and the daemon log says it never signalled (see Supervisor.mark_ready).
 
 from __future__ import annotations
 
+import array
 import asyncio
 import itertools
 import json
@@ -33,6 +37,10 @@ SHUTDOWN_MESSAGE = "shutdown"
 MAX_SOCKET_PATH = 107
 
 OnReady = Callable[[str], None]
+#: Binds (or finds) the listening socket a cluster worker asks for: (host, port) -> its fd.
+ShareSocket = Callable[[str, int], int]
+#: What a cluster worker says once its server listens (a rolling reload's readiness).
+LISTENING = "listening"
 
 _launches = itertools.count()
 
@@ -41,18 +49,23 @@ class Channels:
     """One launch's channels; all optional (an app without wait_ready that is not Node has none)."""
 
     def __init__(self, notify: socket.socket | None = None, notify_address: str | None = None,
-                 ipc: socket.socket | None = None, ipc_child: socket.socket | None = None) -> None:
+                 ipc: socket.socket | None = None, ipc_child: socket.socket | None = None,
+                 share: ShareSocket | None = None, worker_id: int | None = None) -> None:
         self.notify = notify
         self.notify_address = notify_address
         self.ipc = ipc
         self.ipc_child = ipc_child
+        self.share = share
+        self.worker_id = worker_id
         self._ipc_buffer = b""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def open(cls, run_dir: Path, pm_id: int, wait_ready: bool, node: bool) -> Channels:
-        """The channels a launch needs: notify for wait_ready, IPC for Node apps."""
-        channels = cls()
+    def open(cls, run_dir: Path, pm_id: int, wait_ready: bool, node: bool,
+             share: ShareSocket | None = None) -> Channels:
+        """The channels a launch needs: notify for wait_ready, IPC for Node apps; share makes
+        the Node app a cluster worker whose listen() gets its socket from pm."""
+        channels = cls(share=share if node else None, worker_id=pm_id if node and share else None)
         if wait_ready:
             channels.notify, channels.notify_address = _notify_socket(run_dir, pm_id)
         if node:
@@ -69,6 +82,8 @@ class Channels:
         if self.ipc_child is not None:
             env["NODE_CHANNEL_FD"] = str(self.ipc_child.fileno())
             env["NODE_CHANNEL_SERIALIZATION_MODE"] = "json"
+        if self.worker_id is not None:
+            env["NODE_UNIQUE_ID"] = str(self.worker_id)
         return env
 
     def child_fds(self) -> tuple[int, ...]:
@@ -113,8 +128,40 @@ class Channels:
             return
         *lines, self._ipc_buffer = (self._ipc_buffer + chunk).split(b"\n")
         for line in lines:
-            if _decode(line) == READY_MESSAGE:
+            message = _decode(line)
+            if message == READY_MESSAGE:
                 on_ready("process.send('ready')")
+            elif isinstance(message, dict) and message.get("cmd") == "NODE_CLUSTER":
+                self._cluster_message(message, on_ready)
+
+    def _cluster_message(self, message: dict[str, object], on_ready: OnReady) -> None:
+        """A Node cluster worker's request, answered as Node's cluster primary answers it."""
+        if message.get("act") == LISTENING:
+            on_ready(LISTENING)
+        if message.get("act") != "queryServer" or self.share is None:
+            return  # 'online', 'listening', 'close': nothing to answer
+        errno, fd = 0, None
+        try:
+            fd = self.share(_cluster_host(message), int(str(message.get("port") or 0)))
+        except OSError as exc:
+            errno = -(exc.errno or 1)  # Node expects a negative errno, as libuv returns
+        reply = {"cmd": "NODE_CLUSTER", "errno": errno, "ack": message.get("seq"), "data": None,
+                 "key": f"{message.get('address')}:{message.get('port')}"}
+        self._send_handle(reply, fd)
+
+    def _send_handle(self, reply: dict[str, object], fd: int | None) -> None:
+        """Send reply, with fd as a Node 'net.Native' handle (SCM_RIGHTS) when there is one."""
+        assert self.ipc is not None
+        if fd is None:
+            data, ancillary = json.dumps(reply).encode() + b"\n", []
+        else:
+            wrapped = {"cmd": "NODE_HANDLE", "type": "net.Native", "msg": reply}
+            data = json.dumps(wrapped).encode() + b"\n"
+            ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))]
+        try:
+            self.ipc.sendmsg([data], ancillary)
+        except OSError as exc:
+            log.warning("cannot answer a cluster worker: %s", exc)
 
     def send_shutdown(self) -> bool:
         """`shutdown_with_message`: send 'shutdown' over the IPC channel; False without one."""
@@ -170,6 +217,14 @@ def _high(sock: socket.socket) -> socket.socket:
     high = socket.socket(fileno=fcntl.fcntl(sock.fileno(), fcntl.F_DUPFD_CLOEXEC, 64))
     sock.close()
     return high
+
+
+def _cluster_host(message: dict[str, object]) -> str:
+    """The address a worker's listen() names; none means every interface, as Node binds it."""
+    address = message.get("address")
+    if isinstance(address, str) and address:
+        return address
+    return "0.0.0.0" if message.get("addressType") == 4 and address is not None else "::"
 
 
 def _decode(line: bytes) -> object:

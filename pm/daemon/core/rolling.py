@@ -4,6 +4,7 @@
 one is ready (Supervisor.reload). Ready means, by what the app declares:
   * `wait_ready`: it said so (READY=1 on NOTIFY_SOCKET, or Node's process.send('ready'));
   * else a `health_check`: its first passing probe;
+  * else a Node cluster worker: its server listens (or listen_timeout passes, as under PM2);
   * else (`listen` alone): it is still running after a short settling time; its handed-over
     socket keeps connections in the backlog meanwhile, so none is refused.
 A new process that exits first, or is not ready within its time (listen_timeout, and a health
@@ -30,8 +31,13 @@ PROBE_EVERY_S = 0.1
 
 
 def applies(spec: AppSpec) -> bool:
-    """Whether reload rolls (else it restarts): the app declares readiness or handover."""
-    return bool(spec.wait_ready or spec.health_check or spec.listen)
+    """Whether reload rolls (else it restarts): the app declares readiness or handover, or is
+    a Node cluster worker (whose socket pm holds, as PM2's cluster mode)."""
+    return bool(spec.wait_ready or spec.health_check or spec.listen or cluster_worker(spec))
+
+
+def cluster_worker(spec: AppSpec) -> bool:
+    return spec.exec_mode == "cluster_mode"
 
 
 def deadline_s(spec: AppSpec) -> float:
@@ -55,15 +61,23 @@ async def until_ready(proc: AppProcess, channels: Channels, spec: AppSpec,
         code, sig = describe_exit(getattr(proc, "returncode", None))
         return f"exited (code {code}, signal {sig}) before it was ready"
     if not done or not ready.done() or ready.cancelled():
+        if cluster_worker(spec) and not spec.wait_ready and not spec.health_check:
+            return None  # PM2's cluster reload goes on at listen_timeout (a worker may not listen)
         return f"was not ready within {deadline_s(spec) * 1000:.0f}ms"
     return None
 
 
 async def _ready(proc: AppProcess, channels: Channels, spec: AppSpec,
                  loop: asyncio.AbstractEventLoop) -> None:
-    if spec.wait_ready:
+    if spec.wait_ready or cluster_worker(spec) and not spec.health_check:
         said: asyncio.Future[str] = loop.create_future()
-        channels.listen(loop, lambda how: said.done() or said.set_result(how))
+        wanted = "listening" if not spec.wait_ready else None
+
+        def heard(how: str) -> None:
+            if not said.done() and (wanted is None and how != "listening" or how == wanted):
+                said.set_result(how)
+
+        channels.listen(loop, heard)
         await said
     elif spec.health_check:
         check = HealthCheck.from_spec(spec.health_check)

@@ -213,8 +213,8 @@ class Supervisor(Lifecycle):
         async with app.lock:
             await self._stop_locked(app)
             self.apps.pop(app.pm_id, None)
-            self.listeners.release_unused(address for other in self.apps.values()
-                                          for address in other.spec.listen)
+            if not any(other.name == app.name for other in self.apps.values()):
+                self.listeners.release(app.name)
             self._changed(app, "delete")
 
     def reset(self, app: App) -> None:
