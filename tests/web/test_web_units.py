@@ -71,7 +71,8 @@ def test_summarize_rows() -> None:
     row = summarize([entry], now_ms=4000)[0]
     assert row == {"id": 2, "name": "api", "namespace": "web", "status": "online", "pid": 10,
                    "uptime_ms": 3000, "restarts": 3, "unstable_restarts": 1, "cpu": 1.5,
-                   "memory": 2048, "exec_mode": "fork_mode", "exit_code": None}
+                   "memory": 2048, "exec_mode": "fork_mode", "exit_code": None,
+                   "health": None}
     entry["pm2_env"]["status"] = "stopped"
     assert summarize([entry], now_ms=4000)[0]["uptime_ms"] == 0
 
