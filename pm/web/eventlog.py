@@ -18,6 +18,8 @@ from typing import Any
 
 #: Events kept per app name: a crash loop makes three a cycle (exit, online, restart).
 PER_APP = 1000
+#: Exits per app that keep their last lines (`tail`); older exits keep their code only.
+TAILS_PER_APP = 20
 #: Fields copied from the daemon's data when present, for each kind (besides the common ones).
 FIELDS = {
     "exit": ("manually",),
@@ -79,6 +81,17 @@ class EventLog:
         event = {"seq": self.seq, **event}
         self.by_app.setdefault(event["name"], deque(maxlen=self.per_app)).append(event)
         return event
+
+    def set_tail(self, event: dict[str, Any], tail: dict[str, list[str]]) -> None:
+        """Give an exit its last lines, dropping them from the app's older exits beyond
+        TAILS_PER_APP (a crash loop's thousand exits would otherwise hold megabytes)."""
+        event["tail"] = tail
+        kept = 0
+        for older in reversed(self.by_app.get(event["name"], ())):
+            if "tail" in older:
+                kept += 1
+                if kept > TAILS_PER_APP:
+                    del older["tail"]
 
     def query(self, name: str | None = None, after_seq: int = 0, since_ms: int = 0,
               limit: int = 500) -> list[dict[str, Any]]:

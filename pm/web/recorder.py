@@ -23,7 +23,7 @@ from pm.web.live import Hub, log_paths
 #: Lines of each log stream kept with an exit event; and how long after the exit they are read
 #: (the daemon moves an app's last output into its files in batches).
 TAIL_LINES = 5
-TAIL_DELAY_S = 0.25
+TAIL_DELAY_S = 0.1
 MAX_LINE = 300
 
 
@@ -84,7 +84,7 @@ class Recorder:
                 for stream, path in (("out", out_path), ("err", err_path))
                 if path and (stream == "out" or path != out_path)}
         if any(tail.values()):
-            event["tail"] = tail
+            self.events.set_tail(event, tail)
             self.hub.push("event", event)  # the same seq: pages replace what they have
 
 

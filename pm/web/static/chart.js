@@ -70,6 +70,8 @@ export function sparkline(svg, series, from, to, marks, gapMs) {
   if (series.t.length) {
     node("path", { d: linePath(series.t, series.values, x, y, gapMs), class: "spark-line" }, svg);
   }
+  svg.dataset.points = series.t.length;
+  svg.dataset.peak = max;
   for (const event of marks) {
     if (event.at < from) continue;
     const kind = markKind(event);
@@ -122,6 +124,11 @@ export function timeChart(svg, { t, values, from, to, marks, format, label, gapM
   const shown = marks.filter((e) => e.at >= from && e.at <= to);
   drawMarks(svg, shown, x, top, plotH);
   const last = values.length ? values[values.length - 1] : 0;
+  // the figures drawn, for tests and anyone reading the DOM
+  svg.dataset.points = t.length;
+  svg.dataset.first = values.length ? values[0] : 0;
+  svg.dataset.last = last;
+  svg.dataset.marks = shown.length;
   const summary = `${label}: now ${format(last)}, highest ${format(maxOf(values, 0))} ` +
     `from ${clock(from)} to ${clock(to)}; ${shown.length} mark${shown.length === 1 ? "" : "s"}`;
   svg.setAttribute("aria-label", summary);

@@ -37,7 +37,7 @@ function tailNode(tail) {
   const box = document.createElement("details");
   box.className = "ev-tail";
   const summary = document.createElement("summary");
-  summary.textContent = "last lines before the exit";
+  summary.textContent = "last lines around the exit";
   box.appendChild(summary);
   for (const [stream, lines] of Object.entries(tail)) {
     for (const line of lines) {
