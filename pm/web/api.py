@@ -222,14 +222,18 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
         for stream, path in (("out", out_path), ("err", err_path)):
             if path is None or (stream == "err" and path == out_path):
                 continue
-            lines, offset = last_lines(path, count)
-            backlog += [{**who, "stream": stream, "text": line} for line in lines]
-            followers.append(({**who, "stream": stream}, Follower(path, offset)))
+            follower = Follower(path)
+            backlog += [{**who, "stream": stream, "text": line}
+                        for line in follower.backlog(count)]
+            followers.append(({**who, "stream": stream}, follower))
     try:
         await send_event(response, "lines", {"lines": backlog, "backlog": True})
         await _follow(response, followers, hub)
     except (ConnectionError, asyncio.CancelledError):
         pass
+    finally:
+        for _, follower in followers:
+            follower.close()
     return response
 
 
@@ -242,7 +246,7 @@ async def _follow(response: web.StreamResponse, followers: list[tuple[dict[str, 
             new, skipped = follower.poll()
             if skipped:
                 lines.append({**who, "skipped": skipped,
-                              "text": f"… {skipped} bytes skipped (see the log file)"})
+                              "text": f"… {skipped} lines not shown (see the log file)"})
             lines += [{**who, "text": line} for line in new]
         if lines:
             await send_event(response, "lines", {"lines": lines})

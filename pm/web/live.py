@@ -4,7 +4,7 @@ The hub refreshes the snapshot about once a second while anyone watches, and at 
 daemon publishes a process event (start, exit, restart...), which a thread reads through
 `Client.subscribe()` and also hands to `on_message` (the history recorder). The hub's feed
 carries what the recorder publishes (samples, events) to every open event stream. Logs are
-read straight from the app's files (as `pm logs` does), so the daemon stays out of the data
+read straight from the app's files (by `pm logs`' own follower), so the daemon stays out of the data
 path.
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pm.client import logreader
 from pm.errors import PMError
 from pm.web.bridge import Bridge
 
@@ -172,8 +173,10 @@ class Hub:
 
 # ------------------------------------------------------------------ log files
 
-#: The most a tail or one follow step reads from a file; more than that is skipped, and said so.
+#: The most a tail reads from the end of a file.
 MAX_READ = 256 * 1024
+#: The most lines one follow step sends a page; more than that are skipped, and said so.
+MAX_LINES_SENT = 5000
 
 
 def log_paths(entry: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -202,44 +205,41 @@ def last_lines(path: str, count: int) -> tuple[list[str], int]:
 
 
 class Follower:
-    """Follows one log file from an offset, across truncation (rotation) and replacement."""
+    """Follows one log file as `pm logs` does (pm.client.logreader.Follower: no line lost or
+    shown twice across rotation, `pm flush` or a replaced file), from the end of the last
+    complete line when it was opened. A poll hands a page at most MAX_LINES_SENT lines and
+    counts the rest as skipped (a flood would otherwise freeze the tab)."""
 
-    def __init__(self, path: str, offset: int) -> None:
-        self.path = path
-        self.offset = offset
-        self._inode = self._stat_inode()
-        self._partial = b""
+    def __init__(self, path: str) -> None:
+        self.file = logreader.Follower(path, from_end=True)
+        handle = self.file.handle
+        if handle is not None:  # start after the last newline: a half-written line comes whole
+            end = handle.tell()
+            size = min(end, MAX_READ)
+            data = os.pread(handle.fileno(), size, end - size)
+            cut = data.rfind(b"\n") + 1
+            if cut or size == end:  # else a line longer than MAX_READ is under way: from the end
+                handle.seek(end - size + cut)
+                self.file.recent = data[:cut][-logreader.SIGNATURE:]  # to find our place again
 
-    def _stat_inode(self) -> int | None:
-        try:
-            return os.stat(self.path).st_ino
-        except OSError:
-            return None
+    def backlog(self, count: int) -> list[str]:
+        """The last `count` whole lines before where following starts (read from the same
+        open file, so no line falls between the two)."""
+        handle = self.file.handle
+        if handle is None or count <= 0:
+            return []
+        end = handle.tell()
+        start = max(0, end - MAX_READ)
+        lines = os.pread(handle.fileno(), end - start, start).decode("utf-8", "replace").splitlines()
+        if start > 0 and lines:
+            lines = lines[1:]  # the first one is probably cut
+        return lines[-count:]
 
     def poll(self) -> tuple[list[str], int]:
-        """New complete lines since the last poll, and how many bytes were skipped."""
-        try:
-            stat = os.stat(self.path)
-        except OSError:
-            return [], 0
-        if stat.st_ino != self._inode or stat.st_size < self.offset:
-            self._inode, self.offset, self._partial = stat.st_ino, 0, b""  # rotated or replaced
-        if stat.st_size == self.offset:
-            return [], 0
-        skipped = max(0, stat.st_size - self.offset - MAX_READ)
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset + skipped)
-                data = handle.read(MAX_READ)
-        except OSError:
-            return [], 0
-        self.offset += skipped + len(data)
-        if skipped:  # we landed mid-line: start at the next whole one
-            self._partial = b""
-            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
-        data = self._partial + data
-        cut = data.rfind(b"\n") + 1
-        self._partial = data[cut:]
-        if len(self._partial) > MAX_READ:  # a line without end: show what there is
-            cut, self._partial = len(data), b""
-        return data[:cut].decode("utf-8", "replace").splitlines(), skipped
+        """New whole lines since the last poll, and how many more were not shown."""
+        new = self.file.poll()
+        skipped = max(0, len(new) - MAX_LINES_SENT)
+        return [line.decode("utf-8", "replace") for line in new[skipped:]], skipped
+
+    def close(self) -> None:
+        self.file.close()
