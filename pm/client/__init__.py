@@ -4,6 +4,7 @@
     api.py         the typed Python API (`pm.connect()`), the same requests the CLI sends
     records.py     the typed records it returns (ProcessInfo, Event, LogLine)
     logreader.py   reading and following log files for `pm logs` (no daemon in the path)
+    describe.py    what `pm describe` shows, as pairs (the CLI and the dashboard print them)
 
 Never imports the daemon side (pm.daemon): the socket is the only way across.
 """

@@ -1,4 +1,5 @@
-"""Run the web server: `python -m pm.web [--port N] [--host H] [--allow-remote]`, which is how
+"""Run the web server: `python -m pm.web [--port N] [--host H] [--allow-remote]
+[--sample-interval S]`, which is how
 `pm web --daemon` runs it as a pm app (`pm web` checked the options before starting it).
 
 When this file is run by path (as pm does under `--daemon`), Python puts pm/web/ first on
@@ -15,7 +16,8 @@ import argparse  # noqa: E402
 
 from pm.errors import PMError  # noqa: E402
 from pm.paths import Home  # noqa: E402
-from pm.web.run import DEFAULT_PORT, is_loopback, serve_until_signal  # noqa: E402
+from pm.web.run import (DEFAULT_INTERVAL_S, DEFAULT_PORT, is_loopback,  # noqa: E402
+                        serve_until_signal)
 
 
 def main() -> None:
@@ -23,12 +25,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--allow-remote", action="store_true")
+    parser.add_argument("--sample-interval", type=float, default=DEFAULT_INTERVAL_S)
     options = parser.parse_args()
     if not is_loopback(options.host) and not options.allow_remote:
         parser.error(f"refusing to listen on {options.host} without --allow-remote")
     try:
         serve_until_signal(Home.from_env(), options.host, options.port,
-                           lambda line: print(f"[PM] {line}", flush=True))
+                           lambda line: print(f"[PM] {line}", flush=True),
+                           options.sample_interval)
     except PMError as exc:
         print(f"[PM][ERROR] {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)

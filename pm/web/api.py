@@ -15,7 +15,7 @@ from aiohttp import web
 
 from pm.errors import BadRequest, PMError
 from pm.web.bridge import Bridge, http_status
-from pm.web.live import Follower, Hub, last_lines
+from pm.web.live import Follower, Hub, last_lines, log_paths
 
 ACTIONS = ("start", "stop", "restart", "delete", "reset")
 MAX_TARGETS = 100
@@ -76,7 +76,7 @@ def check_targets(body: dict[str, Any]) -> list[str]:
 
 def query_lines(request: web.Request) -> int:
     raw = request.query.get("lines", str(DEFAULT_LINES))
-    if not raw.isdigit() or int(raw) > MAX_LINES:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_LINES:
         raise BadRequest(f"'lines' must be a whole number from 0 to {MAX_LINES}")
     return int(raw)
 
@@ -133,13 +133,6 @@ async def logs(request: web.Request) -> web.Response:
     return json_response(result)
 
 
-def log_paths(entry: dict[str, Any]) -> tuple[str | None, str | None]:
-    env = entry.get("pm2_env") or {}
-    out, err = env.get("pm_out_log_path"), env.get("pm_err_log_path")
-    return (out if out and out != "/dev/null" else None,
-            err if err and err != "/dev/null" else None)
-
-
 # ------------------------------------------------------------------ actions
 
 
@@ -185,22 +178,29 @@ async def send_event(response: web.StreamResponse, kind: str, data: Any) -> None
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """The process list, sent at once and again on every change (about once a second)."""
+    """The process list (`snapshot`), sent at once and again on every change (about once a
+    second); and what the history recorder takes in: each `sample` of cpu and memory and each
+    daemon `event`, as it comes."""
     hub = request.app[HUB]
     response = await open_stream(request)
     with hub.watching():
         try:
             await send_event(response, "snapshot", await hub.take())
-            seen = hub.version
+            seen, fed = hub.version, hub.feed_seq
             while not hub.closing.is_set():
-                version = await hub.next_snapshot(seen, KEEPALIVE_S)
+                await hub.next_change(seen, fed, KEEPALIVE_S)
                 if hub.closing.is_set():
                     break
-                if version == seen:
+                items = hub.feed_after(fed)
+                if not items and hub.version == seen:
                     await response.write(b": keep-alive\n\n")
                     continue
-                seen = version
-                await send_event(response, "snapshot", hub.snapshot)
+                for seq, kind, data in items:
+                    await send_event(response, kind, data)
+                fed = items[-1][0] if items else fed
+                if hub.version != seen:
+                    seen = hub.version
+                    await send_event(response, "snapshot", hub.snapshot)
         except (ConnectionError, asyncio.CancelledError):
             pass
     return response
@@ -222,14 +222,18 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
         for stream, path in (("out", out_path), ("err", err_path)):
             if path is None or (stream == "err" and path == out_path):
                 continue
-            lines, offset = last_lines(path, count)
-            backlog += [{**who, "stream": stream, "text": line} for line in lines]
-            followers.append(({**who, "stream": stream}, Follower(path, offset)))
+            follower = Follower(path)
+            backlog += [{**who, "stream": stream, "text": line}
+                        for line in follower.backlog(count)]
+            followers.append(({**who, "stream": stream}, follower))
     try:
         await send_event(response, "lines", {"lines": backlog, "backlog": True})
         await _follow(response, followers, hub)
     except (ConnectionError, asyncio.CancelledError):
         pass
+    finally:
+        for _, follower in followers:
+            follower.close()
     return response
 
 
@@ -242,7 +246,7 @@ async def _follow(response: web.StreamResponse, followers: list[tuple[dict[str, 
             new, skipped = follower.poll()
             if skipped:
                 lines.append({**who, "skipped": skipped,
-                              "text": f"… {skipped} bytes skipped (see the log file)"})
+                              "text": f"… {skipped} lines not shown (see the log file)"})
             lines += [{**who, "text": line} for line in new]
         if lines:
             await send_event(response, "lines", {"lines": lines})

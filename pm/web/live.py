@@ -2,8 +2,10 @@
 
 The hub refreshes the snapshot about once a second while anyone watches, and at once when the
 daemon publishes a process event (start, exit, restart...), which a thread reads through
-`Client.subscribe()`. Logs are read straight from the app's files (as `pm logs` does), so the
-daemon stays out of the data path.
+`Client.subscribe()` and also hands to `on_message` (the history recorder). The hub's feed
+carries what the recorder publishes (samples, events) to every open event stream. Logs are
+read straight from the app's files (by `pm logs`' own follower), so the daemon stays out of the data
+path.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pm.client import logreader
 from pm.errors import PMError
 from pm.web.bridge import Bridge
 
@@ -23,6 +27,8 @@ from pm.web.bridge import Bridge
 REFRESH_S = 1.0
 #: Events arriving within this window are folded into one refresh.
 COALESCE_S = 0.03
+#: Feed items kept for streams that are behind (a stream further behind reloads history).
+FEED_LIMIT = 512
 
 
 def summarize(entries: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
@@ -45,6 +51,7 @@ def summarize(entries: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]
             "memory": (entry.get("monit") or {}).get("memory", 0),
             "exec_mode": env.get("exec_mode", "fork_mode"),
             "exit_code": env.get("exit_code"),
+            "health": env.get("health"),
         })
     return rows
 
@@ -55,7 +62,12 @@ class Hub:
         self.snapshot: dict[str, Any] = {"daemon": {"up": False}, "apps": []}
         self.version = 0
         self.closing = asyncio.Event()
-        self._changed = asyncio.Condition()
+        #: (seq, kind, data) pushed by the recorder, for the event streams
+        self.feed: deque[tuple[int, str, Any]] = deque(maxlen=FEED_LIMIT)
+        self.feed_seq = 0
+        #: called in the event loop with each raw daemon message
+        self.on_message: Callable[[dict[str, Any]], None] | None = None
+        self._pulse = asyncio.Event()  # set (and replaced) on every new snapshot or feed item
         self._wake = asyncio.Event()
         self._watchers = 0
         self._has_watchers = asyncio.Event()
@@ -69,8 +81,7 @@ class Hub:
 
     async def stop(self) -> None:
         self.closing.set()
-        async with self._changed:
-            self._changed.notify_all()
+        self._notify()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -91,16 +102,27 @@ class Hub:
             if not self._watchers:
                 self._has_watchers.clear()
 
-    async def next_snapshot(self, seen: int, timeout: float) -> int:
-        """Wait until a snapshot newer than `seen` exists (or timeout); return the version."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.version > seen or self.closing.is_set()),
-                    timeout)
-            except asyncio.TimeoutError:
-                pass
-        return self.version
+    def _notify(self) -> None:
+        pulse, self._pulse = self._pulse, asyncio.Event()
+        pulse.set()
+
+    def push(self, kind: str, data: Any) -> None:
+        """Send an item to every open event stream (called in the event loop)."""
+        self.feed_seq += 1
+        self.feed.append((self.feed_seq, kind, data))
+        self._notify()
+
+    def feed_after(self, seq: int) -> list[tuple[int, str, Any]]:
+        return [item for item in self.feed if item[0] > seq]
+
+    async def next_change(self, seen_version: int, seen_feed: int, timeout: float) -> None:
+        """Wait until a newer snapshot or feed item exists, the hub closes, or timeout."""
+        if self.version > seen_version or self.feed_seq > seen_feed or self.closing.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._pulse.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     async def take(self) -> dict[str, Any]:
         """A fresh snapshot straight from the daemon."""
@@ -123,18 +145,21 @@ class Hub:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
-            snapshot = await self.take()
-            async with self._changed:
-                self.snapshot = snapshot
-                self.version += 1
-                self._changed.notify_all()
+            self.snapshot = await self.take()
+            self.version += 1
+            self._notify()
+
+    def _on_daemon_message(self, message: dict[str, Any]) -> None:
+        self._wake.set()
+        if self.on_message is not None:
+            self.on_message(message)
 
     def _follow_events(self, loop: asyncio.AbstractEventLoop) -> None:
         """Thread: wake the refresh loop on every daemon event; reconnect when it goes away."""
         while not self.closing.is_set():
             try:
-                for _event in self.bridge.client().subscribe():
-                    loop.call_soon_threadsafe(self._wake.set)
+                for message in self.bridge.client().subscribe():
+                    loop.call_soon_threadsafe(self._on_daemon_message, message)
             except RuntimeError:
                 return  # the loop is closed: the server is gone
             except (PMError, OSError):
@@ -148,8 +173,18 @@ class Hub:
 
 # ------------------------------------------------------------------ log files
 
-#: The most a tail or one follow step reads from a file; more than that is skipped, and said so.
+#: The most a tail reads from the end of a file.
 MAX_READ = 256 * 1024
+#: The most lines one follow step sends a page; more than that are skipped, and said so.
+MAX_LINES_SENT = 5000
+
+
+def log_paths(entry: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The out and err log files of a jlist entry (None for none or /dev/null)."""
+    env = entry.get("pm2_env") or {}
+    out, err = env.get("pm_out_log_path"), env.get("pm_err_log_path")
+    return (out if out and out != "/dev/null" else None,
+            err if err and err != "/dev/null" else None)
 
 
 def last_lines(path: str, count: int) -> tuple[list[str], int]:
@@ -170,44 +205,41 @@ def last_lines(path: str, count: int) -> tuple[list[str], int]:
 
 
 class Follower:
-    """Follows one log file from an offset, across truncation (rotation) and replacement."""
+    """Follows one log file as `pm logs` does (pm.client.logreader.Follower: no line lost or
+    shown twice across rotation, `pm flush` or a replaced file), from the end of the last
+    complete line when it was opened. A poll hands a page at most MAX_LINES_SENT lines and
+    counts the rest as skipped (a flood would otherwise freeze the tab)."""
 
-    def __init__(self, path: str, offset: int) -> None:
-        self.path = path
-        self.offset = offset
-        self._inode = self._stat_inode()
-        self._partial = b""
+    def __init__(self, path: str) -> None:
+        self.file = logreader.Follower(path, from_end=True)
+        handle = self.file.handle
+        if handle is not None:  # start after the last newline: a half-written line comes whole
+            end = handle.tell()
+            size = min(end, MAX_READ)
+            data = os.pread(handle.fileno(), size, end - size)
+            cut = data.rfind(b"\n") + 1
+            if cut or size == end:  # else a line longer than MAX_READ is under way: from the end
+                handle.seek(end - size + cut)
+                self.file.recent = data[:cut][-logreader.SIGNATURE:]  # to find our place again
 
-    def _stat_inode(self) -> int | None:
-        try:
-            return os.stat(self.path).st_ino
-        except OSError:
-            return None
+    def backlog(self, count: int) -> list[str]:
+        """The last `count` whole lines before where following starts (read from the same
+        open file, so no line falls between the two)."""
+        handle = self.file.handle
+        if handle is None or count <= 0:
+            return []
+        end = handle.tell()
+        start = max(0, end - MAX_READ)
+        lines = os.pread(handle.fileno(), end - start, start).decode("utf-8", "replace").splitlines()
+        if start > 0 and lines:
+            lines = lines[1:]  # the first one is probably cut
+        return lines[-count:]
 
     def poll(self) -> tuple[list[str], int]:
-        """New complete lines since the last poll, and how many bytes were skipped."""
-        try:
-            stat = os.stat(self.path)
-        except OSError:
-            return [], 0
-        if stat.st_ino != self._inode or stat.st_size < self.offset:
-            self._inode, self.offset, self._partial = stat.st_ino, 0, b""  # rotated or replaced
-        if stat.st_size == self.offset:
-            return [], 0
-        skipped = max(0, stat.st_size - self.offset - MAX_READ)
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset + skipped)
-                data = handle.read(MAX_READ)
-        except OSError:
-            return [], 0
-        self.offset += skipped + len(data)
-        if skipped:  # we landed mid-line: start at the next whole one
-            self._partial = b""
-            data = data[data.find(b"\n") + 1:] if b"\n" in data else b""
-        data = self._partial + data
-        cut = data.rfind(b"\n") + 1
-        self._partial = data[cut:]
-        if len(self._partial) > MAX_READ:  # a line without end: show what there is
-            cut, self._partial = len(data), b""
-        return data[:cut].decode("utf-8", "replace").splitlines(), skipped
+        """New whole lines since the last poll, and how many more were not shown."""
+        new = self.file.poll()
+        skipped = max(0, len(new) - MAX_LINES_SENT)
+        return [line.decode("utf-8", "replace") for line in new[skipped:]], skipped
+
+    def close(self) -> None:
+        self.file.close()

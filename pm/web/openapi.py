@@ -9,6 +9,7 @@ from typing import Any
 
 from pm.version import __version__
 from pm.web.api import ACTIONS, DEFAULT_LINES, MAX_LINES, MAX_TARGET_LENGTH, MAX_TARGETS
+from pm.web.api_history import DEFAULT_EVENTS, MAX_EVENTS, MAX_NUMBER, MAX_POINTS
 from pm.web.bridge import MAX_SCALE_STEP
 
 _TARGET = {"type": "string", "minLength": 1, "maxLength": MAX_TARGET_LENGTH,
@@ -60,6 +61,68 @@ _SCHEMAS: dict[str, Any] = {
             "err_path": {"type": "string", "nullable": True},
             "out": {"type": "array", "items": {"type": "string"}},
             "err": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Series": {
+        "type": "object", "required": ["t", "cpu", "memory"],
+        "description": "Samples oldest first: times (ms since the epoch), cpu percent, "
+                       "resident memory in bytes (of the process tree).",
+        "properties": {"t": {"type": "array", "items": {"type": "integer"}},
+                       "cpu": {"type": "array", "items": {"type": "number"}},
+                       "memory": {"type": "array", "items": {"type": "integer"}}},
+    },
+    "History": {
+        "type": "object", "required": ["now", "interval_ms", "retention_ms", "apps"],
+        "properties": {
+            "now": {"type": "integer"}, "interval_ms": {"type": "integer"},
+            "retention_ms": {"type": "integer"},
+            "apps": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/Series"},
+                {"type": "object", "required": ["name", "ids"], "properties": {
+                    "name": {"type": "string"},
+                    "ids": {"type": "array", "items": {"type": "integer"}},
+                    "instances": {
+                        "type": "array", "description": "With `name` or `instances=1`.",
+                        "items": {"allOf": [
+                            {"$ref": "#/components/schemas/Series"},
+                            {"type": "object", "required": ["id"],
+                             "properties": {"id": {"type": "integer"}}}]}}}}]}},
+        },
+    },
+    "Event": {
+        "type": "object", "required": ["seq", "at", "kind", "id", "name"],
+        "description": "A daemon event. kind: online, exit, restart, stop, stopping, errored, "
+                       "restart overlimit, waiting restart, delete, reset, memory, cron, watch, "
+                       "health. An exit has `code` (null when killed by a signal), `signal` "
+                       "(SIGKILL...), `manually`, and soon after `tail` (the last lines of "
+                       "out and err); memory has `memory` and `limit` (bytes); health has "
+                       "`health`, `detail`, `failures`.",
+        "properties": {
+            "seq": {"type": "integer"}, "at": {"type": "integer"}, "kind": {"type": "string"},
+            "id": {"type": "integer"}, "name": {"type": "string"},
+            "status": {"type": "string"}, "pid": {"type": "integer"},
+            "reason": {"type": "string"}, "code": {"type": "integer", "nullable": True},
+            "signal": {"type": "string"}, "manually": {"type": "boolean"},
+            "tail": {"type": "object", "additionalProperties": {
+                "type": "array", "items": {"type": "string"}}},
+        },
+    },
+    "Events": {
+        "type": "object", "required": ["seq", "marks", "events"],
+        "properties": {
+            "seq": {"type": "integer", "description": "The newest sequence number."},
+            "marks": {"type": "array", "items": {"type": "string"},
+                      "description": "The kinds the dashboard draws on its time axis."},
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+        },
+    },
+    "AppSettings": {
+        "type": "object", "required": ["pm_id", "name", "settings"],
+        "properties": {
+            "pm_id": {"type": "integer"}, "name": {"type": "string"},
+            "settings": {"type": "array", "description": "(label, value) as `pm describe`.",
+                         "items": {"type": "array", "items": {"type": "string"},
+                                   "minItems": 2, "maxItems": 2}},
         },
     },
 }
@@ -123,6 +186,31 @@ _ACTION_SUMMARY = {
 }
 
 _EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
+_NAME_QUERY = {"name": "name", "in": "query", "required": False,
+               "schema": {"type": "string", "minLength": 1, "maxLength": MAX_TARGET_LENGTH},
+               "description": "One app's name (default: every app)."}
+
+
+def _number_query(name: str, description: str, maximum: int, default: int = 0
+                  ) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "integer", "minimum": 0, "maximum": maximum, "default": default}}
+
+
+_HISTORY_QUERIES = [
+    _NAME_QUERY,
+    _number_query("since", "Only samples after this time (ms since the epoch).", MAX_NUMBER),
+    _number_query("points", "At most this many points per series (0: all); each keeps the "
+                  "highest values of the samples it stands for.", MAX_POINTS),
+    _number_query("instances", "1: each app's instances too (always with `name`).", 1),
+]
+_EVENT_QUERIES = [
+    _NAME_QUERY,
+    _number_query("after", "Only events with a larger `seq`.", MAX_NUMBER),
+    _number_query("since", "Only events at or after this time (ms since the epoch).",
+                  MAX_NUMBER),
+    _number_query("limit", "The newest this many.", MAX_EVENTS, DEFAULT_EVENTS),
+]
 
 
 def document() -> dict[str, Any]:
@@ -144,8 +232,24 @@ def document() -> dict[str, Any]:
             [_TARGET_QUERY, _LINES_QUERY], ("400", "404")),
         "/api/events": _get(
             "Server-sent events: a `snapshot` event with the daemon and the process table, "
-            "sent at once and on every change (about once a second).",
+            "sent at once and on every change (about once a second); a `sample` event with "
+            "each history sample ({t, apps: {name: [cpu, memory]}, instances: {id: [name, "
+            "cpu, memory]}}); an `event` event with each daemon event (an Event; sent again, "
+            "same seq, when an exit gets its `tail`).",
             {"description": "An endless event stream.", "content": _EVENT_STREAM}),
+        "/api/history": _get(
+            "cpu and memory of each app (summed over its instances) and, for one app, of each "
+            "instance, sampled by this web process since it started (up to retention_ms).",
+            _json("The series.", "History"), _HISTORY_QUERIES, ("400",)),
+        "/api/history/events": _get(
+            "The daemon events this web process kept (the last 1000 per app), oldest first.",
+            _json("The events.", "Events"), _EVENT_QUERIES, ("400",)),
+        "/api/settings": _get(
+            "What `pm describe` prints, as (label, value) pairs, for each matching app.",
+            {"description": "One entry per matching app.", "content": {"application/json": {
+                "schema": {"type": "array",
+                           "items": {"$ref": "#/components/schemas/AppSettings"}}}}},
+            [_TARGET_QUERY], ("400", "404")),
         "/metrics": _get("Prometheus metrics (text format 0.0.4).",
                          {"description": "The exposition.",
                           "content": {"text/plain": {"schema": {"type": "string"}}}}),

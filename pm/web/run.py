@@ -12,8 +12,11 @@ from collections.abc import Callable
 
 from pm.errors import PMError
 from pm.paths import Home
+from pm.web.history import INTERVAL_S as DEFAULT_INTERVAL_S
 
 DEFAULT_PORT = 9615
+#: The range `--sample-interval` accepts (seconds between two history samples).
+MIN_INTERVAL_S, MAX_INTERVAL_S = 0.1, 60.0
 
 
 def is_loopback(host: str) -> bool:
@@ -26,8 +29,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve_until_signal(home: Home, host: str, port: int, echo: Callable[[str], None]) -> None:
-    """Serve the dashboard, API and /metrics; `echo` prints one announcement line."""
+def serve_until_signal(home: Home, host: str, port: int, echo: Callable[[str], None],
+                       interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    """Serve the dashboard, API and /metrics; `echo` prints one announcement line; history
+    samples cpu and memory every interval_s."""
     from pm.web import auth
     from pm.web.server import serve
 
@@ -40,7 +45,7 @@ def serve_until_signal(home: Home, host: str, port: int, echo: Callable[[str], N
              f"API description: {base}/openapi.json")
 
     try:
-        asyncio.run(serve(home, host, port, announce))
+        asyncio.run(serve(home, host, port, announce, interval_s))
     except OSError as exc:
         raise PMError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
                       "choose another --port or --host") from None

@@ -17,10 +17,13 @@ from aiohttp import web
 
 from pm.errors import PMError
 from pm.paths import Home
-from pm.web import api, auth, metrics
+from pm.web import api, api_history, auth, metrics
 from pm.web.bridge import Bridge
+from pm.web.eventlog import EventLog
+from pm.web.history import INTERVAL_S, History
 from pm.web.live import Hub
 from pm.web.openapi import document
+from pm.web.recorder import Recorder
 
 STATIC = Path(__file__).parent / "static"
 #: Paths served without a token: the login page itself.
@@ -158,20 +161,26 @@ async def prometheus(request: web.Request) -> web.Response:
     return web.Response(body=text.encode(), headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
-def create_app(home: Home, token: str) -> web.Application:
+def create_app(home: Home, token: str, interval_s: float = INTERVAL_S) -> web.Application:
+    """The whole server; interval_s is how often cpu and memory are sampled for history."""
     app = web.Application(middlewares=[require_token], client_max_size=64 * 1024)
     app[TOKEN] = token
     app[CODES] = auth.LoginCodes(token)
     app[DAEMON] = metrics.DaemonFigures()
     app[api.BRIDGE] = bridge = Bridge(home)
     app[api.HUB] = hub = Hub(bridge)
+    app[api_history.HISTORY] = history = History(interval_s)
+    app[api_history.EVENTS] = events = EventLog()
+    recorder = Recorder(bridge, hub, history, events)
     app.on_response_prepare.append(security_headers)
 
     async def start_hub(app: web.Application) -> None:
         await hub.start()
+        await recorder.start()
 
     async def stop_hub(app: web.Application) -> None:
         await hub.stop()
+        await recorder.stop()
 
     app.on_startup.append(start_hub)
     app.on_shutdown.append(stop_hub)
@@ -188,6 +197,9 @@ def create_app(home: Home, token: str) -> web.Application:
     router.add_get("/api/logs", api.logs)
     router.add_get("/api/logs/stream", api.log_stream)
     router.add_get("/api/events", api.events)
+    router.add_get("/api/history", api_history.history)
+    router.add_get("/api/history/events", api_history.events)
+    router.add_get("/api/settings", api_history.settings)
     for cmd in api.ACTIONS:
         router.add_post(f"/api/{cmd}", api.action(cmd))
     router.add_post("/api/scale", api.scale)
@@ -198,10 +210,11 @@ def create_app(home: Home, token: str) -> web.Application:
 # ------------------------------------------------------------------ running
 
 
-async def serve(home: Home, host: str, port: int, announce: Callable[[str], None]) -> None:
+async def serve(home: Home, host: str, port: int, announce: Callable[[str], None],
+                interval_s: float = INTERVAL_S) -> None:
     """Serve until SIGINT or SIGTERM; `announce` gets the base URL once the port listens."""
     token = auth.load_or_create_token(home)
-    app = create_app(home, token)
+    app = create_app(home, token, interval_s)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:

@@ -253,3 +253,33 @@ def test_web_runs_under_pm_with_daemon_flag(pm: PM) -> None:
     again = pm.run("web", "--daemon", "--port", str(port), "--name", "web2", check=False)
     assert again.returncode == 1 and "Address already in use" in again.stderr
     assert [entry["name"] for entry in pm.jlist()] == ["pm-web"]
+
+
+def test_history_and_events_keep_a_crash_with_its_code_and_last_lines(clean_pm: PM,
+                                                                      shared_web: Web) -> None:
+    pm, web = clean_pm, shared_web
+    pm.run("start", "bash -c 'echo about to fail; echo no config found >&2; sleep 0.3; exit 3'",
+           "--name", "failing", "--restart-delay", "60000")
+    entry = pm.wait_status("failing", "waiting restart")
+
+    def crash() -> dict | None:
+        reply = web.get("/api/history/events?name=failing")
+        assert reply.status == 200
+        exits = [e for e in reply.json()["events"] if e["kind"] == "exit" and "tail" in e]
+        return exits[0] if exits else None
+
+    event = wait_for(crash, timeout=10, message="the exit with its last lines")
+    assert event["code"] == 3 and "signal" not in event and event["id"] == entry["pm_id"]
+    assert event["tail"] == {"out": ["about to fail"], "err": ["no config found"]}
+    kinds = [e["kind"] for e in web.get("/api/history/events?name=failing").json()["events"]]
+    assert kinds[:3] == ["online", "exit", "waiting restart"]
+    history = wait_for(lambda: (lambda apps: apps and len(apps[0]["t"]) >= 2 and apps)(
+        web.get("/api/history?name=failing").json()["apps"]), timeout=10, message="samples")
+    assert history[0]["ids"] == [entry["pm_id"]] and history[0]["instances"][0]["t"]
+    assert history[0]["t"] == sorted(history[0]["t"])
+    settings = web.get("/api/settings?target=failing").json()
+    assert ["status", "waiting restart"] in settings[0]["settings"]
+    for bad in ("history?points=-1", "history?since=x", "history?instances=2", "history?name=",
+                "history/events?limit=99999", "history/events?after=%C2%B2"):
+        reply = web.get(f"/api/{bad}")
+        assert reply.status == 400 and reply.json()["error"]["code"] == "bad_request", bad

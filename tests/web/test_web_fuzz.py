@@ -29,7 +29,7 @@ def with_examples(document: dict, app: str) -> dict:
     schemas = document["components"]["schemas"]
     schemas["Targets"]["example"] = {"targets": [app]}
     schemas["Scale"]["example"] = {"name": app, "delta": 1}
-    for path in ("/api/describe", "/api/logs"):
+    for path in ("/api/describe", "/api/logs", "/api/settings"):
         for parameter in document["paths"][path]["get"]["parameters"]:
             if parameter["name"] == "target":
                 parameter["example"] = app

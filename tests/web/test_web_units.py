@@ -71,42 +71,51 @@ def test_summarize_rows() -> None:
     row = summarize([entry], now_ms=4000)[0]
     assert row == {"id": 2, "name": "api", "namespace": "web", "status": "online", "pid": 10,
                    "uptime_ms": 3000, "restarts": 3, "unstable_restarts": 1, "cpu": 1.5,
-                   "memory": 2048, "exec_mode": "fork_mode", "exit_code": None}
+                   "memory": 2048, "exec_mode": "fork_mode", "exit_code": None,
+                   "health": None}
     entry["pm2_env"]["status"] = "stopped"
     assert summarize([entry], now_ms=4000)[0]["uptime_ms"] == 0
 
 
 def test_follower_reads_whole_lines_across_truncation_and_replacement(tmp_path: Path) -> None:
     log = tmp_path / "app-out.log"
-    log.write_text("old 1\nold 2\n")
-    lines, offset = last_lines(str(log), 1)
-    assert lines == ["old 2"] and offset == len("old 1\nold 2\n")
-    follower = Follower(str(log), offset)
+    log.write_text("old 1\nold 2\nhalf")
+    follower = Follower(str(log))
+    assert follower.backlog(1) == ["old 2"] and follower.backlog(5) == ["old 1", "old 2"]
     assert follower.poll() == ([], 0)
     with log.open("a") as handle:
-        handle.write("new 1\nhalf")
-    assert follower.poll() == (["new 1"], 0)
+        handle.write(" way\nnew 1\npart")
+    assert follower.poll() == (["half way", "new 1"], 0)  # the line open at the start, whole
     with log.open("a") as handle:
         handle.write(" done\n")
-    assert follower.poll() == (["half done"], 0)
+    assert follower.poll() == (["part done"], 0)
     log.write_text("")  # copytruncate rotation
     with log.open("a") as handle:
         handle.write("after rotation\n")
     assert follower.poll() == (["after rotation"], 0)
-    replacement = tmp_path / "next.log"
-    replacement.write_text("in a new file\n")
-    os.replace(replacement, log)
-    assert follower.poll() == (["in a new file"], 0)
+    # rename rotation: a line that reaches the old file after the new one exists is not lost
+    old = log.open("a")
+    os.replace(log, tmp_path / "app-out.log.1")
+    log.write_text("")
+    old.write("late line in the old file\n")
+    old.close()
+    with log.open("a") as handle:
+        handle.write("in the new file\n")
+    assert follower.poll() == (["late line in the old file", "in the new file"], 0)
+    follower.close()
     assert last_lines(str(tmp_path / "missing.log"), 5) == ([], 0)
+    assert Follower(str(tmp_path / "missing.log")).backlog(5) == []
 
 
-def test_follower_skips_a_flood_and_says_how_much(tmp_path: Path) -> None:
-    from pm.web.live import MAX_READ
+def test_follower_sends_a_page_at_most_so_many_lines_and_says_how_many_not(
+        tmp_path: Path) -> None:
+    from pm.web.live import MAX_LINES_SENT
 
     log = tmp_path / "flood.log"
     log.write_text("")
-    follower = Follower(str(log), 0)
-    log.write_text("x" * 99 + "\n" + ("y" * 99 + "\n") * (MAX_READ // 100 + 50))
+    follower = Follower(str(log))
+    log.write_text("".join(f"line {i}\n" for i in range(MAX_LINES_SENT + 10)))
     lines, skipped = follower.poll()
-    assert skipped > 0 and lines and all(line == "y" * 99 for line in lines)
+    assert skipped == 10 and len(lines) == MAX_LINES_SENT and lines[-1] == f"line {MAX_LINES_SENT + 9}"
     assert follower.poll() == ([], 0)
+    follower.close()

@@ -27,6 +27,9 @@ import pytest
 from conftest import PM, pid_alive, wait_for
 
 CHATTY = str(Path(__file__).parent / "apps" / "chatty.py")
+GROWER = str(Path(__file__).parent / "apps" / "grower.py")
+#: History samples in the tests: often, so a chart moves within a second.
+SAMPLE_INTERVAL_S = 0.25
 STARTUP_TIMEOUT = 30.0
 
 
@@ -131,7 +134,8 @@ class LineReader:
 
 
 def start_web(pm: PM, *extra: str) -> Web:
-    proc = subprocess.Popen([sys.executable, "-m", "pm", "web", "--port", "0", *extra],
+    proc = subprocess.Popen([sys.executable, "-m", "pm", "web", "--port", "0",
+                             "--sample-interval", str(SAMPLE_INTERVAL_S), *extra],
                             env=pm.env, cwd=pm.workdir, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     reader = LineReader(proc)

@@ -17,7 +17,8 @@ import click
 from pm.cli import render
 from pm.errors import PMError
 from pm.paths import Home
-from pm.web.run import DEFAULT_PORT, is_loopback
+from pm.web.run import (DEFAULT_INTERVAL_S, DEFAULT_PORT, MAX_INTERVAL_S, MIN_INTERVAL_S,
+                        is_loopback)
 
 DEFAULT_NAME = "pm-web"
 READY_TIMEOUT_S = 15.0
@@ -40,8 +41,12 @@ def _echo(line: str) -> None:
               help="App name with --daemon.")
 @click.option("--link", "link_only", is_flag=True,
               help="Only print a new one-time login link for a server already running.")
+@click.option("--sample-interval", "interval_s", default=DEFAULT_INTERVAL_S, show_default=True,
+              type=click.FloatRange(MIN_INTERVAL_S, MAX_INTERVAL_S), metavar="SECONDS",
+              help="How often the dashboard samples cpu and memory for its charts (it keeps "
+                   "an hour).")
 def web(port: int, host: str, allow_remote: bool, as_app: bool, name: str,
-        link_only: bool) -> None:
+        link_only: bool, interval_s: float) -> None:
     """Web dashboard, JSON API (/openapi.json) and Prometheus /metrics.
 
     Every request needs the token kept in PM_HOME/web.token: as 'Authorization: Bearer
@@ -67,9 +72,9 @@ def web(port: int, host: str, allow_remote: bool, as_app: bool, name: str,
               f"{_login_url(host, port, token)}")
         return
     if as_app:
-        _start_as_app(home, host, port, allow_remote, name, token)
+        _start_as_app(home, host, port, allow_remote, name, token, interval_s)
         return
-    _serve(home, host, port)
+    _serve(home, host, port, interval_s)
 
 
 def _login_url(host: str, port: int, token: str) -> str:
@@ -101,14 +106,14 @@ def _check_port_free(host: str, port: int) -> None:
                           "choose another --port (is a pm web already running?)") from None
 
 
-def _serve(home: Home, host: str, port: int) -> None:
+def _serve(home: Home, host: str, port: int, interval_s: float) -> None:
     from pm.web.run import serve_until_signal
 
-    serve_until_signal(home, host, port, _echo)
+    serve_until_signal(home, host, port, _echo, interval_s)
 
 
 def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: str,
-                  token: str) -> None:
+                  token: str, interval_s: float) -> None:
     """Start the server as a pm app, wait for its port, print the login link."""
     from pm.client.connection import Client
     from pm.config.spec import AppSpec
@@ -116,7 +121,8 @@ def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: st
     if port == 0:
         raise click.UsageError("--daemon needs a fixed --port (0 would hide the port it picks)")
     _check_port_free(host, port)
-    args = ["--port", str(port), "--host", host] + (["--allow-remote"] if allow_remote else [])
+    args = ["--port", str(port), "--host", host, "--sample-interval", str(interval_s)]
+    args += ["--allow-remote"] if allow_remote else []
     import pm.web
 
     spec = AppSpec(script=str(Path(pm.web.__file__).resolve().parent / "__main__.py"),

@@ -1,17 +1,23 @@
-// pm dashboard: the process table and a log tail, kept live by server-sent events.
-// Plain JS, no build step, no external code. Auth rides on the HttpOnly cookie set at /login.
-"use strict";
+// pm dashboard: the process table with a sparkline per instance, a detail view per app, the
+// event list beside the log panel; kept live by server-sent events. Plain JS modules, no build
+// step, no external code. Auth rides on the HttpOnly cookie set at /login.
+import { runAction } from "./actions.js";
+import { sparkline } from "./chart.js";
+import { closeDetail, detailName, initDetail, openDetail, renderCharts, renderStates,
+  settingsMayHaveChanged } from "./detail.js";
+import { formatBytes, renderEvents } from "./events.js";
+import { closeLogs, initLogs, logTarget, openLogs } from "./logs.js";
+import { addEvent, addSample, loadAll, marksOf, store } from "./store.js";
 
 const $ = (selector) => document.querySelector(selector);
-const MAX_LOG_LINES = 2000;
 
 const state = {
   rows: new Map(),      // pm_id -> <tr>
   apps: new Map(),      // pm_id -> last row data
-  logId: null,          // pm_id whose logs are shown
-  logSource: null,      // EventSource of the log stream
   filter: "",
   rendered: false,      // new rows flash only after the first render
+  drawQueued: false,
+  eventsChanged: false,
 };
 
 // ------------------------------------------------------------------ formatting (PM2's style)
@@ -27,84 +33,6 @@ function formatUptime(ms) {
   return Math.floor(h / 24) + "D";
 }
 
-function formatBytes(bytes) {
-  if (!bytes) return "0b";
-  const units = ["b", "kb", "mb", "gb"];
-  let value = bytes, unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
-  return (unit ? value.toFixed(1) : String(value)) + units[unit];
-}
-
-// ------------------------------------------------------------------ talking to the server
-
-async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  let data = null;
-  try { data = await response.json(); } catch (_) { /* not JSON */ }
-  if (response.status === 401) { location.href = "/login"; }
-  if (!response.ok) {
-    const message = data && data.error ? data.error.message : response.status + " " + response.statusText;
-    throw new Error(message);
-  }
-  return data;
-}
-
-const ACTIONS = {
-  start: (app) => post("/api/start", { targets: [String(app.id)] }),
-  stop: (app) => post("/api/stop", { targets: [String(app.id)] }),
-  restart: (app) => post("/api/restart", { targets: [String(app.id)] }),
-  delete: (app) => post("/api/delete", { targets: [String(app.id)] }),
-  "scale-up": (app) => post("/api/scale", { name: app.name, delta: 1 }),
-  "scale-down": (app) => post("/api/scale", { name: app.name, delta: -1 }),
-};
-
-const DONE = { start: "started", stop: "stopped", restart: "restarted", delete: "deleted" };
-
-function doneMessage(action, app, entries) {
-  const ids = (entries || []).map((entry) => entry.pm_id).join(", ");
-  if (action === "scale-up") return `${app.name}: instance ${ids} added`;
-  if (action === "scale-down") return `${app.name}: instance ${ids} removed`;
-  return `${app.name} (${app.id}) ${DONE[action]}`;
-}
-
-async function runAction(button, action, app) {
-  if (action === "delete" && !button.classList.contains("armed")) {
-    button.classList.add("armed");
-    button.textContent = "Sure?";
-    setTimeout(() => { button.classList.remove("armed"); button.textContent = "Delete"; }, 3000);
-    return;
-  }
-  button.disabled = true;
-  button.classList.add("busy");
-  try {
-    toast(doneMessage(action, app, await ACTIONS[action](app)));
-  } catch (error) {
-    toast(error.message, `${action.replace("-", " ")} ${app.name} (${app.id}) failed`);
-  } finally {
-    button.disabled = false;
-    button.classList.remove("busy");
-  }
-}
-
-function toast(message, errorTitle) {
-  const node = document.createElement("div");
-  node.className = "toast" + (errorTitle ? " error" : "");
-  node.setAttribute("role", errorTitle ? "alert" : "status");
-  if (errorTitle) {
-    const title = document.createElement("b");
-    title.textContent = errorTitle;
-    node.appendChild(title);
-  }
-  node.appendChild(document.createTextNode(message));
-  $("#toasts").appendChild(node);
-  setTimeout(() => node.remove(), errorTitle ? 9000 : 3000);
-}
-
 // ------------------------------------------------------------------ the process table
 
 function makeRow(app) {
@@ -114,7 +42,8 @@ function makeRow(app) {
     const button = event.target.closest("button[data-action]");
     if (!button) return;
     const current = state.apps.get(Number(row.dataset.id));
-    if (button.dataset.action === "logs") openLogs(current);
+    if (button.dataset.action === "logs") showLogs(current);
+    else if (button.dataset.action === "detail") location.hash = "#/app/" + encodeURIComponent(current.name);
     else runAction(button, button.dataset.action, current);
   });
   return row;
@@ -131,6 +60,10 @@ function updateRow(row, app, previous) {
   setText(row, ".namespace", app.namespace);
   const pill = row.querySelector(".pill");
   if (pill.dataset.status !== app.status) { pill.dataset.status = app.status; pill.textContent = app.status; }
+  const health = row.querySelector(".health");
+  health.hidden = !app.health;
+  health.dataset.health = app.health || "";
+  setText(row, ".health", app.health ? (app.health === "healthy" ? "♥ healthy" : app.health === "unhealthy" ? "⚠ unhealthy" : "… " + app.health) : "");
   row.dataset.status = app.status;
   setText(row, ".pid", app.pid ? String(app.pid) : "—");
   setText(row, ".uptime", app.status === "online" ? formatUptime(app.uptime_ms) : "0");
@@ -151,6 +84,24 @@ function updateRow(row, app, previous) {
   row.hidden = !matchesFilter(app);
 }
 
+function drawSpark(row, id) {
+  const series = store.instances.get(id);
+  const svg = row.querySelector(".spark");
+  if (!series || !series.t.length) { svg.setAttribute("aria-label", "no history yet"); return; }
+  const to = series.t[series.t.length - 1];
+  // from the first sample (up to the retention), so a young history still fills the line
+  const from = Math.max(to - store.retentionMs, Math.min(series.t[0], to - 10 * store.intervalMs));
+  const marks = marksOf({ id }).filter((e) => e.name === series.name);
+  sparkline(svg, { t: series.t, values: series.memory }, from, to, marks, store.intervalMs * 3);
+  let peak = 0;
+  for (const value of series.memory) if (value > peak) peak = value;
+  const restarts = marks.filter((e) => e.kind === "restart" && e.at >= from).length;
+  svg.setAttribute("aria-label", `memory over ${Math.max(1, Math.round((to - from) / 60e3))} min: ` +
+    `now ${formatBytes(series.memory[series.memory.length - 1])}, peak ${formatBytes(peak)}, ` +
+    `${restarts} restart${restarts === 1 ? "" : "s"}`);
+  row.querySelector(".col-spark").title = svg.getAttribute("aria-label");
+}
+
 function matchesFilter(app) {
   if (!state.filter) return true;
   return app.name.toLowerCase().includes(state.filter) || app.namespace.toLowerCase().includes(state.filter);
@@ -165,19 +116,20 @@ function renderApps(apps) {
     seen.add(app.id);
     let row = state.rows.get(app.id);
     const isNew = !row;
-    if (isNew) { row = makeRow(app); state.rows.set(app.id, row); }
+    if (isNew) { row = makeRow(app); state.rows.set(app.id, row); drawSpark(row, app.id); }
     updateRow(row, app, state.apps.get(app.id));
     state.apps.set(app.id, app);
     if (row !== before) tbody.insertBefore(row, before);
     else before = before.nextElementSibling;
     if (isNew && state.rendered) row.classList.add("flash");
-    row.classList.toggle("selected", app.id === state.logId);
+    row.classList.toggle("selected", String(app.id) === logTarget());
   }
   for (const [id, row] of state.rows) {
     if (!seen.has(id)) { row.remove(); state.rows.delete(id); state.apps.delete(id); }
   }
   $("#empty").hidden = apps.length > 0;
   renderCounts(apps);
+  renderStates(apps);
   state.rendered = true;
 }
 
@@ -212,6 +164,38 @@ function renderDaemon(daemon) {
   }
 }
 
+// ------------------------------------------------------------------ history and events
+
+function renderEventList() {
+  const name = detailName();
+  $("#events-scope").textContent = name ? name : "all apps";
+  const count = renderEvents($("#event-list"), name ? { name } : {}, $("#problems-only").checked);
+  $("#events-empty").hidden = count > 0;
+  $("#events-count").textContent = count ? `${count} kept` : "";
+}
+
+// Redraw what history feeds, once per animation frame however many items came; the event
+// list only when events came (redrawing it would move a keyboard user's focus).
+function historyChanged(what) {
+  if (what !== "sample") state.eventsChanged = true;
+  if (state.drawQueued) return;
+  state.drawQueued = true;
+  requestAnimationFrame(() => {
+    state.drawQueued = false;
+    for (const [id, row] of state.rows) drawSpark(row, id);
+    renderCharts();
+    if (state.eventsChanged) renderEventList();
+    state.eventsChanged = false;
+  });
+}
+
+function showLogs(app) {
+  openLogs(app.id, `${app.name} (${app.id})`);
+  for (const [id, row] of state.rows) row.classList.toggle("selected", id === app.id);
+}
+
+// ------------------------------------------------------------------ the live connection
+
 function setLive(stateName, text) {
   $("#live").dataset.state = stateName;
   $("#live-text").textContent = text;
@@ -219,12 +203,21 @@ function setLive(stateName, text) {
 
 function connectEvents() {
   const source = new EventSource("/api/events");
-  source.addEventListener("open", () => setLive("live", "live"));
+  source.addEventListener("open", () => {
+    setLive("live", "live");
+    loadAll().catch((error) => setLive("down", "history: " + error.message));  // fills any gap
+  });
   source.addEventListener("snapshot", (event) => {
     const snapshot = JSON.parse(event.data);
     renderDaemon(snapshot.daemon);
     renderApps(snapshot.apps);
     setLive("live", "live");
+  });
+  source.addEventListener("sample", (event) => addSample(JSON.parse(event.data)));
+  source.addEventListener("event", (event) => {
+    const data = JSON.parse(event.data);
+    addEvent(data);
+    settingsMayHaveChanged(data);
   });
   source.addEventListener("error", async () => {
     setLive(source.readyState === EventSource.CLOSED ? "down" : "connecting", "reconnecting");
@@ -236,98 +229,50 @@ function connectEvents() {
   });
 }
 
-// ------------------------------------------------------------------ logs
+// ------------------------------------------------------------------ views and keys
 
-function openLogs(app) {
-  if (state.logSource) state.logSource.close();
-  state.logId = app.id;
-  for (const [id, row] of state.rows) row.classList.toggle("selected", id === app.id);
-  $("#logs").hidden = false;
-  $("#log-app").textContent = `${app.name} (${app.id})`;
-  const view = $("#log-view");
-  view.textContent = "";
-  const source = new EventSource(`/api/logs/stream?target=${encodeURIComponent(app.id)}&lines=100`);
-  source.addEventListener("lines", (event) => appendLines(JSON.parse(event.data)));
-  source.addEventListener("error", () => {
-    if (source.readyState === EventSource.CLOSED && state.logSource === source) {
-      addNote("log stream closed (app deleted?)");
+function route() {
+  const match = location.hash.match(/^#\/app\/(.+)$/);
+  const name = match ? decodeURIComponent(match[1]) : null;
+  if (name) {
+    if (name !== detailName()) {
+      openDetail(name);
+      openLogs(name, name, false);
     }
-  });
-  state.logSource = source;
-  $("#logs").scrollIntoView({ behavior: "smooth", block: "nearest" });
-}
-
-function closeLogs() {
-  if (state.logSource) state.logSource.close();
-  state.logSource = null;
-  state.logId = null;
-  $("#logs").hidden = true;
-  for (const row of state.rows.values()) row.classList.remove("selected");
-}
-
-function lineNode(stream, text, note) {
-  const node = document.createElement("div");
-  node.className = "line " + stream + (note ? " note" : "");
-  const tag = document.createElement("span");
-  tag.className = "tag";
-  tag.textContent = stream;
-  const body = document.createElement("span");
-  body.className = "text";
-  body.textContent = text;
-  node.append(tag, body);
-  return node;
-}
-
-function noteNode(text) {
-  const node = lineNode("", text, true);
-  node.className = "line note";
-  return node;
-}
-
-function addNote(text) {
-  $("#log-view").appendChild(noteNode(text));
-}
-
-function appendLines(payload) {
-  const view = $("#log-view");
-  const stick = view.scrollTop + view.clientHeight >= view.scrollHeight - 30;
-  const fragment = document.createDocumentFragment();
-  let block = null;
-  for (const line of payload.lines) {
-    // The backlog comes file by file (no time order between out and err): head each file's
-    // lines, as `pm2 logs` does, and mark where live lines begin.
-    const key = `${line.id}/${line.stream}`;
-    if (payload.backlog && key !== block) {
-      block = key;
-      fragment.appendChild(noteNode(`${line.name} (${line.id}) · last lines of ${line.stream}`));
-    }
-    fragment.appendChild(lineNode(line.stream, line.text, line.skipped));
+  } else if (detailName()) {
+    closeDetail();
+    closeLogs();
   }
-  if (payload.backlog && payload.lines.length) fragment.appendChild(noteNode("live from here"));
-  view.appendChild(fragment);
-  if (payload.backlog && !payload.lines.length) {
-    const empty = document.createElement("div");
-    empty.className = "log-empty";
-    empty.textContent = "No output yet: new lines appear here as they are written.";
-    view.appendChild(empty);
-  } else if (payload.lines.length) {
-    view.querySelectorAll(".log-empty").forEach((node) => node.remove());
-  }
-  while (view.childElementCount > MAX_LOG_LINES) view.firstElementChild.remove();
-  if ($("#follow").checked && (stick || payload.backlog)) view.scrollTop = view.scrollHeight;
+  renderStates([...state.apps.values()]);
+  renderEventList();
 }
 
-// ------------------------------------------------------------------ wiring
+function onKey(event) {
+  const typing = event.target.closest("input, select, textarea");
+  if (event.key === "/" && !typing) {
+    event.preventDefault();
+    const filter = detailName() ? $("#log-filter") : $("#filter");
+    filter.focus();
+  } else if (event.key === "Escape") {
+    if (typing && event.target.value) return;  // the browser clears a search field first
+    if (detailName()) location.hash = "#/";
+    else if (logTarget() !== null) closeLogs();
+  }
+}
 
 function init() {
   $("#filter").addEventListener("input", (event) => {
     state.filter = event.target.value.trim().toLowerCase();
     for (const [id, row] of state.rows) row.hidden = !matchesFilter(state.apps.get(id));
   });
-  $("#show-out").addEventListener("change", (e) => $("#log-view").classList.toggle("hide-out", !e.target.checked));
-  $("#show-err").addEventListener("change", (e) => $("#log-view").classList.toggle("hide-err", !e.target.checked));
-  $("#log-clear").addEventListener("click", () => { $("#log-view").textContent = ""; });
-  $("#log-close").addEventListener("click", closeLogs);
+  $("#back").addEventListener("click", () => { location.hash = "#/"; });
+  $("#problems-only").addEventListener("change", renderEventList);
+  initLogs(() => { for (const row of state.rows.values()) row.classList.remove("selected"); });
+  initDetail();
+  store.listeners.add(historyChanged);
+  window.addEventListener("hashchange", route);
+  document.addEventListener("keydown", onKey);
+  route();
   connectEvents();
 }
 
