@@ -55,6 +55,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "multiset": "pm.cli.commands.settings:multiset_cmd",
     "report": "pm.cli.commands.report:report",
     "web": "pm.cli.commands.web:web",
+    "export": "pm.cli.commands.export:export",
 }
 
 

@@ -1,0 +1,161 @@
+"""An app as an export sees it: pm's normalised AppSpec, plus the attributes that only an export
+reads or that pm's own spec may not hold yet:
+
+* `image`: the container image of the app (Kubernetes, Compose); `--image` is the default.
+* `listen`: "host:port", a port, or a list of them; pm binds these sockets and hands them to the
+  app (systemd's socket-activation convention, LISTEN_FDS, fd 3).
+* `health_check`: {http: url | tcp: "host:port" | cmd: "shell command", interval, timeout,
+  retries, start_period}, durations in ms or "5s", Docker's HEALTHCHECK semantics.
+
+Each is read from the spec when AppSpec has the field, else from the app as written, so the
+export works the same before and after pm itself learns them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from pm.config.spec import AppSpec, canonical_key, parse_duration_ms
+from pm.errors import ConfigError
+
+#: Canonical names of the attributes read here (pm's readers may call them unknown).
+EXTRA_KEYS = ("image", "listen", "health_check")
+
+_HEALTH_KINDS = ("http", "tcp", "cmd")
+_HEALTH_TIMES = ("interval", "timeout", "start_period")
+_ENDPOINT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d+)$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An address to listen on; host "" means every address."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}" if host else str(self.port)
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in ("localhost", "::1") or self.host.startswith("127.")
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One check and its timing; times in ms, None where the user gave none (target default)."""
+
+    kind: str  # http, tcp or cmd
+    target: str  # the URL, "host:port" or the shell command
+    interval: int | None = None
+    timeout: int | None = None
+    retries: int | None = None
+    start_period: int | None = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """Host and port an http or tcp check reaches."""
+        if self.kind == "tcp":
+            return parse_endpoint(self.target, "tcp")
+        url = urlsplit(self.target)
+        return Endpoint(url.hostname or "", url.port or (443 if url.scheme == "https" else 80))
+
+
+@dataclass
+class ExportApp:
+    """One app of the export, with where it came from (for messages and pm-runtime)."""
+
+    spec: AppSpec
+    label: str  # "file: app #0 (api)", as pm's readers name an app
+    source: str = ""  # the ecosystem file it was read from; "" for the running list
+    image: str | None = None
+    listen: list[Endpoint] = field(default_factory=list)
+    health: HealthCheck | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def extras_of(raw: dict[str, Any]) -> dict[str, Any]:
+    """The export's attributes of a user-written app, by canonical name (camelCase accepted)."""
+    return {canonical_key(key): value for key, value in raw.items()
+            if isinstance(key, str) and canonical_key(key) in EXTRA_KEYS}
+
+
+def export_app(spec: AppSpec, raw: dict[str, Any], label: str, source: str = "") -> ExportApp:
+    """An ExportApp from a spec and the app as written; ConfigError naming app and field."""
+    values = extras_of(raw)
+    for key in EXTRA_KEYS:  # pm's own spec wins once it holds the attribute
+        if getattr(spec, key, None) not in (None, [], {}, ""):
+            values[key] = getattr(spec, key)
+    image = values.get("image")
+    if image is not None and (not isinstance(image, str) or not image.strip()):
+        raise ConfigError(f"{label}: field 'image' expects an image name, got {image!r}")
+    listen = values.get("listen")
+    health = values.get("health_check")
+    return ExportApp(spec, label, source, image.strip() if image else None,
+                     parse_listen(listen, f"{label}: field 'listen'") if listen else [],
+                     parse_health(health, f"{label}: field 'health_check'") if health else None)
+
+
+def parse_endpoint(value: Any, where: str) -> Endpoint:
+    """"host:port", "[v6]:port", ":port", a port number or a port string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = f":{value}"
+    elif isinstance(value, str):
+        text = value.strip() if ":" in value else f":{value.strip()}"
+    else:
+        raise ConfigError(f"{where}: expected \"host:port\" or a port, got {value!r}")
+    match = _ENDPOINT.match(text)
+    port = int(match.group("port")) if match else 0
+    if not match or not 0 < port < 65536:
+        raise ConfigError(f"{where}: expected \"host:port\" or a port (1-65535), got {value!r}")
+    host = match.group("v6") or match.group("host") or ""
+    return Endpoint("" if host in ("0.0.0.0", "::", "*") else host, port)
+
+
+def parse_listen(value: Any, where: str) -> list[Endpoint]:
+    items = value if isinstance(value, list) else [value]
+    return [parse_endpoint(item, where) for item in items]
+
+
+def parse_health(value: Any, where: str) -> HealthCheck:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected an object with http, tcp or cmd, got {value!r}")
+    kinds = [kind for kind in _HEALTH_KINDS if value.get(kind) not in (None, "")]
+    if len(kinds) != 1:
+        raise ConfigError(f"{where}: expected exactly one of http, tcp or cmd, got "
+                          f"{', '.join(kinds) or 'none'}")
+    unknown = sorted(set(value) - set(_HEALTH_KINDS) - set(_HEALTH_TIMES) - {"retries"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (known: http, tcp, cmd, "
+                          "interval, timeout, retries, start_period)")
+    kind = kinds[0]
+    target = value[kind]
+    if not isinstance(target, str) and not (kind == "tcp" and isinstance(target, int)):
+        raise ConfigError(f"{where}.{kind}: expected a string, got {target!r}")
+    target = str(target)
+    if kind == "http" and urlsplit(target).scheme not in ("http", "https"):
+        raise ConfigError(f"{where}.http: expected an http:// or https:// URL, got {target!r}")
+    if kind == "tcp":
+        parse_endpoint(target, f"{where}.tcp")
+    times = {name: _positive_ms(value[name], f"{where}.{name}")
+             for name in _HEALTH_TIMES if value.get(name) is not None}
+    retries = value.get("retries")
+    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)
+                                or retries < 1):
+        raise ConfigError(f"{where}.retries: expected a whole number of at least 1, "
+                          f"got {retries!r}")
+    return HealthCheck(kind, target, retries=retries, **times)
+
+
+def _positive_ms(value: Any, where: str) -> int:
+    ms = parse_duration_ms(value, where)
+    if ms < 0:
+        raise ConfigError(f"{where}: must not be negative")
+    return ms
