@@ -38,14 +38,15 @@ def service(app: ExportApp, apps: list[ExportApp], names: set[str], options: Opt
                                    "from the host's cron or a systemd timer")
     warn_unmapped(spec, reasons, notes)
     container.check_listen(app, ENGINE, pm_runtime, notes)
+    scheduled = pm_runtime and bool(spec.cron_restart)  # pm-runtime's cron runs it again
     found: dict[str, Any] = {
         "image": container.image_name(app, options),
-        "command": container.command(app, apps, options, notes),
+        "command": container.command(app, apps, options, notes, keep_running=scheduled),
         "working_dir": container.working_dir(app, options, notes),
-        "restart": "unless-stopped" if spec.autorestart else "no",
+        "restart": "unless-stopped" if spec.autorestart or scheduled else "no",
         # pm stops an app with SIGINT (PM2's signal); pm-runtime stops its app the same way
         "stop_signal": "SIGTERM" if pm_runtime else "SIGINT",
-        "stop_grace_period": container.duration(spec.kill_timeout),
+        "stop_grace_period": container.duration(spec.kill_timeout + (1000 if pm_runtime else 0)),
     }
     env = container.environment(app, pm_runtime, notes)
     if env:

@@ -86,12 +86,15 @@ def _in_image(app: ExportApp, attribute: str, path: str, options: Options, notes
     return mapped
 
 
-def command(app: ExportApp, apps: list[ExportApp], options: Options, notes: Notes) -> list[str]:
-    """What the app's container runs (replacing the image's entrypoint)."""
+def command(app: ExportApp, apps: list[ExportApp], options: Options, notes: Notes,
+            keep_running: bool = False) -> list[str]:
+    """What the app's container runs (replacing the image's entrypoint). keep_running: pm's
+    cron starts the app again, so pm-runtime must not exit when it ends."""
     if runs_pm_runtime(app, apps, options):
         line = ["pm-runtime", "start", _in_image(app, "script", app.source, options, notes),
                 "--only", app.name, "-i", "1"]
-        return line + (["--env", options.env_name] if options.env_name else [])
+        line += ["--env", options.env_name] if options.env_name else []
+        return line + (["--no-auto-exit"] if keep_running else [])
     return direct_command(app, options, notes)
 
 
@@ -140,8 +143,6 @@ def _quote(word: str) -> str:
 
 def environment(app: ExportApp, pm_runtime: bool, notes: Notes) -> dict[str, str]:
     """The variables the container gets; under pm-runtime the file in the image sets them."""
-    if pm_runtime:
-        return {}
     env = dict(app.spec.env)
     if app.spec.port is not None:
         env["PORT"] = str(app.spec.port)
@@ -149,7 +150,7 @@ def environment(app: ExportApp, pm_runtime: bool, notes: Notes) -> dict[str, str
         notes.warn(app.name, "increment_var", "cannot be mapped: every replica gets "
                                               f"{app.spec.increment_var}="
                                               f"{env.get(app.spec.increment_var, '0')}")
-    return env
+    return {} if pm_runtime else env
 
 
 def seconds(ms: int) -> int:

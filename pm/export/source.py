@@ -60,8 +60,8 @@ def from_jlist(entries: list[dict[str, Any]], only: list[str] | None) -> list[Ex
 
     jlist carries every spec field except the app's own `env`, which it merges with the
     shell's environment the app was started from. PM2's shape also puts the app's variables
-    at the top of pm2_env, so those are taken: the shell's PATH, HOME and so on stay out of
-    the exported manifests.
+    at the top of pm2_env, so those are taken (less the ones pm itself sets there, PM_HOME and
+    the instance variable): the shell's PATH, HOME and so on stay out of the manifests.
     """
     first: dict[str, dict[str, Any]] = {}
     count: dict[str, int] = {}
@@ -79,8 +79,9 @@ def _running_app(entry: dict[str, Any], instances: int) -> ExportApp:
     fields = {key: pm2_env[key] for key in names if key in pm2_env}
     fields["version"] = None if pm2_env.get("version") == "N/A" else pm2_env.get("version")
     merged = pm2_env.get("env") or {}
+    pm_set = {"env", "PM_HOME", str(pm2_env.get("instance_var") or "NODE_APP_INSTANCE")}
     fields["env"] = {key: str(value) for key, value in merged.items()
-                     if key in pm2_env and key not in names and key != "env"}
+                     if key in pm2_env and key not in names and key not in pm_set}
     fields["instances"] = instances
     label = f"running app '{entry.get('name')}'"
     spec = AppSpec.from_dict(fields, where=label)

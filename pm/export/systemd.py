@@ -110,8 +110,7 @@ def service_text(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) ->
                *([f"MemoryMax={spec.max_memory_restart}"] if spec.max_memory_restart else []),
                *([f"Sockets={base}.socket"] if app.listen else []),
                *log_lines(app, notes)]
-    return _sections(("Unit", unit), ("Service", service),
-                     ("Install", ["WantedBy=multi-user.target"]))
+    return _sections(("Unit", unit), ("Service", service), *_install(app, "multi-user.target"))
 
 
 def exec_line(app: ExportApp) -> str:
@@ -255,8 +254,14 @@ def timer_units(app: ExportApp, notes: Notes) -> dict[str, str]:
     timer = _sections(
         ("Unit", [f"Description={app.name}'s cron_restart ({pattern}), exported by pm"]),
         ("Timer", [f"OnCalendar={calendar.expression}", f"Unit={base}-cron.service"]),
-        ("Install", ["WantedBy=timers.target"]))
+        *_install(app, "timers.target"))
     return {f"{base}-cron.service": service, f"{base}-cron.timer": timer}
+
+
+def _install(app: ExportApp, target: str) -> list[tuple[str, list[str]]]:
+    """An [Install] section, none for autostart false: such an app is started by hand, as
+    pm registers it without starting it (`systemctl enable` then has nothing to do)."""
+    return [("Install", [f"WantedBy={target}"])] if app.spec.autostart else []
 
 
 def _sections(*sections: tuple[str, list[str]]) -> str:
