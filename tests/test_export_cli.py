@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import yaml
-
 from conftest import APPS, PM
 
 ECO = {"apps": [
@@ -34,10 +33,10 @@ def test_compose_to_stdout_with_warnings_on_stderr(pm: PM) -> None:
     assert services["api"]["environment"] == {"TOKEN": "prod"}
     assert services["api"]["deploy"]["replicas"] == 2 and services["job"]["image"] == "jobs:2"
     assert result.stderr.splitlines() == [
-        "[PM][WARN] app 'api', 'watch': no file watching in a container: build and roll out "
-        "a new image instead",
-        "[PM][WARN] app 'job', 'cron_restart': not mapped: Compose has no schedule; run the "
-        "service from the host's cron or a systemd timer"]
+        ("[PM][WARN] app 'api', 'watch': no file watching in a container: build and roll out "
+         "a new image instead"),
+        ("[PM][WARN] app 'job', 'cron_restart': not mapped: Compose has no schedule; run the "
+         "service from the host's cron or a systemd timer")]
 
 
 def test_kubernetes_files_in_a_folder(pm: PM) -> None:

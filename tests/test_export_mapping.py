@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def test_cron_patterns_as_calendars(pattern: str, expected: str | None) -> None:
 def test_systemd_reads_every_calendar() -> None:
     expressions = [value for value in CALENDARS.values() if value]
     result = subprocess.run(["systemd-analyze", "calendar", *expressions], capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Next elapse:") == len(expressions)
 
@@ -117,8 +118,8 @@ def test_container_commands(tmp_path: Path) -> None:
     assert notes.lines == []
     outside = _app(tmp_path, script="/opt/tool/run", interpreter="none")
     assert container.direct_command(outside, options, notes) == ["/opt/tool/run"]
-    assert notes.lines == [f"app 'a', 'script': /opt/tool/run is outside the project folder "
-                           f"{tmp_path}; kept as is, so the image must have it"]
+    assert notes.lines == [(f"app 'a', 'script': /opt/tool/run is outside the project folder "
+                            f"{tmp_path}; kept as is, so the image must have it")]
 
 
 def test_one_image_for_several_apps_runs_pm_runtime(tmp_path: Path) -> None:
@@ -158,3 +159,20 @@ def test_running_list_keeps_the_apps_own_env_and_counts_instances() -> None:
     assert app.spec.script == "/srv/a.py" and app.label == "running app 'api'"
     with pytest.raises(ConfigError, match="no app named web"):
         from_jlist([entry(0)], ["web"])
+
+
+def test_pm_own_fields_win_once_the_spec_has_them() -> None:
+    """When AppSpec holds listen and health_check (pm's readiness work), the export reads them
+    from the spec, and ignores what else pm keeps in a check (what to do on failure)."""
+
+    @dataclass
+    class SpecWithChecks(AppSpec):
+        listen: list[str] = field(default_factory=list)
+        health_check: dict[str, Any] | None = None
+
+    spec = SpecWithChecks(script="a.py", name="a", listen=["10.0.0.1:80"],
+                          health_check={"tcp": "127.0.0.1:80", "interval": 2000,
+                                        "on_failure": "report"})
+    app = export_app(spec, {"listen": "1.1.1.1:1"}, "label")
+    assert app.listen == [Endpoint("10.0.0.1", 80)]
+    assert app.health is not None and app.health.interval == 2000

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import pid_alive, wait_for
 
 import pm as pm_api
-from conftest import pid_alive, wait_for
 from pm.errors import PMError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -90,9 +90,11 @@ def extras_of(raw: dict[str, Any]) -> dict[str, Any]:
 def export_app(spec: AppSpec, raw: dict[str, Any], label: str, source: str = "") -> ExportApp:
     """An ExportApp from a spec and the app as written; ConfigError naming app and field."""
     values = extras_of(raw)
-    for key in EXTRA_KEYS:  # pm's own spec wins once it holds the attribute
+    checked = set()  # pm's own spec wins once it holds the attribute (and has checked it)
+    for key in EXTRA_KEYS:
         if getattr(spec, key, None) not in (None, [], {}, ""):
             values[key] = getattr(spec, key)
+            checked.add(key)
     image = values.get("image")
     if image is not None and (not isinstance(image, str) or not image.strip()):
         raise ConfigError(f"{label}: field 'image' expects an image name, got {image!r}")
@@ -100,7 +102,8 @@ def export_app(spec: AppSpec, raw: dict[str, Any], label: str, source: str = "")
     health = values.get("health_check")
     return ExportApp(spec, label, source, image.strip() if image else None,
                      parse_listen(listen, f"{label}: field 'listen'") if listen else [],
-                     parse_health(health, f"{label}: field 'health_check'") if health else None)
+                     parse_health(health, f"{label}: field 'health_check'",
+                                  strict="health_check" not in checked) if health else None)
 
 
 def parse_endpoint(value: Any, where: str) -> Endpoint:
@@ -124,7 +127,9 @@ def parse_listen(value: Any, where: str) -> list[Endpoint]:
     return [parse_endpoint(item, where) for item in items]
 
 
-def parse_health(value: Any, where: str) -> HealthCheck:
+def parse_health(value: Any, where: str, strict: bool = True) -> HealthCheck:
+    """strict: refuse keys the export does not know (a typo); pm's own spec may hold more
+    (what to do on failure, say), which an export ignores."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected an object with http, tcp or cmd, got {value!r}")
     kinds = [kind for kind in _HEALTH_KINDS if value.get(kind) not in (None, "")]
@@ -132,7 +137,7 @@ def parse_health(value: Any, where: str) -> HealthCheck:
         raise ConfigError(f"{where}: expected exactly one of http, tcp or cmd, got "
                           f"{', '.join(kinds) or 'none'}")
     unknown = sorted(set(value) - set(_HEALTH_KINDS) - set(_HEALTH_TIMES) - {"retries"})
-    if unknown:
+    if unknown and strict:
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' (known: http, tcp, cmd, "
                           "interval, timeout, retries, start_period)")
     kind = kinds[0]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -110,7 +111,7 @@ def direct_command(app: ExportApp, options: Options, notes: Notes) -> list[str]:
         interpreter = _in_image(app, "interpreter", interpreter, options, notes)
     if interpreter is None:
         if " " in spec.script.strip() and not _is_file(spec.script, spec.cwd):
-            return ["/bin/sh", "-c", " ".join([spec.script, *map(_quote, spec.args)])]
+            return ["/bin/sh", "-c", " ".join([spec.script, *map(shlex.quote, spec.args)])]
         interpreter = _interpreter_by_extension(spec.script, spec.cwd)
     if interpreter == "none":
         return [script, *spec.args]
@@ -133,12 +134,6 @@ def _interpreter_by_extension(script: str, cwd: str) -> str:
     if "/" not in script or (os.path.isfile(path) and os.access(path, os.X_OK)):
         return "none"
     return "node"
-
-
-def _quote(word: str) -> str:
-    import shlex
-
-    return shlex.quote(word)
 
 
 def environment(app: ExportApp, pm_runtime: bool, notes: Notes) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pm.export import container
 from pm.export.app import ExportApp, HealthCheck
@@ -141,8 +142,6 @@ def probe(check: HealthCheck, liveness: bool) -> dict[str, Any]:
     """A probe for the check: liveness waits start_period first, readiness does not."""
     found: dict[str, Any] = {}
     if check.kind == "http":
-        from urllib.parse import urlsplit
-
         url = urlsplit(check.target)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         found["httpGet"] = {"path": path, "port": check.endpoint.port,

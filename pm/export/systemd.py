@@ -155,7 +155,7 @@ def restart_lines(app: ExportApp, notes: Notes) -> list[str]:
 
 def _backoff_steps(start_ms: int) -> int:
     """How many x1.5 steps PM2 takes from start_ms to its cap."""
-    steps, delay = 0, start_ms
+    steps, delay = 0, float(start_ms)
     while delay < BACKOFF_CAP_MS:
         delay, steps = delay * 1.5, steps + 1
     return max(steps, 1)

@@ -39,7 +39,8 @@ def export(target: str, source: str | None, out_dir: str | None, image: str | No
     from pm.export import source as sources
     from pm.export.container import Options
     from pm.export.notes import Notes
-    from pm.export.targets import export as run_export, target_name
+    from pm.export.targets import export as run_export
+    from pm.export.targets import target_name
 
     name = target_name(target)
     if not workdir.startswith("/"):
