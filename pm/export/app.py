@@ -13,11 +13,14 @@ export works the same before and after pm itself learns them.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from pm.config.command import INTERPRETER_BY_EXTENSION
 from pm.config.spec import AppSpec, canonical_key, parse_duration_ms
 from pm.errors import ConfigError
 
@@ -75,10 +78,44 @@ class ExportApp:
     image: str | None = None
     listen: list[Endpoint] = field(default_factory=list)
     health: HealthCheck | None = None
+    #: What the targets name the app after: its name, made distinct when two apps share one
+    #: (pm allows that) or differ only in case or punctuation (`api` and `API`).
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.spec.name
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+
+def give_keys(apps: list[ExportApp]) -> list[ExportApp]:
+    """Set each app's key: its name, with -2, -3... where an earlier app took the same one."""
+    taken: set[str] = set()
+    for app in apps:
+        key, count = app.name, 1
+        while re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-") in taken:
+            count += 1
+            key = f"{app.name}-{count}"
+        taken.add(re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-"))
+        app.key = key
+    return apps
+
+
+def guess_interpreter(script: str, cwd: str) -> str:
+    """The interpreter pm would pick where the script is not here to look at: PM2's table by
+    extension (python as python3: images seldom have a bare `python`); a program name or an
+    executable file without a known extension runs by itself ("none")."""
+    found = INTERPRETER_BY_EXTENSION.get(PurePosixPath(script).suffix.lower())
+    if found == "python":
+        return "python3"
+    if found:
+        return found
+    path = os.path.join(cwd, script)
+    if "/" not in script or (os.path.isfile(path) and os.access(path, os.X_OK)):
+        return "none"
+    return "node"
 
 
 def extras_of(raw: dict[str, Any]) -> dict[str, Any]:

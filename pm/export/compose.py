@@ -23,7 +23,7 @@ def service_name(name: str) -> str:
 def document(apps: list[ExportApp], options: Options, notes: Notes) -> dict[str, Any]:
     container.check_images(apps, options, notes)
     names = {app.name for app in apps}
-    return {"services": {service_name(app.name): service(app, apps, names, options, notes)
+    return {"services": {service_name(app.key): service(app, apps, names, options, notes)
                          for app in apps}}
 
 

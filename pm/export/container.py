@@ -21,8 +21,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from pm.config.command import INTERPRETER_BY_EXTENSION
-from pm.export.app import ExportApp
+from pm.export.app import ExportApp, guess_interpreter
 from pm.export.notes import Notes
 
 DEFAULT_WORKDIR = "/app"
@@ -44,7 +43,7 @@ def image_name(app: ExportApp, options: Options) -> str:
         return app.image
     if options.image:
         return options.image
-    slug = re.sub(r"[^a-z0-9._-]+", "-", app.name.lower()).strip("-._") or "app"
+    slug = re.sub(r"[^a-z0-9._-]+", "-", app.key.lower()).strip("-._") or "app"
     return f"{slug}:latest"
 
 
@@ -112,7 +111,7 @@ def direct_command(app: ExportApp, options: Options, notes: Notes) -> list[str]:
     if interpreter is None:
         if " " in spec.script.strip() and not _is_file(spec.script, spec.cwd):
             return ["/bin/sh", "-c", " ".join([spec.script, *map(shlex.quote, spec.args)])]
-        interpreter = _interpreter_by_extension(spec.script, spec.cwd)
+        interpreter = guess_interpreter(spec.script, spec.cwd)
     if interpreter == "none":
         return [script, *spec.args]
     return [interpreter, *spec.interpreter_args, script, *spec.args]
@@ -120,20 +119,6 @@ def direct_command(app: ExportApp, options: Options, notes: Notes) -> list[str]:
 
 def _is_file(script: str, cwd: str) -> bool:
     return os.path.isfile(os.path.join(cwd, os.path.expanduser(script)))
-
-
-def _interpreter_by_extension(script: str, cwd: str) -> str:
-    """PM2's table (python as python3: images seldom have a bare `python`); a program or an
-    executable file without a known extension runs by itself."""
-    found = INTERPRETER_BY_EXTENSION.get(PurePosixPath(script).suffix.lower())
-    if found == "python":
-        return "python3"
-    if found:
-        return found
-    path = os.path.join(cwd, script)
-    if "/" not in script or (os.path.isfile(path) and os.access(path, os.X_OK)):
-        return "none"
-    return "node"
 
 
 def environment(app: ExportApp, pm_runtime: bool, notes: Notes) -> dict[str, str]:

@@ -25,7 +25,7 @@ def dns_name(name: str) -> str:
 def manifests(apps: list[ExportApp], options: Options, notes: Notes) -> dict[str, list[Any]]:
     """File name -> the objects it holds (one file per app)."""
     container.check_images(apps, options, notes)
-    return {f"{dns_name(app.name)}.yaml": objects(app, apps, options, notes) for app in apps}
+    return {f"{dns_name(app.key)}.yaml": objects(app, apps, options, notes) for app in apps}
 
 
 def objects(app: ExportApp, apps: list[ExportApp], options: Options,
@@ -51,7 +51,7 @@ def objects(app: ExportApp, apps: list[ExportApp], options: Options,
 
 
 def labels(app: ExportApp) -> dict[str, str]:
-    found = {"app.kubernetes.io/name": dns_name(app.name)}
+    found = {"app.kubernetes.io/name": dns_name(app.key)}
     if app.spec.namespace != "default":
         found["app.kubernetes.io/part-of"] = dns_name(app.spec.namespace)
     return found
@@ -59,14 +59,14 @@ def labels(app: ExportApp) -> dict[str, str]:
 
 def _object(api: str, kind: str, app: ExportApp, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": api, "kind": kind,
-            "metadata": {"name": dns_name(app.name), "labels": labels(app)}, "spec": spec}
+            "metadata": {"name": dns_name(app.key), "labels": labels(app)}, "spec": spec}
 
 
 def deployment(app: ExportApp, pod: dict[str, Any]) -> dict[str, Any]:
     replicas = app.spec.instances if app.spec.autostart else 0
     return _object("apps/v1", "Deployment", app, {
         "replicas": replicas,
-        "selector": {"matchLabels": {"app.kubernetes.io/name": dns_name(app.name)}},
+        "selector": {"matchLabels": {"app.kubernetes.io/name": dns_name(app.key)}},
         "template": {"metadata": {"labels": labels(app)}, "spec": pod},
     })
 
@@ -96,7 +96,7 @@ def cron_job(app: ExportApp, pod: dict[str, Any], notes: Notes) -> dict[str, Any
 
 def service(app: ExportApp) -> dict[str, Any]:
     return _object("v1", "Service", app, {
-        "selector": {"app.kubernetes.io/name": dns_name(app.name)},
+        "selector": {"app.kubernetes.io/name": dns_name(app.key)},
         "ports": [{"name": f"tcp-{point.port}", "port": point.port, "targetPort": point.port,
                    "protocol": "TCP"} for point in _unique_ports(app)],
     })
@@ -114,7 +114,7 @@ def pod_spec(app: ExportApp, apps: list[ExportApp], options: Options,
     spec = app.spec
     pm_runtime = container.runs_pm_runtime(app, apps, options)
     box: dict[str, Any] = {
-        "name": dns_name(app.name),
+        "name": dns_name(app.key),
         "image": container.image_name(app, options),
         "command": container.command(app, apps, options, notes),
         "workingDir": container.working_dir(app, options, notes),

@@ -11,7 +11,7 @@ from pm.config import support
 from pm.config.ecosystem import app_label, load_file
 from pm.config.spec import AppSpec
 from pm.errors import ConfigError
-from pm.export.app import EXTRA_KEYS, ExportApp, export_app
+from pm.export.app import EXTRA_KEYS, ExportApp, export_app, give_keys
 from pm.export.notes import Notes
 
 
@@ -48,11 +48,11 @@ def _camel(key: str) -> str:
 
 def _only(apps: list[ExportApp], only: list[str] | None, where: str) -> list[ExportApp]:
     if not only:
-        return apps
+        return give_keys(apps)
     missing = [name for name in only if name not in {app.name for app in apps}]
     if missing:
         raise ConfigError(f"{where}: no app named {', '.join(missing)}")
-    return [app for app in apps if app.name in only]
+    return give_keys([app for app in apps if app.name in only])
 
 
 def from_jlist(entries: list[dict[str, Any]], only: list[str] | None) -> list[ExportApp]:

@@ -14,9 +14,9 @@ import re
 import shutil
 from pathlib import PurePosixPath
 
-from pm.config.command import resolve_command
+from pm.config.command import resolve_command, which
 from pm.errors import ConfigError
-from pm.export.app import ExportApp
+from pm.export.app import ExportApp, guess_interpreter
 from pm.export.calendar import Untranslatable, on_calendar
 from pm.export.notes import Notes, warn_unmapped
 
@@ -59,7 +59,7 @@ def app_units(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) -> di
     if app.health:
         notes.warn(app.name, "health_check", "not mapped: systemd has no health checks (an app "
                                              "can ping WatchdogSec= with sd_notify WATCHDOG=1)")
-    base = unit_name(app.name)
+    base = unit_name(app.key)
     template = spec.instances > 1
     service = f"{base}@.service" if template else f"{base}.service"
     files = {service: service_text(app, by_name, notes)}
@@ -73,7 +73,7 @@ def app_units(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) -> di
 
 def instance_units(app: ExportApp) -> list[str]:
     """The units systemctl starts for the app: name.service, or name@0..N-1.service."""
-    base = unit_name(app.name)
+    base = unit_name(app.key)
     if app.spec.instances > 1:
         return [f"{base}@{index}.service" for index in range(app.spec.instances)]
     return [f"{base}.service"]
@@ -81,7 +81,7 @@ def instance_units(app: ExportApp) -> list[str]:
 
 def service_text(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) -> str:
     spec = app.spec
-    base = unit_name(app.name)
+    base = unit_name(app.key)
     after = ["network.target"]
     wants = []
     for needed in spec.depends_on:
@@ -92,14 +92,14 @@ def service_text(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) ->
                                                "dropped")
     if app.listen:
         wants.append(f"{base}.socket")
-    unit = [f"Description={app.name} ({spec.script}), exported by pm",
+    unit = [_escape(f"Description={app.name} ({spec.script}), exported by pm"),
             f"After={' '.join(after + wants)}"]
     if wants:
         unit.append(f"Wants={' '.join(wants)}")
     unit += start_limits(app)
     service = [f"Type={'notify' if spec.wait_ready else 'exec'}",
                *(["NotifyAccess=all"] if spec.wait_ready else []),
-               f"ExecStart={exec_line(app)}",
+               f"ExecStart={exec_line(app, notes)}",
                f"WorkingDirectory={_escape(spec.cwd)}",
                *environment(app, notes),
                *user_lines(app),
@@ -113,14 +113,26 @@ def service_text(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) ->
     return _sections(("Unit", unit), ("Service", service), *_install(app, "multi-user.target"))
 
 
-def exec_line(app: ExportApp) -> str:
-    """The command pm would exec here, as ExecStart= words."""
-    path_env = app.spec.env.get("PATH") or os.environ.get("PATH")
+def exec_line(app: ExportApp, notes: Notes) -> str:
+    """The command pm would exec here, as ExecStart= words. A script or interpreter missing
+    here is written as pm would run it, with a warning: the unit may be for another host."""
+    spec = app.spec
+    path_env = spec.env.get("PATH") or os.environ.get("PATH")
     try:
-        argv = resolve_command(app.spec, path_env).argv
+        argv = resolve_command(spec, path_env).argv
     except ConfigError as exc:
-        raise ConfigError(f"{app.label}: {exc.message} (a unit needs the command's "
-                          "absolute path)") from None
+        attribute = "interpreter" if "interpreter" in exc.message else "script"
+        notes.warn(app.name, attribute, f"{exc.message}; the unit runs it as written, so "
+                                        "the host must have it")
+        script = os.path.normpath(os.path.join(spec.cwd, os.path.expanduser(spec.script)))
+        interpreter = spec.interpreter or guess_interpreter(spec.script, spec.cwd)
+        if interpreter == "none":
+            return " ".join(_word(word) for word in [script, *spec.args])
+        found = which(interpreter, path_env)
+        if found is None and attribute == "script":
+            notes.warn(app.name, "interpreter", f"{interpreter!r} is not on PATH here; the "
+                                                "unit names it as written")
+        argv = [found or interpreter, *spec.interpreter_args, script, *spec.args]
     return " ".join(_word(word) for word in argv)
 
 
@@ -225,7 +237,7 @@ def socket_text(app: ExportApp) -> str:
     """The sockets pm would bind and hand over, bound by systemd instead."""
     listen = [f"ListenStream={point}" for point in app.listen]
     service = instance_units(app)[0]
-    return _sections(("Unit", [f"Description=sockets of {app.name}, exported by pm"]),
+    return _sections(("Unit", [_escape(f"Description=sockets of {app.name}, exported by pm")]),
                      ("Socket", [*listen, f"Service={service}"]),
                      ("Install", ["WantedBy=sockets.target"]))
 
@@ -244,15 +256,16 @@ def timer_units(app: ExportApp, notes: Notes) -> dict[str, str]:
         notes.warn(app.name, "cron_restart", f"'{pattern}' restricts the day of the month and "
                                              "the weekday: cron runs on either, systemd's "
                                              "OnCalendar= only on days matching both")
-    base = unit_name(app.name)
+    base = unit_name(app.key)
     verb = "restart" if app.spec.autorestart else "start"
     systemctl = shutil.which("systemctl") or "/usr/bin/systemctl"
     service = _sections(
-        ("Unit", [f"Description={verb} {app.name} on its cron_restart schedule, exported by pm"]),
+        ("Unit", [_escape(f"Description={verb} {app.name} on its cron_restart schedule, "
+                          "exported by pm")]),
         ("Service", ["Type=oneshot",
                      f"ExecStart={_word(systemctl)} {verb} {' '.join(instance_units(app))}"]))
     timer = _sections(
-        ("Unit", [f"Description={app.name}'s cron_restart ({pattern}), exported by pm"]),
+        ("Unit", [_escape(f"Description={app.name}'s cron_restart ({pattern}), exported by pm")]),
         ("Timer", [f"OnCalendar={calendar.expression}", f"Unit={base}-cron.service"]),
         *_install(app, "timers.target"))
     return {f"{base}-cron.service": service, f"{base}-cron.timer": timer}
