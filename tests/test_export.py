@@ -36,6 +36,7 @@ CASES: dict[str, dict[str, str | None]] = {
     "web.json": {"env_name": "production", "image": None},  # each app names its image
     "jobs.yaml": {"env_name": None, "image": None},  # no image at all: placeholder, warned
     "shared.config.js": {"env_name": "staging", "image": "registry.example.com/shop:3"},
+    "edge.yaml": {"env_name": None, "image": None},
 }
 TARGETS = ("kubernetes", "compose", "systemd")
 
