@@ -60,10 +60,11 @@ def test_day_of_month_and_weekday_together_are_flagged() -> None:
     assert not on_calendar("0 6 1 * *").either_day
 
 
-def test_endpoints() -> None:
+def test_endpoints_as_pm_reads_them() -> None:
     assert parse_endpoint("127.0.0.1:8000", "x") == Endpoint("127.0.0.1", 8000)
-    assert parse_endpoint("0.0.0.0:80", "x") == Endpoint("", 80)
-    assert parse_endpoint(9000, "x") == Endpoint("", 9000)
+    assert parse_endpoint("0.0.0.0:80", "x") == Endpoint("0.0.0.0", 80)
+    assert parse_endpoint(":80", "x") == Endpoint("0.0.0.0", 80)
+    assert parse_endpoint(9000, "x") == parse_endpoint("9000", "x") == Endpoint("127.0.0.1", 9000)
     assert parse_endpoint("[::1]:8080", "x") == Endpoint("::1", 8080)
     assert str(Endpoint("::1", 8080)) == "[::1]:8080" and Endpoint("::1", 1).loopback
     for bad in ("localhost", "host:0", "h:70000", True, None):
@@ -73,16 +74,21 @@ def test_endpoints() -> None:
 
 def test_health_checks() -> None:
     check = parse_health({"http": "https://h:8443/up", "interval": "5s", "timeout": 500,
-                          "retries": 2}, "w")
+                          "retries": 2, "action": "report"}, "w")
     assert (check.kind, check.interval, check.timeout, check.retries) == ("http", 5000, 500, 2)
-    assert check.endpoint == Endpoint("h", 8443)
-    assert parse_health({"tcp": 5432}, "w").endpoint == Endpoint("", 5432)
+    assert check.endpoint == Endpoint("h", 8443) and check.action == "report"
+    defaults = parse_health({"tcp": 5432}, "w")  # pm's defaults, Docker's
+    assert defaults.endpoint == Endpoint("127.0.0.1", 5432)
+    assert (defaults.interval, defaults.timeout, defaults.retries, defaults.start_period,
+            defaults.action) == (30000, 30000, 3, 0, "restart")
     problems = {
         "exactly one of http, tcp or cmd": {"http": "http://a", "tcp": "a:1"},
         "an http:// or https:// URL": {"http": "ftp://a"},
         "unknown key 'intervall'": {"cmd": "true", "intervall": 5},
         "whole number of at least 1": {"cmd": "true", "retries": 0},
         "expected a duration": {"cmd": "true", "timeout": "soon"},
+        "more than 0": {"cmd": "true", "interval": 0},
+        "'restart' or 'report'": {"cmd": "true", "action": "ignore"},
     }
     for message, value in problems.items():
         with pytest.raises(ConfigError, match=message):
@@ -94,7 +100,8 @@ def test_extras_come_from_the_app_as_written_in_camel_case_too() -> None:
                      {"healthCheck": {"cmd": "true"}, "listen": ["1.2.3.4:5", 6],
                       "image": " img:1 "}, "label")
     assert app.health is not None and app.health.kind == "cmd"
-    assert app.listen == [Endpoint("1.2.3.4", 5), Endpoint("", 6)] and app.image == "img:1"
+    assert app.listen == [Endpoint("1.2.3.4", 5), Endpoint("127.0.0.1", 6)]
+    assert app.image == "img:1"
     with pytest.raises(ConfigError, match="label: field 'image'"):
         export_app(AppSpec(script="a.py"), {"image": ""}, "label")
 

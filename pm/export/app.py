@@ -34,30 +34,36 @@ _ENDPOINT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]*)):(?P
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An address to listen on; host "" means every address."""
+    """An address pm binds: a bare port is 127.0.0.1 (pm opens nothing to the network unless
+    the address says so), ":port" is 0.0.0.0, as pm's own reader has it."""
 
     host: str
     port: int
 
     def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}" if host else str(self.port)
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
     def loopback(self) -> bool:
         return self.host in ("localhost", "::1") or self.host.startswith("127.")
 
 
+#: pm's (Docker's) defaults for a health check: a check always has every field.
+HEALTH_DEFAULTS: dict[str, Any] = {"interval": 30_000, "timeout": 30_000, "retries": 3,
+                                   "start_period": 0, "action": "restart"}
+
+
 @dataclass(frozen=True)
 class HealthCheck:
-    """One check and its timing; times in ms, None where the user gave none (target default)."""
+    """One check and its timing (ms), with pm's defaults; action "report" never restarts."""
 
     kind: str  # http, tcp or cmd
     target: str  # the URL, "host:port" or the shell command
-    interval: int | None = None
-    timeout: int | None = None
-    retries: int | None = None
-    start_period: int | None = None
+    interval: int = HEALTH_DEFAULTS["interval"]
+    timeout: int = HEALTH_DEFAULTS["timeout"]
+    retries: int = HEALTH_DEFAULTS["retries"]
+    start_period: int = HEALTH_DEFAULTS["start_period"]
+    action: str = HEALTH_DEFAULTS["action"]
 
     @property
     def endpoint(self) -> Endpoint:
@@ -144,19 +150,18 @@ def export_app(spec: AppSpec, raw: dict[str, Any], label: str, source: str = "")
 
 
 def parse_endpoint(value: Any, where: str) -> Endpoint:
-    """"host:port", "[v6]:port", ":port", a port number or a port string."""
+    """"host:port", "[v6]:port", ":port" (0.0.0.0), or a port (127.0.0.1), as pm reads them."""
     if isinstance(value, int) and not isinstance(value, bool):
-        text = f":{value}"
+        text = str(value)
     elif isinstance(value, str):
-        text = value.strip() if ":" in value else f":{value.strip()}"
+        text = value.strip()
     else:
         raise ConfigError(f"{where}: expected \"host:port\" or a port, got {value!r}")
-    match = _ENDPOINT.match(text)
+    match = _ENDPOINT.match(f"127.0.0.1:{text}" if text.isdigit() else text)
     port = int(match.group("port")) if match else 0
     if not match or not 0 < port < 65536:
         raise ConfigError(f"{where}: expected \"host:port\" or a port (1-65535), got {value!r}")
-    host = match.group("v6") or match.group("host") or ""
-    return Endpoint("" if host in ("0.0.0.0", "::", "*") else host, port)
+    return Endpoint(match.group("v6") or match.group("host") or "0.0.0.0", port)
 
 
 def parse_listen(value: Any, where: str) -> list[Endpoint]:
@@ -173,10 +178,10 @@ def parse_health(value: Any, where: str, strict: bool = True) -> HealthCheck:
     if len(kinds) != 1:
         raise ConfigError(f"{where}: expected exactly one of http, tcp or cmd, got "
                           f"{', '.join(kinds) or 'none'}")
-    unknown = sorted(set(value) - set(_HEALTH_KINDS) - set(_HEALTH_TIMES) - {"retries"})
+    unknown = sorted(set(value) - set(_HEALTH_KINDS) - set(HEALTH_DEFAULTS))
     if unknown and strict:
         raise ConfigError(f"{where}: unknown key '{unknown[0]}' (known: http, tcp, cmd, "
-                          "interval, timeout, retries, start_period)")
+                          "interval, timeout, retries, start_period, action)")
     kind = kinds[0]
     target = value[kind]
     if not isinstance(target, str) and not (kind == "tcp" and isinstance(target, int)):
@@ -188,12 +193,16 @@ def parse_health(value: Any, where: str, strict: bool = True) -> HealthCheck:
         parse_endpoint(target, f"{where}.tcp")
     times = {name: _positive_ms(value[name], f"{where}.{name}")
              for name in _HEALTH_TIMES if value.get(name) is not None}
-    retries = value.get("retries")
-    if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int)
-                                or retries < 1):
+    if times.get("interval") == 0 or times.get("timeout") == 0:
+        raise ConfigError(f"{where}: interval and timeout must be more than 0")
+    retries = value.get("retries", HEALTH_DEFAULTS["retries"])
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
         raise ConfigError(f"{where}.retries: expected a whole number of at least 1, "
                           f"got {retries!r}")
-    return HealthCheck(kind, target, retries=retries, **times)
+    action = value.get("action", HEALTH_DEFAULTS["action"])
+    if action not in ("restart", "report"):
+        raise ConfigError(f"{where}.action: expected 'restart' or 'report', got {action!r}")
+    return HealthCheck(kind, target, retries=retries, action=action, **times)
 
 
 def _positive_ms(value: Any, where: str) -> int:

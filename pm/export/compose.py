@@ -60,6 +60,9 @@ def service(app: ExportApp, apps: list[ExportApp], names: set[str], options: Opt
         found.update(ports(app, notes))
     if app.health:
         found["healthcheck"] = healthcheck(app.health)
+        if app.health.action == "restart":
+            notes.warn(app.name, "health_check", "Compose marks a failing container unhealthy "
+                                                 "but does not restart it (pm would)")
     after = _depends_on(app, names, notes)
     if after:
         found["depends_on"] = after
@@ -91,13 +94,11 @@ def healthcheck(check: HealthCheck) -> dict[str, Any]:
         test = ["CMD", "bash", "-c", f"exec 3<>/dev/tcp/{host}/{point.port}"]
     else:
         test = ["CMD-SHELL", check.target]
-    found: dict[str, Any] = {"test": test}
-    for name in ("interval", "timeout", "start_period"):
-        value = getattr(check, name)
-        if value is not None:
-            found[name] = container.duration(value)
-    if check.retries is not None:
-        found["retries"] = check.retries
+    found: dict[str, Any] = {"test": test, "interval": container.duration(check.interval),
+                             "timeout": container.duration(check.timeout),
+                             "retries": check.retries}
+    if check.start_period:
+        found["start_period"] = container.duration(check.start_period)
     return found
 
 

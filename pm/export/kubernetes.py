@@ -128,8 +128,9 @@ def pod_spec(app: ExportApp, apps: list[ExportApp], options: Options,
     if spec.max_memory_restart:
         limit = container.byte_size(spec.max_memory_restart, ("Ki", "Mi", "Gi"))
         box["resources"] = {"limits": {"memory": limit}}
-    if app.health:
-        box["livenessProbe"] = probe(app.health, liveness=True)
+    if app.health:  # action "report": pm only shows the result, so the pod is not restarted
+        if app.health.action == "restart":
+            box["livenessProbe"] = probe(app.health, liveness=True)
         box["readinessProbe"] = probe(app.health, liveness=False)
     context = _security_context(app, notes)
     if context:
@@ -150,12 +151,9 @@ def probe(check: HealthCheck, liveness: bool) -> dict[str, Any]:
         found["tcpSocket"] = {"port": check.endpoint.port}
     else:
         found["exec"] = {"command": ["/bin/sh", "-c", check.target]}
-    if check.interval is not None:
-        found["periodSeconds"] = container.seconds(check.interval)
-    if check.timeout is not None:
-        found["timeoutSeconds"] = container.seconds(check.timeout)
-    if check.retries is not None:
-        found["failureThreshold"] = check.retries
+    found["periodSeconds"] = container.seconds(check.interval)
+    found["timeoutSeconds"] = container.seconds(check.timeout)
+    found["failureThreshold"] = check.retries
     if liveness and check.start_period:
         found["initialDelaySeconds"] = container.seconds(check.start_period)
     return found
