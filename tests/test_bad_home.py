@@ -34,7 +34,7 @@ ARGS: dict[str, list[str]] = {
     "sendSignal": ["SIGUSR2", "x"], "set": ["a", "b"], "start": ["/bin/true"],
     "startOrGracefulReload": ["eco.json"], "startOrReload": ["eco.json"],
     "startOrRestart": ["eco.json"], "stop": ["x"], "unset": ["a"], "get": ["a"],
-    "logs": ["x", "--nostream"], "flush": ["x"],
+    "logs": ["x", "--nostream"], "flush": ["x"], "export": ["systemd", "eco.json"],
 }
 
 #: Commands that need no home at all, so they may succeed whatever PM_HOME is, and why.
@@ -44,6 +44,8 @@ NO_HOME_NEEDED = {
     "startup": "writes a systemd unit (here into --unit-dir); the unit names PM_HOME, and the "
                "daemon it starts at boot reports a bad home then",
     "unstartup": "removes that unit; nothing in PM_HOME",
+    "export": "writes units or manifests for a file's apps; `pm export <target> running` asks "
+              "the daemon, and reports a bad home as every other command does",
 }
 
 #: Commands that only read PM_HOME (or ask a running daemon), never create or write it. On a

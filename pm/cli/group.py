@@ -138,6 +138,8 @@ def refuse_unusable_home(ctx: click.Context) -> None:
     args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
     if not args or "--help" in args or "-h" in args or ALIASES.get(args[0], args[0]) in HOME_FREE:
         return
+    if args[0] == "export" and "running" not in args:  # a file's apps: no home involved
+        return
     from pm.paths import Home
 
     Home.from_env().check_usable()
