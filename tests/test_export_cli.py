@@ -56,16 +56,15 @@ def test_default_file_is_found_in_the_current_folder(pm: PM) -> None:
 
 
 def test_bad_input_is_one_line_and_non_zero(pm: PM) -> None:
-    bad_health = {"apps": [{"name": "api", "script": "ticker.py",
-                            "health_check": {"http": "http://a/", "cmd": "true"}}]}
-    bad_file = _eco(pm, bad_health, "bad.json")
+    bad_instances = _eco(pm, {"apps": [{"name": "api", "script": "ticker.py",
+                                        "instances": "many"}]}, "bad.json")
     cases = {
         ("export", "nomad", str(_eco(pm))):
             "unknown export target 'nomad'; choose kubernetes (k8s), compose or systemd",
         ("export", "compose", "missing.json"): "missing.json: no such ecosystem file",
-        ("export", "compose", str(bad_file)):
-            f"{bad_file}: app #0 (api): field 'health_check': expected exactly one of http, "
-            "tcp or cmd, got http, cmd",
+        ("export", "k8s", str(bad_instances)):
+            f"{bad_instances}: app #0 (api): field 'instances': expected a number or 'max', "
+            "got 'many'",
         ("export", "systemd", str(_eco(pm)), "--only", "nope"):
             f"{_eco(pm)}: no app named nope",
     }
@@ -74,6 +73,17 @@ def test_bad_input_is_one_line_and_non_zero(pm: PM) -> None:
         assert result.returncode == 1, result
         assert result.stderr.splitlines() == [f"[PM][ERROR] {message}"], result.stderr
         assert result.stdout == ""
+
+
+def test_a_bad_health_check_names_file_app_and_field(pm: PM) -> None:
+    """Read by the export, or by pm's own reader where it knows health_check: one line."""
+    bad = _eco(pm, {"apps": [{"name": "api", "script": "ticker.py",
+                              "health_check": {"http": "http://a/", "cmd": "true"}}]}, "bad.json")
+    result = pm.run("export", "compose", str(bad), check=False)
+    assert result.returncode == 1 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"[PM][ERROR] {bad}: app #0 (api): field 'health_check': ")
+    assert "exactly one of http, tcp or cmd" in line
 
 
 def test_running_list(pm: PM) -> None:

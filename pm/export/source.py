@@ -20,7 +20,13 @@ def from_file(path: str, env_name: str | None, only: list[str] | None,
     """The file's apps (those named in only, when given); ConfigError on any bad app."""
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: no such ecosystem file")
-    loaded = load_file(path, env_name, check_scripts=False)
+    try:
+        loaded = load_file(path, env_name, check_scripts=False)
+    except ConfigError as exc:  # its lines name file, app and field; "nothing started" is pm
+        lines = exc.message.splitlines()  # start's word, not the export's
+        if len(lines) > 1 and lines[0].endswith("nothing started:"):
+            lines = lines[1:]
+        raise ConfigError("\n".join(lines)) from None
     for line in loaded.warnings:
         if _concerns_export(line):
             notes.add(line)
