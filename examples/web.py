@@ -1,4 +1,5 @@
-"""A tiny HTTP server on $PORT (default 8000): answers every GET with the app's name and pid."""
+"""A tiny HTTP server on $HOST:$PORT (default 127.0.0.1:8000): answers every GET with the app's
+name and pid."""
 import http.server
 import os
 
@@ -16,5 +17,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 port = int(os.environ.get("PORT", "8000"))
-print(f"listening on 127.0.0.1:{port}", flush=True)
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+host = os.environ.get("HOST", "127.0.0.1")  # 0.0.0.0 in a container (examples/Dockerfile)
+print(f"listening on {host}:{port}", flush=True)
+http.server.ThreadingHTTPServer((host, port), Handler).serve_forever()

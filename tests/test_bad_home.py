@@ -35,6 +35,7 @@ ARGS: dict[str, list[str]] = {
     "startOrGracefulReload": ["eco.json"], "startOrReload": ["eco.json"],
     "startOrRestart": ["eco.json"], "stop": ["x"], "unset": ["a"], "get": ["a"],
     "logs": ["x", "--nostream"], "flush": ["x"], "deploy": ["eco.json"],
+    "export": ["systemd", "eco.json"],
 }
 
 #: Commands that need no home at all, so they may succeed whatever PM_HOME is, and why.
@@ -46,6 +47,8 @@ NO_HOME_NEEDED = {
     "unstartup": "removes that unit; nothing in PM_HOME",
     "deploy": "works on remote hosts over ssh; `pm deploy <file>` with no environment prints "
               "its help (a post-deploy hook's pm runs on the host, with that host's home)",
+    "export": "writes units or manifests for a file's apps; `pm export <target> running` asks "
+              "the daemon, and reports a bad home as every other command does",
 }
 
 #: Commands that only read PM_HOME (or ask a running daemon), never create or write it. On a

@@ -56,6 +56,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "pm.cli.commands.report:report",
     "web": "pm.cli.commands.web:web",
     "deploy": "pm.cli.commands.deploy:deploy",
+    "export": "pm.cli.commands.export:export",
 }
 
 
@@ -137,6 +138,8 @@ def refuse_unusable_home(ctx: click.Context) -> None:
     protected = getattr(ctx, "_protected_args", None)  # click >= 8.2; protected_args before
     args = [*(ctx.protected_args if protected is None else protected), *ctx.args]
     if not args or "--help" in args or "-h" in args or ALIASES.get(args[0], args[0]) in HOME_FREE:
+        return
+    if args[0] == "export" and "running" not in args:  # a file's apps: no home involved
         return
     from pm.paths import Home
 

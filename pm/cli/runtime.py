@@ -39,20 +39,24 @@ def exec_foreground(specs: list[Any], home_dir: str | None = None, auto_exit: bo
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--only", help="Only these apps of the ecosystem file (a,b).")
 @click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file.")
+@click.option("-i", "--instances", help="Instances of each app (a number or max), in place of "
+                                        "the file's (PM2's pm2-runtime -i).")
 @click.option("--no-auto-exit", is_flag=True, help="Keep running when every app has stopped.")
 @click.option("--lock", "lock_file", metavar="FILE",
               help="Refuse to run while another holder locks FILE.")
 @click.option("--home", "home_dir", metavar="DIR",
               help="Use this PM_HOME instead of a private temporary one.")
 def runtime(targets: tuple[str, ...], only: str | None, env_name: str | None,
-            no_auto_exit: bool, lock_file: str | None, home_dir: str | None) -> None:
+            instances: str | None, no_auto_exit: bool, lock_file: str | None,
+            home_dir: str | None) -> None:
     """Run apps in the foreground: pm-runtime [start] ecosystem.json|script ..."""
     if targets[0] == "start":
         targets = targets[1:]
     if not targets:
         raise click.UsageError("name an ecosystem file or a script to start")
     try:
-        plan = plan_start(list(targets), {}, [], env_name,
+        overrides = {} if instances is None else {"instances": instances}
+        plan = plan_start(list(targets), overrides, [], env_name,
                           only.split(",") if only else None, lambda target: False)
     except PMError as exc:
         raise click.ClickException(exc.message) from None

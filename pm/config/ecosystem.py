@@ -34,6 +34,8 @@ def is_ecosystem_source(target: str) -> bool:
 class Loaded:
     specs: list[AppSpec]
     warnings: list[str] = field(default_factory=list)
+    #: The apps as written, one per spec in the same order (`pm export` reads more of them).
+    raw: list[dict[str, Any]] = field(default_factory=list)
 
 
 def app_label(path: str, index: int, raw: dict[str, Any]) -> str:
@@ -75,6 +77,7 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
                 continue
         if built.spec is not None and not built.errors:
             loaded.specs.append(built.spec)
+            loaded.raw.append(raw)
     errors = [line for error in errors for line in error.splitlines()]
     if errors:
         count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
@@ -88,7 +91,8 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     loaded.warnings = list(dict.fromkeys(loaded.warnings))
     if only:
         wanted = set(only)
-        loaded.specs = [spec for spec in loaded.specs if spec.name in wanted]
+        kept = [(spec, raw) for spec, raw in zip(loaded.specs, loaded.raw) if spec.name in wanted]
+        loaded.specs, loaded.raw = [spec for spec, _ in kept], [raw for _, raw in kept]
         if not loaded.specs:
             raise ConfigError(f"{path}: no app named {', '.join(only)}")
     return loaded
