@@ -234,17 +234,20 @@ def test_command_line_flags_report_every_error(tmp_path: Path,
     assert lines[1].startswith("pm start app.py: field 'cron_restart' has an invalid")
 
 
-def test_readiness_attributes_warn_naming_app_and_attribute(tmp_path: Path) -> None:
+def test_readiness_attributes_are_taken_and_shutdown_message_warns_off_node(
+        tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
+    (tmp_path / "w.js").write_text("")
     (tmp_path / "e.json").write_text(json.dumps([
         {"name": "api", "script": "w.py", "wait_ready": True, "listen_timeout": 8000,
          "shutdown_with_message": True},
-        {"name": "quiet", "script": "w.py", "wait_ready": False, "listen_timeout": 3000}]))
-    warnings = load_file(str(tmp_path / "e.json")).warnings
-    assert len(warnings) == 3 and all("(api)" in w for w in warnings)
-    assert (f"{tmp_path / 'e.json'}: app #0 (api): 'wait_ready' has no effect yet in pm "
-            "(readiness is not implemented); the app is marked online as soon as it starts"
-            in warnings)
+        {"name": "node", "script": "w.js", "shutdown_with_message": True}]))
+    loaded = load_file(str(tmp_path / "e.json"))
+    assert loaded.warnings == [
+        f"{tmp_path / 'e.json'}: app #0 (api): 'shutdown_with_message' needs a Node app (the "
+        "'shutdown' message goes over Node's IPC channel); this app gets the kill signal"]
+    api = loaded.specs[0]
+    assert (api.wait_ready, api.listen_timeout) == (True, 8000)
 
 
 def test_missing_script_and_missing_field() -> None:

@@ -83,16 +83,16 @@ def test_warned_attribute_is_silent_at_its_default(tmp_path: Path, name: str) ->
     assert load_file(_app_file(tmp_path, {name: default})).warnings == []
 
 
-def test_readiness_flags_warn_on_the_command_line(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "app.py").write_text("")
+def test_readiness_flags_reach_the_spec_without_a_warning(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "app.js").write_text("")
     monkeypatch.chdir(tmp_path)
     overrides = overrides_from({"wait_ready": True, "listen_timeout": "5000",
                                 "shutdown_with_message": True, "name": "api"})
-    plan = plan_start(["app.py"], overrides, [], None, None, lambda target: False)
-    for name in ("wait_ready", "listen_timeout", "shutdown_with_message"):
-        (warning,) = [w for w in plan.warnings if f"'{name}'" in w]
-        assert "app 'api'" in warning and "no effect" in warning
+    plan = plan_start(["app.js"], overrides, [], None, None, lambda target: False)
+    assert not [w for w in plan.warnings if "ready" in w or "listen" in w or "shutdown" in w]
+    (spec,) = plan.specs
+    assert (spec.wait_ready, spec.listen_timeout, spec.shutdown_with_message) == (True, 5000, True)
 
 
 def test_always_true_entries_give_their_reason() -> None:

@@ -128,12 +128,15 @@ class Client:
         return _unwrap(_decode_reply(frame))
 
     def start_apps(self, specs: list[dict[str, Any]], *, from_file: bool = False,
-                        force: bool = False, with_table: bool = False) -> dict[str, Any]:
+                        force: bool = False, with_table: bool = False,
+                        reload: bool = False) -> dict[str, Any]:
         """The one request that starts apps, whatever their source (pm/daemon/handlers/start.py):
         specs as plain dicts; `from_file` applies PM2's rule for ecosystem files (known names
-        restart with the file's settings). Returns {entries, started, restarted[, table]}."""
+        restart with the file's settings; `reload`: reload them instead, one at a time).
+        Returns {entries, started, restarted[, table]}."""
         reply: dict[str, Any] = self.call("start", apps=specs, shell_env=dict(os.environ),
-                                          file=from_file, force=force, table=with_table)
+                                          file=from_file, force=force, table=with_table,
+                                          reload=reload)
         return reply
 
     def start_known(self, targets: list[str]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pm.config import support
-from pm.config.command import default_name
+from pm.config.command import INTERPRETER_BY_EXTENSION, default_name, is_node
+from pm.config.probes import parse_health_check, parse_listen
 from pm.config.settings import app_logrotate
 from pm.config.spec import (
     AppSpec,
@@ -162,6 +163,8 @@ COERCE: dict[str, Coerce] = {
     "watch_options": _object, "kill_retry_time": parse_duration_ms,
     "vizion": _bool, "force": _bool,
     "logrotate": app_logrotate,
+    "listen": parse_listen,
+    "health_check": parse_health_check,
 }
 
 #: Keys PM2 accepts that pm does not store (each with its reason in pm.config.support).
@@ -220,6 +223,9 @@ def collect_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str |
     if values.get("exec_mode") == "cluster_mode":  # support.WARNED's exec_mode
         warnings.append(CLUSTER_WARNING)
         values["exec_mode"] = "fork_mode"
+    if values.get("shutdown_with_message") and not _runs_on_node(values):
+        warnings.append(f"{label}: 'shutdown_with_message' needs a Node app (the 'shutdown' "
+                        "message goes over Node's IPC channel); this app gets the kill signal")
     spec = AppSpec(**values)
     checked = validation_errors(spec, label)
     errors += checked
@@ -234,7 +240,17 @@ def _defaults() -> dict[str, Any]:
 
 
 CLUSTER_WARNING = ("exec_mode 'cluster' is Node-only (it shares a port between Node workers); "
-                   "pm runs these apps in fork mode, one process per instance")
+                   "pm runs these apps in fork mode, one process per instance: give the app "
+                   "'listen' to share a port between its instances")
+
+
+def _runs_on_node(values: dict[str, Any]) -> bool:
+    """Whether the app's script runs on Node (by its interpreter, else its extension)."""
+    interpreter = values.get("interpreter")
+    if interpreter:
+        return is_node(interpreter)
+    extension = os.path.splitext(str(values.get("script", "")).split()[0] or "")[1]
+    return INTERPRETER_BY_EXTENSION.get(extension) == "node"
 
 
 def _take(key: str, value: Any, label: str, values: dict[str, Any],

@@ -144,3 +144,9 @@ def resolve_command(spec: Any, path_env: str | None) -> Command:
 
 def is_python(interpreter: str) -> bool:
     return "python" in Path(interpreter).name
+
+
+def is_node(interpreter: str) -> bool:
+    """Node runs the script (PM2 gives such apps an IPC channel: process.send works)."""
+    return Path(interpreter).name in ("node", "nodejs") or Path(interpreter).name.startswith(
+        "node-")

@@ -107,6 +107,9 @@ class AppSpec:
     depends_on: list[str] = field(default_factory=list)
     restart_group: bool = False
     logrotate: dict[str, str] | None = None  # per-app rotation settings (pm.daemon.output.rotation)
+    # pm additions for zero-downtime work (pm.config.probes): handed-over sockets, health checks.
+    listen: list[str] = field(default_factory=list)
+    health_check: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A plain, independent copy. Not dataclasses.asdict: that deep-copies through its

@@ -36,7 +36,7 @@ USED: dict[str, str] = {
     "restart_delay": "pm/daemon/core/policy.py",
     "exp_backoff_restart_delay": "pm/daemon/core/policy.py",
     "stop_exit_codes": "pm/daemon/core/policy.py",
-    "kill_timeout": "pm/daemon/core/supervisor.py",
+    "kill_timeout": "pm/daemon/core/lifecycle.py",
     "cron_restart": "pm/daemon/automation/restarts.py",
     "max_memory_restart": "pm/daemon/automation/restarts.py",
     "watch": "pm/daemon/automation/restarts.py",
@@ -56,7 +56,7 @@ USED: dict[str, str] = {
     "increment_var": "pm/daemon/core/app.py",
     "filter_env": "pm/daemon/handlers/start.py",
     "append_env_to_name": "pm/config/attributes.py",  # applied when the file is read
-    "treekill": "pm/daemon/core/supervisor.py",
+    "treekill": "pm/daemon/core/lifecycle.py",
     "uid": "pm/daemon/core/launch.py",
     "gid": "pm/daemon/core/launch.py",
     "version": "pm/daemon/core/app.py",  # a label jlist shows: PM2 does no more with it
@@ -65,17 +65,15 @@ USED: dict[str, str] = {
     "depends_on": "pm/daemon/core/groups.py",
     "restart_group": "pm/daemon/core/groups.py",
     "logrotate": "pm/daemon/output/rotation.py",
+    "wait_ready": "pm/daemon/core/lifecycle.py",
+    "listen_timeout": "pm/daemon/core/lifecycle.py",
+    "shutdown_with_message": "pm/daemon/core/lifecycle.py",
+    "listen": "pm/daemon/core/listeners.py",
+    "health_check": "pm/daemon/automation/health.py",
 }
-
-_NO_READINESS = ("has no effect yet in pm (readiness is not implemented); the app is marked "
-                 "online as soon as it starts")
 
 #: Attribute -> (a non-default value, what the warning says after naming it).
 WARNED: dict[str, tuple[Any, str]] = {
-    "wait_ready": (True, _NO_READINESS),
-    "listen_timeout": (5000, _NO_READINESS),
-    "shutdown_with_message": (True, "has no effect yet in pm; apps are stopped with a signal "
-                                    "(SIGINT, then SIGKILL after kill_timeout)"),
     "kill_retry_time": (250, "has no effect in pm; it waits kill_timeout for the app to exit, "
                              "checking on its own schedule"),
     "watch_options": ({"usePolling": True}, "has no effect in pm (they are Node chokidar "

@@ -26,6 +26,7 @@ from pm.daemon.automation.restarts import Automation
 from pm.errors import PMError
 from pm.daemon.core.groups import GroupRestarter
 from pm.daemon.handlers import Context
+from pm.daemon.automation.health import HealthChecks
 from pm.daemon.automation.hooks import HookRunner
 from pm.paths import Home, home_error
 from pm.daemon.server import Server
@@ -145,8 +146,9 @@ class Daemon:
         await self.server.start()
         self._rotation = logrotate.start(self.supervisor, self.home)
         self.automation.start()
-        self.extras: list[HookRunner | GroupRestarter] = [
-            HookRunner(self.supervisor), GroupRestarter(self.supervisor)]
+        self.extras: list[HookRunner | GroupRestarter | HealthChecks] = [
+            HookRunner(self.supervisor), GroupRestarter(self.supervisor),
+            HealthChecks(self.supervisor)]
         for extra in self.extras:
             extra.start()
         self.home.pid_file.write_text(str(os.getpid()))

@@ -1,9 +1,8 @@
 """Commands on ecosystem files: startOrRestart, startOrReload, reload, scale, init/ecosystem,
 and the file half of start/restart/stop/delete (`file_action`, `apply_specs`).
 
-PM2's rule for a file: an app whose name is already managed is restarted with the file's
-settings and environment (updateEnv implied); the others are started. `reload` in fork mode is
-a restart, as in PM2.
+PM2's rule for a file: an app whose name is already managed is restarted (startOrReload:
+reloaded) with the file's settings and environment (updateEnv implied); the others are started.
 """
 
 from __future__ import annotations
@@ -51,13 +50,14 @@ def load_files(paths: list[str], env_name: str | None, only: list[str] | None,
 
 
 def apply_specs(client: Client, specs: list[AppSpec],
-                table: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Send a file's apps to the daemon: restart known names, start the others.
+                table: list[dict[str, Any]] | None = None,
+                reload: bool = False) -> list[dict[str, Any]]:
+    """Send a file's apps to the daemon: restart (reload) known names, start the others.
 
     table, when given, receives the whole process table as it stood right after (one round
     trip instead of two for the table the CLI prints next)."""
     result = client.start_apps([spec.to_dict() for spec in specs], from_file=True,
-                               with_table=table is not None)
+                               with_table=table is not None, reload=reload)
     if table is not None:
         table[:] = result["table"]
     entries: list[dict[str, Any]] = result["entries"]
@@ -98,7 +98,7 @@ def file_action(client: Client, cmd: str, targets: tuple[str, ...] | list[str],
             raise PMError("--only picks apps of an ecosystem file; name the file too")
         return rest
     if cmd in ("restart", "reload"):
-        apply_specs(client, load_files(files, env_name, only))
+        apply_specs(client, load_files(files, env_name, only), reload=cmd == "reload")
         return rest
     names = [spec.name for spec in load_files(files, env_name, only, check_scripts=False)]
     known = {entry["name"] for entry in client.call("list")}
@@ -138,7 +138,8 @@ def _file_command(name: str, help_text: str) -> click.Command:
         if not_files:
             raise PMError(f"{name} takes ecosystem files (.json, .yaml, .config.js); "
                           f"{', '.join(not_files)} is not one")
-        apply_specs(_client(), load_files(list(files), env_name, _only(only)))
+        apply_specs(_client(), load_files(list(files), env_name, _only(only)),
+                    reload=name != "startOrRestart")
         _print_table(silent)
 
     return command
@@ -147,7 +148,7 @@ def _file_command(name: str, help_text: str) -> click.Command:
 start_or_restart = _file_command(
     "startOrRestart", "Start the file's apps, restarting those already running.")
 start_or_reload = _file_command(
-    "startOrReload", "Start the file's apps, reloading those running (fork mode: restart).")
+    "startOrReload", "Start the file's apps, reloading those running (see `pm reload`).")
 start_or_graceful_reload = _file_command(
     "startOrGracefulReload", "Same as startOrReload (kept for PM2 compatibility).")
 
@@ -161,14 +162,18 @@ start_or_graceful_reload = _file_command(
 @click.option("-s", "--silent", is_flag=True, help="Do not print the table.")
 def reload(targets: tuple[str, ...], env_name: str | None, only: str | None, update_env: bool,
            force: bool, silent: bool) -> None:
-    """Reload apps; every pm app runs in fork mode, where PM2's reload is a restart."""
+    """Reload apps without downtime: each instance is replaced only once its successor is ready.
+
+    Apps with `listen`, `wait_ready` or a `health_check` roll one instance at a time; any other
+    app restarts, as PM2's reload of a fork-mode app.
+    """
     client = _client()
     rest = file_action(client, "reload", targets, {"env_name": env_name, "only": only})
     if rest:
         extra: dict[str, Any] = {}
         if update_env:
             extra = {"update_env": True, "shell_env": dict(os.environ)}
-        for entry in client.call("restart", targets=rest, **extra):
+        for entry in client.call("restart", targets=rest, reload=True, **extra):
             click.echo(render.prefix(f"[{entry['name']}]({entry['pm_id']}) ✓ reloaded"))
         if not update_env:
             click.echo(render.prefix("Use --update-env to update environment variables"))

@@ -20,6 +20,7 @@ from pm.daemon.core.clock import (  # noqa: F401  (now_ms re-exported: recovery 
 )
 from pm.daemon.core.policy import Counters, Policy
 from pm.daemon.core.process import AppProcess
+from pm.daemon.core.readiness import Channels
 from pm.daemon.output.logfiles import LogPaths
 from pm.protocol import Status
 
@@ -49,6 +50,14 @@ class App:
     unique_id: str = field(default_factory=lambda: uuid4_text())
     stop_requested: bool = False
     restart_timer: Timer | None = None
+    #: wait_ready: ends launching after listen_timeout when no ready signal came first.
+    ready_timer: Timer | None = None
+    #: The current process's ways to talk to pm (readiness.py).
+    channels: Channels | None = None
+    #: Set whenever the app is not launching: requests that start apps wait on it.
+    launched: asyncio.Event = field(default_factory=asyncio.Event)
+    #: health_check results (automation/health.py): status, failures, output, checked_at.
+    health: dict[str, Any] | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: Per-app data other modules keep in state.json (see state.EXTRAS), restored after a crash.
     extras: dict[str, Any] = field(default_factory=dict)
@@ -137,6 +146,10 @@ class App:
         pm2_env["axm_monitor"] = {}
         pm2_env["axm_options"] = {}
         pm2_env["axm_dynamic"] = {}
+        if self.health is not None:
+            pm2_env["health"] = self.health["status"]
+            pm2_env["health_failures"] = self.health["failures"]
+            pm2_env["health_output"] = self.health["output"]
         online = self.status == Status.ONLINE
         return {
             "pid": self.pid,

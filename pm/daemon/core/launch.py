@@ -11,41 +11,59 @@ import os
 import subprocess
 from pathlib import Path
 
+from pm.config.command import is_node
 from pm.daemon.core.app import App
+from pm.daemon.core.listeners import launch_argv
 from pm.daemon.core.process import AppProcess, LaunchSpec, ProcessFactory
+from pm.daemon.core.readiness import Channels
 from pm.daemon.output import logfiles as logs
 
 log = logging.getLogger("pm")
 
 
-def launch(app: App, home: str, spawn: ProcessFactory,
-           run_first: bool) -> tuple[AppProcess, logs.Outputs] | str:
-    """Open the app's outputs and start its process; on failure, why (nothing left open)."""
+Launched = tuple[AppProcess, logs.Outputs, Channels]
+
+
+def launch(app: App, home: str, spawn: ProcessFactory, run_first: bool,
+           listen_fds: tuple[int, ...] = ()) -> Launched | str:
+    """Open the app's outputs and channels and start its process, handing it the sockets
+    listen_fds (at fd 3, 4, ...); on failure, why (nothing left open)."""
     try:
         outputs = logs.open_outputs(app.paths, app.spec, app.pm_id, app.unique_id)
     except OSError as exc:
         return f"cannot open log files: {exc}"
     try:
+        channels = Channels.open(Path(home) / "run", app.pm_id, app.spec.wait_ready,
+                                 is_node(app.command.interpreter))
+    except OSError as exc:
+        outputs.close()
+        outputs.close_child_ends()
+        return f"cannot open its notify socket: {exc}"
+    argv = launch_argv(app.command.argv, listen_fds) if listen_fds else app.command.argv
+    try:
         proc = spawn(
             LaunchSpec(
-                argv=app.command.argv,
+                argv=argv,
                 cwd=app.spec.cwd,
-                env=app.child_env(home),
+                env={**app.child_env(home), **channels.env()},
                 stdout=outputs.stdout,
                 stderr=outputs.stderr,
                 uid=_id_or_none(app.spec.uid),
                 gid=_id_or_none(app.spec.gid),
+                pass_fds=listen_fds + channels.child_fds(),
             ),
             run_first=run_first,
         )
     except (KeyError, OSError, ValueError, subprocess.SubprocessError) as exc:
         # KeyError: Popen's getpwnam/getgrnam found no such user or group
         outputs.close()
+        channels.close()
         reason = exc.args[0] if isinstance(exc, KeyError) else exc
         return f"cannot start {app.command.argv[0]}: {reason}"
     finally:
         outputs.close_child_ends()
-    return proc, outputs
+        channels.after_spawn()
+    return proc, outputs, channels
 
 
 def _id_or_none(value: int | str | None) -> int | str | None:

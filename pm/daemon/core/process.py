@@ -35,6 +35,8 @@ class LaunchSpec:
     stderr: int
     uid: int | None = None
     gid: int | None = None
+    #: Descriptors the child keeps across exec (handed-over sockets, an IPC channel).
+    pass_fds: tuple[int, ...] = ()
 
 
 class AppProcess(Protocol):
@@ -99,6 +101,7 @@ class OSProcess:
             stderr=spec.stderr,
             start_new_session=True,
             close_fds=True,
+            pass_fds=spec.pass_fds,
             user=spec.uid,
             group=spec.gid,
         )
@@ -198,6 +201,18 @@ class OSProcess:
     async def wait_descendants(self, pids: Iterable[int], timeout: float) -> list[int]:
         """Wait until the given descendants (from `tree`) have exited; the ones left alive."""
         return await wait_gone(pids, timeout)
+
+
+def describe_exit(code: int | None) -> tuple[str, str]:
+    """PM2's "exited with code [c] via signal [s]" pair for an exit code (negative: signal)."""
+    if code is None:
+        return "unknown", "unknown"
+    if code < 0:
+        try:
+            return "null", signal.Signals(-code).name
+        except ValueError:
+            return "null", str(-code)
+    return str(code), "null"
 
 
 def process_create_time(pid: int) -> float | None:

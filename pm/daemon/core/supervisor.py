@@ -1,12 +1,9 @@
-"""The process table: ids, and the lifecycle of every app.
+"""The process table: ids, selection, and the actions on apps.
 
-Actions (start, stop, restart, delete, reset, signal) take apps chosen by selectors
-(selectors.py); exits arrive from the event loop the moment they happen and run PM2's restart
-policy (`policy.after_exit`). Batch actions run in parallel: stopping 50 apps takes one
-kill_timeout, not 25.
-
-The supervisor reads time only through its `Clock` and starts processes only through its
-`ProcessFactory`, so tests can replace both (tests/test_supervisor.py).
+Actions (start, stop, restart, reload, delete, reset, signal) take apps chosen by selectors
+(selectors.py); the lifecycle of each process (launch, readiness, exit, PM2's restart policy)
+is in lifecycle.py. Batch actions run in parallel: stopping 50 apps takes one kill_timeout,
+not 25.
 """
 
 from __future__ import annotations
@@ -15,70 +12,25 @@ import asyncio
 import dataclasses
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from pm.config.command import resolve_command
 from pm.config.spec import AppSpec
+from pm.daemon.core import rolling
 from pm.daemon.core.app import App, filter_shell_env
-from pm.daemon.core.clock import Clock, SystemClock
-from pm.daemon.core.events import EventBus
-from pm.daemon.core.launch import launch, remove_pid_file, write_pid_file
-from pm.daemon.core.policy import after_exit
-from pm.daemon.core.process import AppProcess, OSProcess, ProcessFactory
+from pm.daemon.core.launch import remove_pid_file
+from pm.daemon.core.lifecycle import Lifecycle
 from pm.daemon.core.selectors import select, select_until_unknown
-from pm.daemon.core.termination import terminate
 from pm.daemon.output import logfiles as logs
 from pm.errors import BadRequest, Conflict, NotFound, SpawnError
-from pm.paths import Home
 from pm.protocol import DOWN_STATUSES, Status
 
 log = logging.getLogger("pm")
 
-ChangeListener = Callable[[], None]
 
-
-class Supervisor:
-    def __init__(self, home: Home, bus: EventBus | None = None, *, clock: Clock | None = None,
-                 spawn: ProcessFactory = OSProcess.spawn) -> None:
-        """clock and spawn: where time comes from and how a process starts (tests pass fakes)."""
-        self.home = home
-        self.bus = bus or EventBus()
-        self.clock: Clock = clock or SystemClock()
-        self.spawn_process = spawn
-        self.apps: dict[int, App] = {}
-        self._listeners: list[ChangeListener] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    # ------------------------------------------------------------ plumbing
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        return self._loop
-
-    def on_change(self, listener: ChangeListener) -> None:
-        """Call listener after every change of the table or of an app's state."""
-        self._listeners.append(listener)
-
-    def _changed(self, app: App, event: str, **extra: Any) -> None:
-        self.bus.publish(
-            "process",
-            {"event": event, "pm_id": app.pm_id, "name": app.name,
-             "namespace": app.spec.namespace, "status": str(app.status), "pid": app.pid, **extra},
-        )
-        for listener in self._listeners:
-            try:
-                listener()
-            except Exception:  # a listener must never break the lifecycle
-                log.exception("change listener failed")
-
-    def next_id(self) -> int:
-        """PM2 never reuses an id until the table is empty."""
-        return max(self.apps) + 1 if self.apps else 0
+class Supervisor(Lifecycle):
+    """The process table and its actions (start, stop, restart, reload, delete, reset, signal)."""
 
     # ------------------------------------------------------------ selection
 
@@ -155,107 +107,6 @@ class Supervisor:
         async with app.lock:
             self._spawn(app, raise_errors=False)
 
-    # ------------------------------------------------------------ spawning and exits
-
-    def _spawn(self, app: App, raise_errors: bool = True,
-               then: Callable[[], None] | None = None, run_first: bool = False) -> None:
-        """Start app's process now; on failure the app ends errored.
-
-        then() runs right after the launch, before the launch is logged or announced: a
-        relaunch passes the bookkeeping of the exit that caused it, so the crashed app is back
-        without waiting for it and the log still reads exited, starting, online. run_first:
-        see OSProcess.spawn."""
-        app.status = Status.LAUNCHING
-        app.stop_requested = False
-        launched = launch(app, str(self.home.root), self.spawn_process, run_first)
-        if then is not None:
-            then()
-        if isinstance(launched, str):
-            self._spawn_failed(app, launched, raise_errors)
-            return
-        proc, outputs = launched
-        outputs.start()
-        mode = app.spec.exec_mode.replace("_mode", "")
-        log.info("App %s starting in -%s mode-", app.label(), mode)
-        self._attach(app, proc)
-
-    def _attach(self, app: App, proc: AppProcess) -> None:
-        app.proc = proc
-        app.counters.pm_uptime = self.clock.now_ms()
-        app.status = Status.ONLINE
-        app.exit_code = None
-        write_pid_file(app.paths.pid, proc.pid)
-        proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
-        log.info("App %s online", app.label())
-        self._changed(app, "online")
-
-    def adopt(self, app: App, proc: AppProcess) -> None:
-        """Take over a process a previous daemon started (crash recovery)."""
-        self.apps[app.pm_id] = app
-        app.proc = proc
-        app.status = Status.ONLINE
-        proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
-        log.info("App %s re-adopted (pid %d)", app.label(), proc.pid)
-        self._changed(app, "online")
-
-    def _spawn_failed(self, app: App, message: str, raise_errors: bool) -> None:
-        app.status = Status.ERRORED
-        app.proc = None
-        log.error("App %s %s", app.label(), message)
-        self._changed(app, "errored", reason=message)
-        if raise_errors:
-            raise SpawnError(f"app {app.name!r}: {message}")
-
-    def _on_exit(self, app: App, proc: AppProcess, code: int | None) -> None:
-        if app.proc is not proc:
-            return  # a stale process of an app that was restarted meanwhile
-        app.proc = None
-        app.exit_code = code
-        if app.spec.treekill:
-            proc.signal_group(signal.SIGKILL)  # no orphan outlives the app's group
-        if app.stop_requested or app.pm_id not in self.apps:
-            self._exited(app, code, manually=True, status=str(app.status))
-            return  # stop() is waiting for this exit and sets the final status
-        decision = after_exit(app.policy, app.counters, code, self.clock.now_ms())
-        # As PM2's exit event: "stopped", or "errored" when this exit ends the restarts.
-        down = str(Status.ERRORED if decision.action == "errored" else Status.STOPPED)
-        if decision.action == "restart" and not decision.delay_ms:
-            self._relaunch(app, then=lambda: self._exited(app, code, manually=False, status=down))
-            return
-        self._exited(app, code, manually=False, status=down)
-        if decision.action == "stop":
-            app.status = Status.STOPPED
-            self._changed(app, "stop", reason=decision.reason)
-        elif decision.action == "errored":
-            app.status = Status.ERRORED
-            log.info("Script %s had %s. Stopped. \"errored\"", app.command.exec_path, decision.reason)
-            self._changed(app, "restart overlimit", reason=decision.reason)
-        elif decision.delay_ms:
-            app.status = Status.WAITING_RESTART
-            log.info("App %s will restart in %dms", app.label(), decision.delay_ms)
-            app.restart_timer = self.clock.call_later(decision.delay_ms / 1000, self._relaunch, app)
-            self._changed(app, "waiting restart", delay_ms=decision.delay_ms)
-
-    def _exited(self, app: App, code: int | None, manually: bool, status: str) -> None:
-        """Log and announce an exit; its pid file goes (a relaunch writes the next one after).
-
-        status is what the event reports (a relaunch may already have set the app's own)."""
-        remove_pid_file(app.paths.pid)
-        log.info("App %s exited with code [%s] via signal [%s]", app.label(),
-                 *_describe_exit(code))
-        self._changed(app, "exit", exit_code=code, manually=manually, status=status)
-
-    def _relaunch(self, app: App, then: Callable[[], None] | None = None) -> None:
-        app.restart_timer = None
-        if app.pm_id not in self.apps or app.stop_requested or app.proc is not None:
-            if then is not None:
-                then()
-            return
-        app.counters.restart_time += 1
-        self._spawn(app, raise_errors=False, then=then, run_first=True)
-        if app.status == Status.ONLINE:
-            self._changed(app, "restart")
-
     # ------------------------------------------------------------ actions
 
     async def start(self, app: App) -> None:
@@ -282,8 +133,7 @@ class Supervisor:
             return
         app.status = Status.STOPPING
         self._changed(app, "stopping")
-        survivors = await terminate(proc, app.spec.kill_timeout / 1000, app.spec.treekill,
-                                    self.clock)
+        survivors = await self._terminate(app, proc, app.channels)
         if survivors:
             app.status = Status.ERRORED
             log.error("App %s could not be stopped: pids %s survive SIGKILL", app.label(), survivors)
@@ -291,6 +141,7 @@ class Supervisor:
             return
         if app.proc is proc:  # exit callback not yet run (adopted or racing): finish here
             app.proc = None
+            self._forget_launch(app)
             remove_pid_file(app.paths.pid)
         app.status = Status.STOPPED
         self._changed(app, "stop")
@@ -298,15 +149,54 @@ class Supervisor:
     async def restart(self, app: App, spec: AppSpec | None = None) -> None:
         """Stop then start with the same id; spec, when given, replaces the stored one."""
         async with app.lock:
-            was_running = app.proc is not None and not app.proc.exited
-            await self._stop_locked(app)
+            await self._restart_locked(app, spec)
+
+    async def _restart_locked(self, app: App, spec: AppSpec | None) -> None:
+        was_running = app.proc is not None and not app.proc.exited
+        await self._stop_locked(app)
+        if spec is not None:
+            self._replace_spec(app, spec)
+        self._reset_for_manual_start(app)
+        if was_running:  # PM2 counts a restart only when a process was replaced
+            app.counters.restart_time += 1
+        self._spawn(app)
+        self._changed(app, "restart")
+
+    async def reload(self, app: App, spec: AppSpec | None = None) -> None:
+        """Replace app's process without a gap: start the new one, wait until it is ready, then
+        stop the old one (rolling.py). A restart for an app that declares no way to be ready or
+        handed over (PM2's fork-mode reload), or that is not running."""
+        async with app.lock:
+            old = app.proc
+            if old is None or old.exited or not rolling.applies(spec or app.spec):
+                await self._restart_locked(app, spec)
+                return
+            previous = (app.spec, app.command, app.paths)
             if spec is not None:
                 self._replace_spec(app, spec)
-            self._reset_for_manual_start(app)
-            if was_running:  # PM2 counts a restart only when a process was replaced
-                app.counters.restart_time += 1
-            self._spawn(app)
+            launched = self._launch(app, run_first=False)
+            if isinstance(launched, str):
+                app.spec, app.command, app.paths = previous
+                raise SpawnError(f"app {app.name!r}: reload kept the running process: {launched}")
+            proc, outputs, channels = launched
+            outputs.start()
+            proc.watch(self.loop, lambda code: self._on_exit(app, proc, code))
+            failure = await rolling.until_ready(proc, channels, app.spec, self.loop, self.clock)
+            if failure is not None:
+                await self._terminate(app, proc, channels)
+                channels.close()
+                app.spec, app.command, app.paths = previous
+                message = f"the new process (pid {proc.pid}) {failure}; pid {old.pid} kept running"
+                log.error("App %s reload failed: %s", app.label(), message)
+                self._changed(app, "reload failed", reason=message)
+                raise SpawnError(f"app {app.name!r}: reload failed: {message}")
+            old_channels = app.channels
+            app.counters.restart_time += 1
+            self._attach(app, proc, channels, ready=True)
             self._changed(app, "restart")
+            await self._terminate(app, old, old_channels)
+            if old_channels is not None:
+                old_channels.close()
 
     def _replace_spec(self, app: App, spec: AppSpec) -> None:
         path_env = spec.env.get("PATH") or app.shell_env.get("PATH")
@@ -323,6 +213,8 @@ class Supervisor:
         async with app.lock:
             await self._stop_locked(app)
             self.apps.pop(app.pm_id, None)
+            self.listeners.release_unused(address for other in self.apps.values()
+                                          for address in other.spec.listen)
             self._changed(app, "delete")
 
     def reset(self, app: App) -> None:
@@ -347,17 +239,6 @@ async def each(apps: Iterable[App], action: Callable[[App], Awaitable[None]]) ->
     """Run action on every app at once; return the errors instead of stopping at the first."""
     results = await asyncio.gather(*(action(app) for app in list(apps)), return_exceptions=True)
     return [result for result in results if isinstance(result, BaseException)]
-
-
-def _describe_exit(code: int | None) -> tuple[str, str]:
-    if code is None:
-        return "unknown", "unknown"
-    if code < 0:
-        try:
-            return "null", signal.Signals(-code).name
-        except ValueError:
-            return "null", str(-code)
-    return str(code), "null"
 
 
 def ensure_unique_start(existing: list[App], force: bool, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 from pm.daemon.core import process
 from pm.daemon.core.clock import Clock
@@ -19,10 +20,15 @@ def kill_signal() -> int:
         return int(signal.SIGINT)
 
 
-async def terminate(proc: AppProcess, timeout: float, treekill: bool, clock: Clock) -> list[int]:
-    """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived."""
+async def terminate(proc: AppProcess, timeout: float, treekill: bool, clock: Clock,
+                    ask: Callable[[], bool] | None = None) -> list[int]:
+    """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived.
+
+    ask: instead of the kill signal, ask the app to stop (PM2's shutdown_with_message: the
+    'shutdown' message); the signal still goes when asking fails (no channel)."""
     tree = proc.tree() if treekill else []
-    proc.signal(kill_signal(), tree, group=treekill)
+    if ask is None or not ask():
+        proc.signal(kill_signal(), tree, group=treekill)
     survivors = await _wait_tree(proc, tree, timeout, clock)
     if not survivors:
         return []

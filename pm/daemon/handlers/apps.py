@@ -46,15 +46,33 @@ async def stop(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def restart(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Restart apps (in start order, each level at once), or with `reload` replace them one at
+    a time without a gap (Supervisor.reload); reply once none is launching."""
     apps, missing = acted_on(ctx, args)
     if args.get("update_env"):
         shell_env = arg_env(args)
         for app in apps:
             app.shell_env.update(shell_env)  # PM2: vars are added or overwritten, never removed
-    raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
+    if args.get("reload"):
+        raise_first(await reload_one_by_one(ctx, apps))
+    else:
+        raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
+    await ctx.supervisor.until_launched(apps)
     if missing:
         raise missing
     return ctx.entries(apps)
+
+
+async def reload_one_by_one(ctx: Context, apps: list[Any]) -> list[BaseException]:
+    """Reload apps one after the other, so an app's other instances serve meanwhile; every
+    app is tried, and the errors come back together."""
+    errors: list[BaseException] = []
+    for app in [app for level in groups.levels(apps, lambda app: app.spec) for app in level]:
+        try:
+            await ctx.supervisor.reload(app)
+        except Exception as exc:  # noqa: BLE001 - reported with the others, as a batch
+            errors.append(exc)
+    return errors
 
 
 async def delete(ctx: Context, args: dict[str, Any]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pm import protocol
 from pm.config.command import resolve_command
+from pm.config.probes import parse_health_check, parse_listen
 from pm.config.spec import AppSpec
 from pm.daemon.core import groups
 from pm.daemon.core.app import App
@@ -55,6 +56,7 @@ async def start(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
         raise_first(await groups.start_in_order(ctx.supervisor, apps, ctx.supervisor.restart))
         outcome.apps = apps
         outcome.restarted = list(dict.fromkeys(app.name for app in apps))
+        await ctx.supervisor.until_launched(apps)
         return outcome.reply(ctx, bool(args.get("table")))
     shell_env = arg_env(args)
     specs = parse_specs(args.get("apps"))
@@ -64,9 +66,11 @@ async def start(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     for spec in groups.start_order(specs):
         await groups.wait_for_dependencies(ctx.supervisor, spec)
         if args.get("file"):
-            await _apply_file_rule(ctx, spec, shell_env, spec.name in managed, outcome)
+            await _apply_file_rule(ctx, spec, shell_env, spec.name in managed, outcome,
+                                   bool(args.get("reload")))
         else:
             await _apply_script_rule(ctx, spec, shell_env, bool(args.get("force")), outcome)
+    await ctx.supervisor.until_launched(outcome.apps)  # wait_ready: reply once they are ready
     return outcome.reply(ctx, bool(args.get("table")))
 
 
@@ -79,7 +83,12 @@ def parse_specs(raw_specs: Any) -> list[AppSpec]:
     for index, raw in enumerate(raw_specs):
         if not isinstance(raw, dict):
             raise BadRequest(f"app #{index}: expected an object")
-        specs.append(AppSpec.from_dict(raw, where=f"app #{index} ({raw.get('name', '?')})"))
+        where = f"app #{index} ({raw.get('name', '?')})"
+        spec = AppSpec.from_dict(raw, where=where)
+        # The wire may come from the Python API, not only from pm's own file reader.
+        spec.listen = parse_listen(spec.listen, f"{where}: field 'listen'")
+        spec.health_check = parse_health_check(spec.health_check, f"{where}: field 'health_check'")
+        specs.append(spec)
     return specs
 
 
@@ -95,7 +104,9 @@ def check_launchable(spec: AppSpec, shell_env: dict[str, str]) -> None:
 
 
 async def _apply_file_rule(ctx: Context, spec: AppSpec, shell_env: dict[str, str],
-                           managed: bool, outcome: _Outcome) -> None:
+                           managed: bool, outcome: _Outcome, reload: bool = False) -> None:
+    """Start the app, or restart it with the file's settings (reload: one instance at a
+    time, without a gap, for startOrReload)."""
     sup = ctx.supervisor
     if not managed:
         outcome.apps += await sup.add(sup.prepare(spec, shell_env))
@@ -104,7 +115,11 @@ async def _apply_file_rule(ctx: Context, spec: AppSpec, shell_env: dict[str, str
     known = [app for app in sup.apps.values() if app.name == spec.name]
     for app in known:
         app.shell_env = filter_shell_env({**app.shell_env, **shell_env}, spec.filter_env)
-    raise_first(await each(known, lambda app: sup.restart(app, spec)))
+    if reload:
+        for app in known:
+            await sup.reload(app, spec)
+    else:
+        raise_first(await each(known, lambda app: sup.restart(app, spec)))
     outcome.apps += known
     outcome.restarted.append(spec.name)
 
