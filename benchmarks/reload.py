@@ -8,7 +8,7 @@ The variants (one run each):
 - `pm`: pm binds the port (`listen`) and hands the socket to each instance as fd 3; instances
   say they are ready with `READY=1` (`wait_ready`); `pm reload` replaces them one at a time.
 - `pm-reuseport`: pm without `listen`, the app binding the port itself with SO_REUSEPORT, as
-  under PM2, still with `wait_ready`: what the handover adds.
+  under PM2, still with `wait_ready` (so the reload still rolls): what the handover adds.
 - `pm2`: PM2 in fork mode (its cluster mode is for Node apps only), the app binding the port
   with SO_REUSEPORT, `pm2 reload`. PM2 has no readiness channel a Python app can use, so
   `wait_ready` is not set.
@@ -65,9 +65,12 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("pm", "pm", "listen (socket handover), wait_ready, rolling reload", True, True),
-    Variant("pm-reuseport", "pm", "app binds SO_REUSEPORT, wait_ready", False, True),
-    Variant("pm2", "pm2", "fork mode, app binds SO_REUSEPORT", False, False),
+    Variant("pm", "pm", "pm binds the port (listen) and hands it over as fd 3; wait_ready; "
+            "rolling reload", True, True),
+    Variant("pm-reuseport", "pm", "the app binds the port with SO_REUSEPORT; wait_ready; "
+            "rolling reload", False, True),
+    Variant("pm2", "pm2", "fork mode, the app binds the port with SO_REUSEPORT; reload "
+            "restarts", False, False),
 )
 
 
@@ -111,7 +114,19 @@ def run_reload(bench: Any, settings: ReloadSettings,
         bench.log(f"  8 {variant.key}: " + describe(run))
         runs.append(run)
     return {"settings": asdict(settings), "connection": "fresh connection (HTTP/1.0)",
-            "target": TARGET, "outcome": outcome(runs), "runs": runs}
+            "pm_commit": pm_commit(), "target": TARGET, "outcome": outcome(runs), "runs": runs}
+
+
+def pm_commit() -> str | None:
+    """The commit of the pm measured (this checkout's HEAD, "+" when it has changes)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
+                              capture_output=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=HERE, text=True, capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+" if dirty.strip() else "")
 
 
 def measure(bench: Any, variant: Variant, settings: ReloadSettings) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def summary(reload: dict[str, Any]) -> str:
 
 def modes(results: dict[str, Any]) -> str:
     versions = results["machine"].get("versions", {})
+    commit = results["reload"].get("pm_commit")
     lines = []
     for run in results["reload"]["runs"]:
         version = versions.get(run["manager"])
@@ -65,9 +66,9 @@ def modes(results: dict[str, Any]) -> str:
         how = (f"; the instances served on {SOCKETS.get(tuple(served['socket']), 'mixed sockets')}"
                f" and were {'' if served['notify'] == ['yes'] else 'not '}given NOTIFY_SOCKET"
                if served else "")
-        lines.append(f"- `{run['variant']}`: {run['manager']}"
-                     f"{f' {version}' if version and run['manager'] != 'pm' else ''}, "
-                     f"{run['mode']}{how}.")
+        shown = (f"pm2 {version}" if run["manager"] == "pm2" and version
+                 else f"pm at {commit}" if run["manager"] == "pm" and commit else run["manager"])
+        lines.append(f"- `{run['variant']}` ({shown}): {run['mode']}{how}.")
     return "\n".join(lines)
 
 
