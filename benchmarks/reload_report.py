@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 HEADER = ["variant", "requests", "failed", "refused", "reset", "timeout", "non-2xx", "other",
-          "p50 ms", "p99 ms", "worst ms", "reload s, each", "instances"]
+          "p50 ms", "p99 ms", "worst ms", "reload s, each", "instances", "lag ms"]
+LEFT = ("variant", "reload s, each")
 SOCKETS = {("inherited",): "the socket handed over as fd 3", ("own",): "sockets of their own"}
 KIND_COLUMNS = {"refused": "refused", "reset": "reset", "timeout": "timeout",
                 "status": "non-2xx", "other": "other"}
@@ -31,7 +32,7 @@ def row(run: dict[str, Any]) -> list[str]:
     return [run["variant"], str(run["requests"]), str(run["failed"]), *kinds,
             ms(run["p50_ms"]), ms(run["p99_ms"]), ms(run["max_ms"]),
             " ".join(f"{seconds:.2f}" for seconds in run["reload_s"]) or "-",
-            str(run["instances_seen"])]
+            str(run["instances_seen"]), ms(run["generator_max_lag_ms"])]
 
 
 def table(reload: dict[str, Any]) -> str:
@@ -39,7 +40,7 @@ def table(reload: dict[str, Any]) -> str:
     widths = [max(len(cells[index]) for cells in rows) for index in range(len(HEADER))]
     lines = []
     for number, cells in enumerate(rows):
-        aligned = [cell.ljust(width) if index in (0, len(HEADER) - 2) else cell.rjust(width)
+        aligned = [cell.ljust(width) if HEADER[index] in LEFT else cell.rjust(width)
                    for index, (cell, width) in enumerate(zip(cells, widths))]
         lines.append("  ".join(aligned).rstrip())
         if number == 0:
@@ -96,6 +97,8 @@ def markdown(results: dict[str, Any], path: str) -> str:
     reload = results["reload"]
     legend = ("Latencies are of the answered requests; \"instances\" counts the distinct "
               "pids that answered (2 before the first reload, 2 more per reload that "
-              "replaced both).")
+              "replaced both); \"lag\" is how late the generator sent its latest request: "
+              "when it is high, the machine was busy and the latencies say as much about the "
+              "load side as about the server.")
     return (f"{context(results, path)}\n{legend}\n\n{modes(results)}\n\n```\n{table(reload)}\n"
             f"```\n\n{summary(reload)}\n")
