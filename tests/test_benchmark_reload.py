@@ -63,9 +63,15 @@ def get(port: int) -> str:
         connection.close()
 
 
-def sockets_held(pid: int) -> int:
+def accepted_by(pid: int, port: int, peer: int) -> bool:
+    """Whether process pid holds the server side of the connection 127.0.0.1:peer -> :port
+    (a connection still in the accept queue has no file, so its inode is 0)."""
+    local, remote = f"0100007F:{port:04X}", f"0100007F:{peer:04X}"
+    inodes = {fields[9] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+              if (fields := line.split())[1:3] == [local, remote]}
     folder = Path(f"/proc/{pid}/fd")
-    return sum(os.readlink(folder / name).startswith("socket:") for name in os.listdir(folder))
+    held = {os.readlink(folder / name) for name in os.listdir(folder)}
+    return any(f"socket:[{inode}]" in held for inode in inodes - {"0"})
 
 
 def test_app_serves_the_handed_over_socket_says_ready_and_drains_on_sigterm(
@@ -82,11 +88,11 @@ def test_app_serves_the_handed_over_socket_says_ready_and_drains_on_sigterm(
         started.append(app)
         assert notify.recv(64) == b"READY=1"
         assert get(port).split() == ["pid", str(app.pid), "socket=inherited", "notify=yes"]
-        # a request in flight (the app holds one more socket once it has accepted it) ...
-        before = sockets_held(app.pid)
+        # a request in flight (the app has accepted its connection) ...
         with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
             client.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            wait_for(lambda: sockets_held(app.pid) > before, 5, message="the app to accept")
+            peer = client.getsockname()[1]
+            wait_for(lambda: accepted_by(app.pid, port, peer), 5, message="the app to accept")
             app.send_signal(signal.SIGTERM)
             # ... is answered before the app exits 0
             with client.makefile("rb") as response:
