@@ -35,6 +35,9 @@ class AppDef:
     autorestart: bool = True
     #: Restart without limit and without an unstable-restart cut-off (the crash workload).
     endless: bool = False
+    #: More ecosystem attributes, for pm and PM2 only (the reload workload's instances,
+    #: listen, wait_ready).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def argv(self) -> list[str]:
         head = [self.script] if self.interpreter == "none" else [self.interpreter, self.script]
@@ -170,6 +173,7 @@ def _pm2_style(app: AppDef, cwd: Path) -> dict[str, Any]:
                              "autorestart": app.autorestart}
     if app.endless:
         entry["max_restarts"] = 1_000_000
+    entry.update(app.extra)
     return entry
 
 

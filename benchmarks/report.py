@@ -24,6 +24,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import reload_report  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["floor", "pm", "pm2", "supervisord", "circus"]
 PEERS = ["floor", "pm2", "supervisord", "circus"]
@@ -133,7 +138,18 @@ def context(results: dict[str, Any]) -> str:
 
 
 def markdown(results: dict[str, Any], path: str) -> str:
-    """The published block's body: context, table, target summary."""
+    """The published block's body: context, table, target summary; then workload 8's section
+    when the file has one (a file with only that section renders only it)."""
+    parts = []
+    if results["results"] or "reload" not in results:
+        parts.append(workloads_markdown(results, path))
+    if "reload" in results:
+        parts.append(reload_report.markdown(results, path))
+    return "\n".join(parts)
+
+
+def workloads_markdown(results: dict[str, Any], path: str) -> str:
+    """Workloads 1-7: context, table, target summary."""
     legend = ("Medians of each column's samples. A ratio is pm's cost relative to the column: below 1, pm is better "
               "(lines/s are inverted to read the same way). \"met\" is \"not compared\" when a "
               "column the target compares against was not measured, and such a target is not "

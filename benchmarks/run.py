@@ -1,6 +1,8 @@
 """Run pm's benchmarks side by side with PM2, supervisord and circus; print a table of medians.
 
     python benchmarks/run.py [--quick] [--only 1,3] [--managers pm,pm2] [--reps N] [--json PATH]
+    python benchmarks/run.py --only 8 [--reloads N] [--rate R] [--variants pm,pm2]
+                                                              (reloads under load)
     python benchmarks/run.py --markdown RESULTS.json    (print a results file's doc block)
 
 Peers that are not installed are skipped, and a target that compares against one of them then
@@ -25,17 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import procs, report  # noqa: E402
+from benchmarks import procs, reload_report, report  # noqa: E402
 from benchmarks.apps import write_apps  # noqa: E402
 from benchmarks.managers import MANAGERS, PYTHON  # noqa: E402
-from benchmarks.workloads import WORKLOADS, Bench, as_json, run_selected  # noqa: E402
+from benchmarks.reload import ReloadSettings, run_reload, variants_for  # noqa: E402
+from benchmarks.workloads import RELOAD, WORKLOADS, Bench, as_json, run_selected  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer repetitions, shorter windows, 200 apps for workload 7")
-    parser.add_argument("--only", help="comma-separated workload numbers (1-7)")
+    parser.add_argument("--only", help="comma-separated workload numbers (1-8; default 1-7: "
+                        "8, reloads under load, runs only when asked and has its own results)")
     parser.add_argument("--managers", default="pm,pm2,supervisord,circus",
                         help="comma-separated managers to compare (default: all installed)")
     parser.add_argument("--reps", type=int, help="repetitions per measurement")
@@ -43,6 +47,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=int, help="apps for workload 7 (default 1000)")
     parser.add_argument("--lines", help="line counts for workload 5, comma-separated "
                         "(default 200000, plus 1000000 in a full run)")
+    parser.add_argument("--reloads", type=int, help="reloads in workload 8 (default 5)")
+    parser.add_argument("--rate", type=float, help="requests/s in workload 8 (default 300)")
+    parser.add_argument("--variants", help="workload 8's variants, comma-separated: pm, "
+                        "pm-reuseport, pm2 (default: all of the selected managers)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"),
                         help="where to write the results as JSON")
     parser.add_argument("--markdown", metavar="RESULTS",
@@ -74,6 +82,17 @@ def make_bench(args: argparse.Namespace, workdir: Path) -> Bench:
     if args.lines:
         bench.lines = [int(count) for count in args.lines.split(",")]
     return bench
+
+
+def reload_settings(args: argparse.Namespace) -> ReloadSettings:
+    settings = ReloadSettings()
+    if args.quick:
+        settings.reloads, settings.warmup, settings.pause, settings.tail = 2, 1.0, 0.5, 1.0
+    if args.reloads is not None:
+        settings.reloads = args.reloads
+    if args.rate is not None:
+        settings.rate = args.rate
+    return settings
 
 
 # ------------------------------------------------------------------------------ context
@@ -148,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
         return report.main([args.markdown])
-    only = [int(item) for item in args.only.split(",")] if args.only else list(WORKLOADS)
+    only = ([int(item) for item in args.only.split(",")] if args.only
+            else [number for number in WORKLOADS if number != RELOAD])
     if any(number not in WORKLOADS for number in only):
         raise SystemExit(f"--only takes workload numbers among {sorted(WORKLOADS)}")
+    keys = args.variants.split(",") if args.variants else None
+    variants_for(list(MANAGERS), keys)  # an unknown name stops the run before it starts
     procs.install_exit_handlers()
     workdir = Path(tempfile.mkdtemp(prefix="pmbench", dir="/tmp"))
     procs.on_cleanup(lambda: shutil.rmtree(workdir, ignore_errors=True))
@@ -162,8 +184,12 @@ def main(argv: list[str] | None = None) -> int:
           f"({context['cores']} cores), load {os.getloadavg()[0]:.2f}; "
           f"managers: {', '.join(bench.managers)}", flush=True)
     bench.log = lambda text: print(text, file=sys.stderr, flush=True)
+    reload = None
     try:
-        metrics = run_selected(bench, only)
+        metrics = run_selected(bench, [number for number in only if number != RELOAD])
+        if RELOAD in only:
+            bench.log(f"workload {RELOAD}: {WORKLOADS[RELOAD]}")
+            reload = run_reload(bench, reload_settings(args), keys)
     finally:
         procs.cleanup_all()
     context["load_avg_at_end"] = os.getloadavg()
@@ -174,11 +200,18 @@ def main(argv: list[str] | None = None) -> int:
         "args": vars(args), "managers": bench.managers, "reps": bench.reps,
         "results": [as_json(metric) for metric in metrics],
     }
-    print()
-    print(report.table(results))
-    print("\nmedians; n = pm's samples; ratio = pm's cost relative to the column "
-          "(< 1: pm better; lines/s inverted)")
-    print(report.summary(results))
+    if reload is not None:
+        results["reload"] = reload
+    if metrics:
+        print()
+        print(report.table(results))
+        print("\nmedians; n = pm's samples; ratio = pm's cost relative to the column "
+              "(< 1: pm better; lines/s inverted)")
+        print(report.summary(results))
+    if reload is not None:
+        print()
+        print(reload_report.table(reload))
+        print(reload_report.summary(reload))
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")

@@ -566,8 +566,10 @@ def scale(bench: Bench) -> list[Metric]:
 
 WORKLOADS: dict[int, str] = {
     1: "status round trip", 2: "start a fleet", 3: "crash to respawn", 4: "idle cost",
-    5: "output throughput", 6: "stop all", 7: "1,000 apps",
+    5: "output throughput", 6: "stop all", 7: "1,000 apps", 8: "reloads under load",
 }
+#: Workload 8 (benchmarks/reload.py) runs only when asked and writes a section of its own.
+RELOAD = 8
 
 
 def run_selected(bench: Bench, only: list[int]) -> list[Metric]:

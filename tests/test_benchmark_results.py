@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import report
+from benchmarks import reload_report, report
 from benchmarks.workloads import (
     MET,
     NOT_COMPARED,
@@ -123,9 +123,11 @@ def _published() -> list[tuple[str, str]]:
     return found
 
 
-def _table_rows(body: str) -> list[dict[str, str]]:
-    """The fixed-width table of a published block, cut at the columns its dash line marks."""
-    lines = body.split("```\n", 2)[1].splitlines()
+def _table_rows(body: str, last: bool = False) -> list[dict[str, str]]:
+    """The fixed-width table of a published block (its first, or its last), cut at the
+    columns its dash line marks."""
+    tables = body.split("```\n")[1::2]
+    lines = tables[-1 if last else 0].splitlines()
     header, dashes, rows = lines[0], lines[1], lines[2:]
     spans, position = [], 0
     for run in dashes.split("  "):
@@ -158,6 +160,8 @@ def test_published_tables_come_from_committed_results_files() -> None:
 def test_every_number_in_the_published_tables_matches_its_results_file() -> None:
     for path, body in _published():
         results = report.load(path)
+        if "reload" in results and not results["results"]:
+            continue  # workload 8 alone: its own table, checked below
         rows = _table_rows(body)
         assert len(rows) == len(results["results"]), path
         columns, peers = report.columns_of(results)
@@ -191,3 +195,62 @@ def test_every_number_in_the_published_tables_matches_its_results_file() -> None
             met += shown["met"] == "yes"
         counted = [row for row in results["results"] if row["outcome"]]
         assert f"\n{met} of {len(counted)} targets met" in body, path
+
+
+def _reload_published() -> list[tuple[str, str, dict[str, object]]]:
+    return [(path, body, results) for path, body in _published()
+            if "reload" in (results := report.load(path))]
+
+
+def test_the_reload_workload_is_published_from_its_results_file() -> None:
+    assert _reload_published(), f"{DOC.name} publishes no block with workload 8"
+
+
+def test_every_number_in_the_published_reload_tables_matches_its_results_file() -> None:
+    for path, body, results in _reload_published():
+        section = results["reload"]
+        assert isinstance(section, dict)
+        rows, runs = _table_rows(body, last=True), section["runs"]
+        assert [row["variant"] for row in rows] == [run["variant"] for run in runs], path
+        for shown, run in zip(rows, runs):
+            where = f"{path}: {run['variant']}"
+            if "requests" not in run:
+                assert set(shown.values()) == {run["variant"], "-"}, where
+                assert f"{run['variant']} gave up: {run['gave_up']}" in body, where
+                continue
+            kinds = run["failed_by_kind"]
+            # the counts agree with each other and with the failures listed one by one
+            assert run["failed"] == sum(kinds.values()) == len(run["failures"]), where
+            assert run["requests"] == run["answered"] + run["failed"], where
+            for kind, count in kinds.items():
+                assert count == sum(failure[1] == kind for failure in run["failures"]), where
+            assert sum(run["failed_per_reload"]) + run["failed_before_first_reload"] == (
+                run["failed"]), where
+            assert len(run["reload_s"]) == len(run["reload_windows"]), where
+            # the table shows them
+            assert (shown["requests"], shown["failed"]) == (
+                str(run["requests"]), str(run["failed"])), where
+            for kind, column in (("refused", "refused"), ("reset", "reset"),
+                                 ("timeout", "timeout"), ("status", "non-2xx"),
+                                 ("other", "other")):
+                assert shown[column] == str(kinds[kind]), (where, column)
+            for column, key in (("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
+                                ("worst ms", "max_ms")):
+                assert _close(shown[column], run[key]), (where, column)
+            assert [float(cell) for cell in shown["reload s, each"].split()] == [
+                round(seconds, 2) for seconds in run["reload_s"]], where
+            assert shown["instances"] == str(run["instances_seen"]), where
+            assert _close(shown["lag ms"], run["generator_max_lag_ms"]), where
+        pm = next((run for run in runs if run["variant"] == "pm"), None)
+        expected = ("not measured" if pm is None else "yes"
+                    if "gave_up" not in pm and pm.get("failed") == 0 else "NO")
+        assert section["outcome"] == expected, path
+        assert f"Target: {section['target']}: {expected}." in body, path
+
+
+def test_a_reload_run_that_gave_up_shows_dashes_and_says_why() -> None:
+    gave_up = {"variant": "pm", "manager": "pm", "mode": "listen", "gave_up": "no socket"}
+    section = {"runs": [gave_up], "target": "0 failed", "outcome": "NO"}
+    table = reload_report.table(section)
+    assert table.splitlines()[2].split() == ["pm"] + ["-"] * 13
+    assert reload_report.summary(section) == "Target: 0 failed: NO.\npm gave up: no socket"
