@@ -76,6 +76,17 @@ def app_metrics(metrics: Exposition, entries: list[dict[str, Any]], now_ms: int)
                     monit.get("memory", 0), labels)
         metrics.add("pm_app_uptime_seconds", "gauge", "Seconds since the app's process started.",
                     (now_ms - started) / 1000 if online and started else 0, labels)
+        if env.get("health"):  # only apps with a health_check
+            for state in HEALTH_STATES:
+                metrics.add("pm_app_health", "gauge",
+                            "1 for the app's health-check state (starting, healthy, unhealthy).",
+                            1 if env["health"] == state else 0, {**labels, "health": state})
+            metrics.add("pm_app_health_failures", "gauge",
+                        "Health checks failed in a row.", env.get("health_failures", 0), labels)
+
+
+#: The states of an app's health_check (pm/daemon/automation/health.py).
+HEALTH_STATES = ("starting", "healthy", "unhealthy")
 
 
 class DaemonFigures:

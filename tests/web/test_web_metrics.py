@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -90,3 +91,26 @@ def test_metrics_cpu_follows_a_busy_app(clean_pm: PM, shared_web: Web) -> None:
         assert app_value(samples, "pm_app_cpu_percent", "resting") < 30
     finally:
         pm.run("delete", "spinning")
+
+
+def test_metrics_show_health_and_the_restart_it_causes(clean_pm: PM, shared_web: Web) -> None:
+    pm, web = clean_pm, shared_web
+    flag = pm.workdir / "healthy"
+    flag.write_text("")
+    eco = pm.workdir / "checked.json"
+    eco.write_text(json.dumps({"apps": [{
+        "name": "checked", "script": "sleep", "args": "600", "kill_timeout": 300,
+        "health_check": {"cmd": f"test -e {flag}", "interval": "200ms", "retries": 2}}]}))
+    pm.run("start", str(eco))
+
+    def value(metric: str, **extra: str) -> float:
+        try:
+            return app_value(scrape(web), metric, "checked", **extra)
+        except (KeyError, AssertionError):  # no sample yet: the first check has not run
+            return -1
+
+    wait_for(lambda: value("pm_app_health", health="healthy") == 1, 10, 0.2, "healthy")
+    assert value("pm_app_health", health="unhealthy") == 0
+    flag.unlink()  # the check fails from now on: unhealthy after 2, then restarted
+    wait_for(lambda: value("pm_app_restarts_total") >= 1, 15, 0.2, "the health restart")
+    assert "is unhealthy after 2 failed checks" in (pm.home / "pm.log").read_text()
