@@ -480,6 +480,15 @@ async def say_ready(rig: Rig, heard: Callable[[], bool]) -> None:
     raise AssertionError("the supervisor did not take the ready datagram within 2 s")
 
 
+async def reload_started(rig: Rig, listen_timeout: int
+                         ) -> tuple[App, FakeProcess, asyncio.Task[None]]:
+    """A wait_ready app that is online, and its reload under way: (app, old process, task)."""
+    app = await rig.start(wait_ready=True, listen_timeout=listen_timeout)
+    await say_ready(rig, lambda: app.status == Status.ONLINE)
+    old = rig.spawner.current
+    return app, old, asyncio.create_task(rig.sup.reload(app))
+
+
 def test_wait_ready_app_is_launching_until_it_says_ready(tmp_path: Path) -> None:
     async def scenario(rig: Rig) -> None:
         app = await rig.start(wait_ready=True, listen_timeout=3000)
@@ -507,10 +516,7 @@ def test_wait_ready_without_a_word_goes_online_at_listen_timeout(tmp_path: Path)
 
 def test_reload_stops_the_old_process_only_once_the_new_one_is_ready(tmp_path: Path) -> None:
     async def scenario(rig: Rig) -> None:
-        app = await rig.start(wait_ready=True, listen_timeout=5000)
-        await say_ready(rig, lambda: app.status == Status.ONLINE)
-        old = rig.spawner.current
-        reload = asyncio.create_task(rig.sup.reload(app))
+        app, old, reload = await reload_started(rig, listen_timeout=5000)
         await rig.clock.advance(1000)
         new = rig.spawner.current
         assert new is not old and old.signals == [] and app.proc is old
@@ -527,10 +533,7 @@ def test_reload_keeps_the_old_process_when_the_new_one_exits(tmp_path: Path) -> 
     async def scenario(rig: Rig) -> None:
         from pm.errors import SpawnError
 
-        app = await rig.start(wait_ready=True, listen_timeout=5000)
-        await say_ready(rig, lambda: app.status == Status.ONLINE)
-        old = rig.spawner.current
-        reload = asyncio.create_task(rig.sup.reload(app))
+        app, old, reload = await reload_started(rig, listen_timeout=5000)
         await rig.clock.advance(100)
         rig.spawner.current.exit(3)
         with pytest.raises(SpawnError, match=r"exited \(code 3.*before it was ready.*kept"):
@@ -545,10 +548,7 @@ def test_reload_keeps_the_old_process_when_the_new_one_is_never_ready(tmp_path: 
     async def scenario(rig: Rig) -> None:
         from pm.errors import SpawnError
 
-        app = await rig.start(wait_ready=True, listen_timeout=2000)
-        await say_ready(rig, lambda: app.status == Status.ONLINE)
-        old = rig.spawner.current
-        reload = asyncio.create_task(rig.sup.reload(app))
+        app, old, reload = await reload_started(rig, listen_timeout=2000)
         await settle()
         new = rig.spawner.current
         await rig.clock.advance(2000)

@@ -82,12 +82,7 @@ class Hub:
     async def stop(self) -> None:
         self.closing.set()
         self._notify()
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     @contextmanager
     def watching(self) -> Iterator[None]:
@@ -243,3 +238,14 @@ class Follower:
 
     def close(self) -> None:
         self.file.close()
+
+
+async def cancel(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a background task and wait until it has ended."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass

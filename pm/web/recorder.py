@@ -18,7 +18,7 @@ from pm.errors import PMError
 from pm.web.bridge import Bridge
 from pm.web.eventlog import EventLog, normalize
 from pm.web.history import History
-from pm.web.live import Hub, log_paths
+from pm.web.live import Hub, cancel, log_paths
 
 #: Lines of each log stream kept with an exit event; and how long after the exit they are read
 #: (the daemon moves an app's last output into its files in batches).
@@ -41,12 +41,7 @@ class Recorder:
         self._task = asyncio.create_task(self._sample_loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel(self._task)
 
     async def _sample_loop(self) -> None:
         loop = asyncio.get_running_loop()
