@@ -60,7 +60,9 @@ def inherited_socket() -> socket.socket | None:
     owner = os.environ.get("LISTEN_PID")
     if owner and owner != str(os.getpid()):
         return None  # meant for another process (a wrapper that exec'd us would keep its pid)
-    return socket.socket(fileno=SD_LISTEN_FDS_START)
+    sock = socket.socket(fileno=SD_LISTEN_FDS_START)
+    sock.setblocking(False)  # shared: another instance may take the connection select() saw
+    return sock
 
 
 def own_socket(port: int) -> socket.socket:

@@ -40,8 +40,13 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def listening_socket() -> socket.socket:
+    """The handed-over socket, non-blocking: it is shared with the other instances, so after
+    select() says "readable" another one may have taken the connection, and a blocking accept()
+    would then wait for the next one (and a stop with it)."""
     if os.environ.get("LISTEN_FDS") == "1" and os.environ.get("LISTEN_PID") == str(os.getpid()):
-        return socket.socket(fileno=3)
+        sock = socket.socket(fileno=3)
+        sock.setblocking(False)
+        return sock
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", int(os.environ["PORT"])))
