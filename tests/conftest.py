@@ -57,6 +57,7 @@ class PM:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PM_HOME"] = str(self.home)
+        env["COLUMNS"] = "200"  # the whole table, whatever terminal (or xdist worker) runs this
         env.pop("PM2_KILL_SIGNAL", None)
         env.pop("PM_KILL_SIGNAL", None)
         return env

@@ -29,9 +29,10 @@ def write_eco(pm: PM, port: int, **extra: Any) -> Path:
     return path
 
 
-def get(port: int) -> int:
-    """The pid of the instance that answered."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+def get(port: int, timeout: float = 20) -> int:
+    """The pid of the instance that answered. A request fails when refused or cut, not when
+    slow: on a busy 2-core machine running other tests, one answer can take seconds."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=timeout) as answer:
         return int(answer.read())
 
 
