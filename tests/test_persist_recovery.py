@@ -103,7 +103,9 @@ def test_a_stale_state_file_still_finds_the_running_process(pm: PM) -> None:
     assert [(e["name"], e["pid"]) for e in entries] == [("api", app_pid)]
 
 
-def test_a_child_unknown_to_the_state_is_stopped_not_left_unmanaged(pm: PM) -> None:
+def test_a_child_unknown_to_the_state_is_adopted_from_its_environment(pm: PM) -> None:
+    """The state write lost to a SIGKILL (emulated: its record removed from state.json): the
+    app still runs, so it is listed again with its pid and its output read, never killed."""
     pm.run("start", TICKER, "--name", "api", "-s")
     pm.run("start", TICKER, "--name", "ghost", "-s")
     ghost = pm.wait_status("ghost", "online")["pid"]
@@ -111,8 +113,18 @@ def test_a_child_unknown_to_the_state_is_stopped_not_left_unmanaged(pm: PM) -> N
     state = json.loads((pm.home / "state.json").read_text())
     state["apps"] = [a for a in state["apps"] if a["pm_id"] == 0]
     (pm.home / "state.json").write_text(json.dumps(state))
-    assert [e["name"] for e in pm.jlist()] == ["api"]
-    wait_for(lambda: not pid_alive(ghost), message="ghost stopped")
+    entries = {e["name"]: e for e in pm.jlist()}
+    assert sorted(entries) == ["api", "ghost"]
+    assert entries["ghost"]["pid"] == ghost and entries["ghost"]["pm_id"] == 1
+    assert entries["ghost"]["pm2_env"]["status"] == "online" and pid_alive(ghost)
+    log = (pm.home / "pm.log").read_text()
+    assert f"[ghost:1]: process {ghost} was started by the previous daemon" in log
+    out = pm.home / "logs" / "ghost-out.log"
+    lines = len(out.read_text().splitlines())
+    wait_for(lambda: len(out.read_text().splitlines()) > lines + 1, 10,
+             message="the adopted app's output to reach its log again")
+    pm.run("stop", "ghost")
+    wait_for(lambda: not pid_alive(ghost), message="the adopted app to stop")
 
 
 def test_update_replaces_the_daemon_and_keeps_every_pid(pm: PM) -> None:

@@ -13,7 +13,8 @@ request, rebuilds every app with its id, counters, spec and log paths:
   decides (exit code unknown), as if the exit had just been seen.
 
 Session leaders of this home that belong to no app in the state (started in the instant
-before the crash, after the last write) are stopped, so nothing runs unmanaged.
+before the crash, after the last write) are the user's apps: they are adopted from what their
+environment says (strays.py), never killed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from pm.daemon.core import process
-from pm.daemon.persist import pipe_recovery, state
+from pm.daemon.persist import pipe_recovery, state, strays
 from pm.daemon.core.app import App, now_ms
 from pm.errors import PMError
 from pm.daemon.output.logfiles import LogPaths
@@ -60,7 +61,7 @@ class Report:
     adopted: int = 0
     restarted: int = 0
     down: int = 0
-    orphans_stopped: int = 0
+    strays_adopted: int = 0
     failed: int = 0
 
 
@@ -158,11 +159,11 @@ def _recover(supervisor: Supervisor) -> Report:
         if unique_id not in known:
             for item in processes:
                 if item.session_leader:
-                    _stop_orphan(item)
-                    report.orphans_stopped += 1
-    log.info("recovered %d apps from %s in %.0f ms: %d re-adopted, %d restarted, %d down",
-             len(data["apps"]), supervisor.home.state, (time.monotonic() - started) * 1000,
-             report.adopted, report.restarted, report.down)
+                    _adopt_stray(supervisor, item, report)
+    log.info("recovered %d apps from %s in %.0f ms: %d re-adopted, %d restarted, %d down, "
+             "%d adopted from their environment", len(data["apps"]), supervisor.home.state,
+             (time.monotonic() - started) * 1000, report.adopted, report.restarted, report.down,
+             report.strays_adopted)
     return report
 
 
@@ -234,11 +235,15 @@ def _runs(cmdline: list[str], argv: list[str]) -> bool:
     return bool(cmdline) and os.path.basename(cmdline[0]) == os.path.basename(argv[0])
 
 
-def _stop_orphan(item: Found) -> None:
-    log.warning("process %d (%s) was started by the previous daemon after its last state write "
-                "and belongs to no known app; stopping it", item.pid, " ".join(item.cmdline))
-    process.signal_group(item.pid, signal.SIGTERM)
-    process.send_signal(item.pid, signal.SIGTERM)
+def _adopt_stray(supervisor: Supervisor, item: Found, report: Report) -> None:
+    """A process of this home no state record names: adopt it; never kill what may be the
+    user's app."""
+    if strays.adopt_stray(supervisor, item.pid, item.cmdline) is not None:
+        report.strays_adopted += 1
+        return
+    log.warning("process %d (%s) was started by a previous daemon of this home and cannot be "
+                "listed again (its environment is incomplete); left running, unmanaged",
+                item.pid, " ".join(item.cmdline))
 
 
 def _remove(path: str) -> None:
