@@ -162,6 +162,16 @@ def test_a_junk_state_file_never_keeps_the_daemon_from_starting(pm: PM) -> None:
         pm.run("kill")
 
 
+def test_apps_left_running_are_adopted_even_when_the_state_file_is_junk(pm: PM) -> None:
+    pm.run("start", TICKER, "--name", "api", "-s")
+    api = pm.wait_status("api", "online")["pid"]
+    _kill_daemon(pm)
+    (pm.home / "state.json").write_text("{{{")
+    entries = pm.jlist()
+    assert [(e["name"], e["pid"]) for e in entries] == [("api", api)]
+    assert "moved aside, apps still running are adopted" in (pm.home / "pm.log").read_text()
+
+
 def test_an_adopted_app_that_crashes_later_is_restarted_at_once(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "api", "-s")
     app_pid = pm.wait_status("api", "online")["pid"]

@@ -129,21 +129,30 @@ def write(home: Home, supervisor: Supervisor, spec_dicts: SpecDicts | None = Non
 
 
 def read(home: Home) -> dict[str, Any] | None:
-    """The state a previous daemon left, or None (missing or unreadable: said in pm.log)."""
+    """The state a previous daemon left; None when there is none. An unreadable one is moved
+    aside (said in pm.log) and read as a state of no apps, so recovery still looks for the
+    processes a previous daemon left running and adopts them from their environment."""
     try:
         data = json.loads(home.state.read_bytes())
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.error("cannot read %s (%s); moved aside, nothing re-adopted from it", home.state, exc)
+        log.error("cannot read %s (%s); moved aside, apps still running are adopted from their "
+                  "environment", home.state, exc)
         move_aside(home)
-        return None
+        return _empty_state()
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT \
             or not isinstance(data.get("apps"), list):
-        log.error("%s has an unknown format; moved aside, nothing re-adopted from it", home.state)
+        log.error("%s has an unknown format; moved aside, apps still running are adopted from "
+                  "their environment", home.state)
         move_aside(home)
-        return None
+        return _empty_state()
     return data
+
+
+def _empty_state() -> dict[str, Any]:
+    """What an unreadable state file counts as: no app records."""
+    return {"format": STATE_FORMAT, "apps": [], "specs": {}, "envs": {}}
 
 
 def move_aside(home: Home) -> None:
