@@ -5,6 +5,7 @@ with action 'report' only reports; tcp and cmd checks pass on a healthy app."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -43,8 +44,9 @@ def test_hung_app_is_restarted_within_interval_times_retries(pm: PM) -> None:
         restarted = wait_for(lambda: pm.app("api")["pid"] not in (0, old) and pm.app("api"),
                              10, message="the hung app to be restarted")
         elapsed = time.monotonic() - hung_at
-        # 2 failures x (300 ms interval + 300 ms timeout), plus the stop and start.
-        assert elapsed < 2 * (0.3 + 0.3) + 2.0, elapsed
+        # 2 failures x (300 ms interval + 300 ms timeout) = 1.2 s, plus the stop and start; the
+        # bound is loose for a busy machine: it tells a health restart from none at all.
+        assert elapsed < 8, elapsed
         assert restarted["pm2_env"]["restart_time"] == 1 and not pid_alive(old)
     finally:
         events.terminate()
@@ -69,7 +71,9 @@ def test_report_only_check_marks_unhealthy_without_restarting(pm: PM) -> None:
     assert entry["pid"] == pid and entry["pm2_env"]["restart_time"] == 0
     assert "exited with 1" in entry["pm2_env"]["health_output"]
     described = pm.run("describe", "api").stdout
-    assert "unhealthy, 1 failed in a row" in described and "cmd test -e" in described
+    # failures go on counting every 200 ms while it stays unhealthy
+    assert re.search(r"unhealthy, \d+ failed in a row: `test -e", described), described
+    assert "cmd test -e" in described
     (pm.workdir / "ok").write_text("")
     wait_for(lambda: health(pm) == "healthy", 10, message="the app to recover")
 
