@@ -230,3 +230,26 @@ def test_instances_get_their_own_ids_and_files(pm: PM) -> None:
     assert [e["pm2_env"]["NODE_APP_INSTANCE"] for e in entries] == [0, 1, 2]
     assert [Path(e["pm2_env"]["pm_out_log_path"]).name for e in entries] == [
         "web-out-0.log", "web-out-1.log", "web-out-2.log"]
+
+
+def test_stop_sends_the_kill_signal_to_the_app_once(pm: PM) -> None:
+    """The signal reaches the app through its process group, not a second time by pid: many
+    programs take a second SIGINT as "quit now", and a handler run twice writes twice."""
+    got = pm.workdir / "got"
+    app = pm.write_app("once.py", f"""
+import signal, sys, time
+def stop(signum, frame):
+    with open({str(got)!r}, "a") as handle:
+        handle.write("SIGINT\\n")
+    time.sleep(0.3)
+    sys.exit(0)
+signal.signal(signal.SIGINT, stop)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+""")
+    pm.run("start", str(app), "--name", "once")
+    out = pm.home / "logs" / "once-out.log"
+    wait_for(lambda: out.exists() and "ready" in out.read_text(), message="the app's handler")
+    pm.run("stop", "once")
+    assert got.read_text() == "SIGINT\n"

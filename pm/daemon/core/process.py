@@ -185,12 +185,17 @@ class OSProcess:
         return descendants(self.pid)
 
     def signal(self, sig: int, tree: Iterable[int] = (), group: bool = False) -> bool:
-        """Signal a process tree: the pids of tree (descendants, deepest first), then this
-        process, then (group) its process group. Returns whether this process got it."""
+        """Signal a process tree: the pids of tree (descendants, deepest first), this process
+        and (group) its process group, each process once: a second SIGINT is "quit now" to many
+        programs, and a handler run twice can write its last words twice. Returns whether this
+        process got it."""
         for pid in tree:
-            send_signal(pid, sig)
+            if not (group and process_group(pid) == self.pid):  # else the group reaches it
+                send_signal(pid, sig)
+        if group and process_group(self.pid) == self.pid:
+            return signal_group(self.pid, sig)
         sent = send_signal(self.pid, sig)
-        if group:
+        if group:  # a group it left: what remains of it
             signal_group(self.pid, sig)
         return sent
 
@@ -308,6 +313,14 @@ def send_signal(pid: int, sig: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+def process_group(pid: int) -> int:
+    """The process group of pid, or -1 when it is gone."""
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return -1
 
 
 def signal_group(pgid: int, sig: int) -> bool:
