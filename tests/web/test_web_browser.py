@@ -32,6 +32,7 @@ expect = sync_api.expect
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 15_000
+expect.set_options(timeout=WAIT_MS)  # every expectation: a busy machine renders late
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +246,8 @@ def test_a_kill_9_leaves_a_restart_mark_with_its_signal(clean_pm: PM, page: obje
     chart = page.locator("#chart-memory")  # type: ignore[attr-defined]
     expect(chart.locator('.mark[data-kind="restart"]')).to_have_count(1, timeout=WAIT_MS)
     expect(chart.locator('.mark[data-kind="exit"] title')).to_contain_text("signal SIGKILL")
-    expect(page.locator('#event-list li[data-kind="exit"] .ev-tail')).to_contain_text("tick")  # type: ignore[attr-defined]
+    expect(page.locator('#event-list li[data-kind="exit"] .ev-tail')).to_contain_text(  # type: ignore[attr-defined]
+        "tick", timeout=WAIT_MS)
     # the same at a phone's width, driven by the keyboard alone
     context = browser.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
     try:
