@@ -107,8 +107,9 @@ def test_dockerfile_entrypoint_runs_the_example(runtimes: list[Runtime]) -> None
     # its port is fixed, and another run of the example may hold it on this shared machine.
     argv = [_pm_runtime(), *image["CMD"], "--only", "worker,ticker"]
     runtimes.append(runtime := Runtime(argv))
-    wait_for(lambda: "|ticker   | tick" in runtime.text()
-             and "|worker   | worker 1: processed job 1" in runtime.text(), 20,
+    wait_for(lambda: "|ticker   | tick" in runtime.text()  # every app past its start-up, so
+             and "|worker   | worker 0: processed job 1" in runtime.text()  # its SIGINT handling
+             and "|worker   | worker 1: processed job 1" in runtime.text(), 20,  # is in place
              message="both apps' prefixed output")
     pids = _stop(runtime)
     assert len(pids) == 3 and not any(pid_alive(pid) for pid in pids)
