@@ -10,6 +10,7 @@
     logrotate.py   the `logrotate:<key>` settings: names, pm2-logrotate defaults, validation
     cron.py        cron patterns (croniter), for cron_restart and log rotation
     dateformat.py  PM2's date formats (log_date_format, rotated file names)
+    probes.py      `listen` addresses and `health_check` (Docker's semantics), parsed
 
 Imports only the shared modules at the top of pm/ (errors, paths, protocol, version).
 """
