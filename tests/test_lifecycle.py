@@ -253,3 +253,21 @@ while True:
     wait_for(lambda: out.exists() and "ready" in out.read_text(), message="the app's handler")
     pm.run("stop", "once")
     assert got.read_text() == "SIGINT\n"
+
+
+def test_quiesce_tells_a_waiting_process_from_a_busy_one() -> None:
+    """quiesce.waiting reads /proc/<pid>/task/*/syscall: a process in select() waits for work,
+    one spinning in Python does not."""
+    import subprocess
+    from pm.daemon.core import quiesce
+
+    idle = subprocess.Popen([sys.executable, "-c", "import select; select.select([], [], [], 60)"])
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert wait_for(lambda: quiesce.waiting(idle.pid), 10, message="select() to block")
+        assert not any(quiesce.waiting(busy.pid) for _ in range(20))
+        assert quiesce.waiting(2 ** 22 + 12345) is None  # no such process: cannot tell
+    finally:
+        for child in (idle, busy):
+            child.kill()
+            child.wait()

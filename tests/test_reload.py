@@ -101,6 +101,24 @@ def test_reload_under_load_fails_no_request(pm: PM) -> None:
     assert not any(pid_alive(pid) for pid in before)
 
 
+def test_reload_of_a_server_with_no_signal_handling_cuts_no_request(pm: PM) -> None:
+    """plain_http.py dies on SIGINT wherever it is; pm stops each old instance at a moment it
+    is between requests (quiesce.py), so no request is cut."""
+    port = free_port()
+    app = {"name": "plain", "script": str(APPS / "plain_http.py"), "instances": 2,
+           "listen": f"127.0.0.1:{port}"}
+    (pm.workdir / "plain.json").write_text(json.dumps({"apps": [app]}))
+    pm.run("start", str(pm.workdir / "plain.json"))
+    before = {entry["pid"] for entry in pm.jlist()}
+    with Load(port) as load:
+        wait_for(lambda: load.answers > 20, 10, message="the load to run")
+        for _ in range(5):
+            pm.run("reload", "plain")
+        wait_for(lambda: load.answers > 200, 20, message="more answers")
+    assert load.failures == [], load.failures[:5]
+    assert not {entry["pid"] for entry in pm.jlist()} & before
+
+
 def test_reload_to_a_version_that_dies_keeps_the_old_processes(pm: PM) -> None:
     port = free_port()
     pm.run("start", str(write_eco(pm, port)))

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pm.daemon.core.app import App
@@ -246,10 +246,13 @@ class Lifecycle:
         if app.status in (Status.ONLINE, Status.LAUNCHING):
             self._changed(app, "restart")
 
-    async def _terminate(self, app: App, proc: AppProcess, channels: Channels | None) -> list[int]:
+    async def _terminate(self, app: App, proc: AppProcess, channels: Channels | None,
+                         moment: Callable[[], Awaitable[Callable[[], object]]] | None = None
+                         ) -> list[int]:
         """Stop proc: the kill signal, or the 'shutdown' message (shutdown_with_message, Node
-        apps); SIGKILL after kill_timeout. Returns the pids that survived."""
+        apps); SIGKILL after kill_timeout. Returns the pids that survived. moment: see
+        termination.terminate."""
         ask = channels.send_shutdown if channels and app.spec.shutdown_with_message else None
         return await terminate(proc, app.spec.kill_timeout / 1000, app.spec.treekill, self.clock,
-                               ask)
+                               ask, moment)
 

@@ -315,6 +315,16 @@ def send_signal(pid: int, sig: int) -> bool:
     return True
 
 
+def state(pid: int) -> str:
+    """The state letter of pid (R, S, D, T, Z...) from /proc; "" when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return ""
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3].decode()
+
+
 def process_group(pid: int) -> int:
     """The process group of pid, or -1 when it is gone."""
     try:

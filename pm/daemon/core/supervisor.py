@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from pm.config.command import resolve_command
 from pm.config.spec import AppSpec
-from pm.daemon.core import rolling
+from pm.daemon.core import quiesce, rolling
 from pm.daemon.core.app import App, filter_shell_env
 from pm.daemon.core.launch import remove_pid_file
 from pm.daemon.core.lifecycle import Lifecycle
@@ -27,6 +28,9 @@ from pm.errors import BadRequest, Conflict, NotFound, SpawnError
 from pm.protocol import DOWN_STATUSES, Status
 
 log = logging.getLogger("pm")
+
+#: How long a reload waits for the old process to be between requests before its stop (s).
+QUIESCE_S = 1.0
 
 
 class Supervisor(Lifecycle):
@@ -194,7 +198,11 @@ class Supervisor(Lifecycle):
             app.counters.restart_time += 1
             self._attach(app, proc, channels, ready=True)
             self._changed(app, "restart")
-            await self._terminate(app, old, old_channels)
+            between_requests = None
+            if app.spec.listen or rolling.cluster_worker(app.spec):  # a server on a shared socket
+                between_requests = functools.partial(quiesce.pause_between_requests, old.pid,
+                                                     QUIESCE_S)
+            await self._terminate(app, old, old_channels, between_requests)
             if old_channels is not None:
                 old_channels.close()
 

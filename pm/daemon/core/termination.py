@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from pm.daemon.core import process
 from pm.daemon.core.clock import Clock
@@ -21,14 +21,22 @@ def kill_signal() -> int:
 
 
 async def terminate(proc: AppProcess, timeout: float, treekill: bool, clock: Clock,
-                    ask: Callable[[], bool] | None = None) -> list[int]:
+                    ask: Callable[[], bool] | None = None,
+                    moment: Callable[[], Awaitable[Callable[[], object]]] | None = None
+                    ) -> list[int]:
     """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived.
 
     ask: instead of the kill signal, ask the app to stop (PM2's shutdown_with_message: the
-    'shutdown' message); the signal still goes when asking fails (no channel)."""
+    'shutdown' message); the signal still goes when asking fails (no channel).
+    moment: awaited just before the signal, once the tree is known, so nothing slow stands
+    between the moment it waits for and the signal; what it returns runs right after the
+    signal (quiesce.py freezes the process, then lets it wake to the pending signal)."""
     tree = proc.tree() if treekill else []
+    resume = await moment() if moment is not None else None
     if ask is None or not ask():
         proc.signal(kill_signal(), tree, group=treekill)
+    if resume is not None:
+        resume()
     survivors = await _wait_tree(proc, tree, timeout, clock)
     if not survivors:
         return []
