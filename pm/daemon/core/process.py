@@ -322,6 +322,7 @@ def state(pid: int) -> str:
             stat = handle.read()
     except OSError:
         return ""
+    # The letter follows the parenthesised command name, which may contain spaces.
     return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3].decode()
 
 
@@ -343,14 +344,7 @@ def signal_group(pgid: int, sig: int) -> bool:
 
 def alive(pid: int) -> bool:
     """True while pid names a live (non-zombie) process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    # The state letter follows the parenthesised command name, which may contain spaces.
-    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
-    return state not in (b"Z", b"X")
+    return state(pid) not in ("", "Z", "X")
 
 
 def signal_number(name: str | int) -> int:

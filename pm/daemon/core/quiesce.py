@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 
 from pm.daemon.core import process
+from pm.daemon.core.process import AppProcess
 
 log = logging.getLogger("pm")
 
@@ -61,17 +62,18 @@ def waiting(pid: int, calls: frozenset[int] | None = None) -> bool | None:
     return True
 
 
-async def pause_between_requests(pid: int, timeout: float) -> Callable[[], None]:
+async def pause_between_requests(proc: AppProcess, timeout: float) -> Callable[[], object]:
     """Freeze pid (SIGSTOP) at a moment when every thread of it waits for work, and return
     what resumes it (SIGCONT), to call once its kill signal is pending: it then wakes only to
     die, with no chance to take one more connection. A process caught busy is resumed and
     tried again a moment later; after timeout, or where the kernel does not say, it is frozen
     wherever it is (as good as no waiting at all)."""
+    pid = proc.pid  # read from /proc; every signal goes through proc (a test's fake has no pid)
     deadline = time.monotonic() + timeout
     tries = 0
     while True:
         tries += 1
-        if not process.send_signal(pid, signal.SIGSTOP):
+        if not proc.signal(signal.SIGSTOP):
             return _nothing
         if not await _frozen(pid, deadline):
             log.info("pid %d did not stop within %.1fs; signalling it as it is", pid, timeout)
@@ -86,9 +88,9 @@ async def pause_between_requests(pid: int, timeout: float) -> Callable[[], None]
             log.info("pid %d was busy at each of %d looks in %.1fs; signalling it as it is",
                      pid, tries, timeout)
             break
-        process.send_signal(pid, signal.SIGCONT)
+        proc.signal(signal.SIGCONT)
         await asyncio.sleep(POLL_S)
-    return functools.partial(process.send_signal, pid, signal.SIGCONT)
+    return functools.partial(proc.signal, signal.SIGCONT)
 
 
 async def _frozen(pid: int, deadline: float) -> bool:
@@ -101,4 +103,4 @@ async def _frozen(pid: int, deadline: float) -> bool:
 
 
 def _nothing() -> None:
-    pass
+    """Nothing to resume: the process was gone before it could be frozen."""

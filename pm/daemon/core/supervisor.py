@@ -200,7 +200,7 @@ class Supervisor(Lifecycle):
             self._changed(app, "restart")
             between_requests = None
             if app.spec.listen or rolling.cluster_worker(app.spec):  # a server on a shared socket
-                between_requests = functools.partial(quiesce.pause_between_requests, old.pid,
+                between_requests = functools.partial(quiesce.pause_between_requests, old,
                                                      QUIESCE_S)
             await self._terminate(app, old, old_channels, between_requests)
             if old_channels is not None:
