@@ -22,7 +22,6 @@ import asyncio
 import functools
 import logging
 import os
-import platform
 import signal
 import time
 from collections.abc import Callable
@@ -47,7 +46,7 @@ POLL_S = 0.001
 
 def waiting(pid: int, calls: frozenset[int] | None = None) -> bool | None:
     """True when every thread of pid waits in one of calls; None when the kernel does not say."""
-    calls = WAITING_CALLS.get(platform.machine()) if calls is None else calls
+    calls = WAITING_CALLS.get(os.uname().machine) if calls is None else calls
     if calls is None:
         return None
     try:
