@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import PM, pid_alive, wait_for
-from test_reload import Load, free_port, get
+from test_reload import free_port, get, reload_under_load
 
 pytestmark = pytest.mark.needs("node")
 
@@ -41,12 +40,8 @@ def test_instances_share_a_port_and_reload_without_a_failed_request(pm: PM) -> N
     before = {entry["pid"] for entry in entries}
     wait_for(lambda: answering(port) == before, 10,
              message="both workers to answer on the one port")
-    with Load(port) as load:
-        wait_for(lambda: load.answers > 20, 10, message="the load to run")
-        for _ in range(3):
-            pm.run("reload", "http")
-        wait_for(lambda: load.answers > 100, 20, message="more answers")
-    assert load.failures == [], load.failures[:5]
+    failures = reload_under_load(pm, "http", port, 3)
+    assert failures == [], failures[:5]
     after = {entry["pid"] for entry in pm.jlist()}
     assert len(after) == 2 and not after & before
     assert not any(pid_alive(pid) for pid in before)

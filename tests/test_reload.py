@@ -71,6 +71,17 @@ class Load:
                 self.pids.add(pid)
 
 
+def reload_under_load(pm: PM, name: str, port: int, reloads: int) -> list[str]:
+    """Reload the app `reloads` times while clients keep requesting; the failures seen."""
+    with Load(port) as load:
+        wait_for(lambda: load.answers > 20, 10, message="the load to run")
+        for _ in range(reloads):
+            pm.run("reload", name)
+        answered = load.answers
+        wait_for(lambda: load.answers > answered + 50, 20, message="answers after the reloads")
+    return load.failures
+
+
 def test_instances_share_the_handed_over_socket(pm: PM) -> None:
     port = free_port()
     pm.run("start", str(write_eco(pm, port)))
@@ -87,12 +98,8 @@ def test_reload_under_load_fails_no_request(pm: PM) -> None:
     port = free_port()
     pm.run("start", str(write_eco(pm, port)))
     before = {entry["pid"] for entry in pm.jlist()}
-    with Load(port) as load:
-        wait_for(lambda: load.answers > 20, 10, message="the load to run")
-        for _ in range(5):
-            pm.run("reload", "web")
-        wait_for(lambda: load.answers > 200, 20, message="more answers")
-    assert load.failures == [], load.failures[:5]
+    failures = reload_under_load(pm, "web", port, 5)
+    assert failures == [], failures[:5]
     entries = pm.jlist()
     after = {entry["pid"] for entry in entries}
     assert not after & before and [e["pm2_env"]["restart_time"] for e in entries] == [5, 5]
@@ -110,12 +117,8 @@ def test_reload_of_a_server_with_no_signal_handling_cuts_no_request(pm: PM) -> N
     (pm.workdir / "plain.json").write_text(json.dumps({"apps": [app]}))
     pm.run("start", str(pm.workdir / "plain.json"))
     before = {entry["pid"] for entry in pm.jlist()}
-    with Load(port) as load:
-        wait_for(lambda: load.answers > 20, 10, message="the load to run")
-        for _ in range(5):
-            pm.run("reload", "plain")
-        wait_for(lambda: load.answers > 200, 20, message="more answers")
-    assert load.failures == [], load.failures[:5]
+    failures = reload_under_load(pm, "plain", port, 5)
+    assert failures == [], failures[:5]
     assert not {entry["pid"] for entry in pm.jlist()} & before
 
 
