@@ -24,6 +24,9 @@ from pm.web.live import Hub, cancel, log_paths
 #: (the daemon moves an app's last output into its files in batches).
 TAIL_LINES = 5
 TAIL_DELAY_S = 0.1
+#: Later looks when the first finds no lines, or no log file yet for the app (a busy machine:
+#: the app started after the last sample, or its output is still on its way to the file).
+TAIL_RETRIES_S = (0.5, 1.5)
 MAX_LINE = 300
 
 
@@ -70,10 +73,10 @@ class Recorder:
             return
         event = self.events.add(event)
         self.hub.push("event", event)
-        if event["kind"] == "exit" and event["id"] in self._logs:
-            asyncio.get_running_loop().call_later(TAIL_DELAY_S, self._add_tail, event)
+        if event["kind"] == "exit":
+            asyncio.get_running_loop().call_later(TAIL_DELAY_S, self._add_tail, event, 0)
 
-    def _add_tail(self, event: dict[str, Any]) -> None:
+    def _add_tail(self, event: dict[str, Any], attempt: int) -> None:
         out_path, err_path = self._logs.get(event["id"], (None, None))
         tail = {stream: [_clip(line) for line in tail_lines(path, TAIL_LINES)]
                 for stream, path in (("out", out_path), ("err", err_path))
@@ -81,6 +84,10 @@ class Recorder:
         if any(tail.values()):
             self.events.set_tail(event, tail)
             self.hub.push("event", event)  # the same seq: pages replace what they have
+        elif attempt < len(TAIL_RETRIES_S):
+            delay = TAIL_RETRIES_S[attempt] - (TAIL_RETRIES_S[attempt - 1] if attempt else
+                                               TAIL_DELAY_S)
+            asyncio.get_running_loop().call_later(delay, self._add_tail, event, attempt + 1)
 
 
 def _clip(line: bytes) -> str:
