@@ -22,6 +22,7 @@ from pm.daemon.core.listeners import Listeners
 from pm.daemon.core.policy import after_exit
 from pm.daemon.core.process import AppProcess, OSProcess, ProcessFactory, describe_exit
 from pm.daemon.core.readiness import LISTENING, Channels
+from pm.daemon.core.rolling import cluster_worker
 from pm.daemon.core.termination import terminate
 from pm.errors import BadRequest, SpawnError
 from pm.paths import Home
@@ -109,7 +110,7 @@ class Lifecycle:
         except BadRequest as exc:
             return exc.message
         share = None
-        if app.spec.exec_mode == "cluster_mode":  # a Node cluster worker: pm is its primary
+        if cluster_worker(app.spec):  # a Node cluster worker: pm is its primary
             share = functools.partial(self.listeners.share, app_name=app.name)
         return launch(app, str(self.home.root), self.spawn_process, run_first, fds, share)
 

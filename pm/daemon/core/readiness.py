@@ -222,9 +222,7 @@ def _high(sock: socket.socket) -> socket.socket:
 def _cluster_host(message: dict[str, object]) -> str:
     """The address a worker's listen() names; none means every interface, as Node binds it."""
     address = message.get("address")
-    if isinstance(address, str) and address:
-        return address
-    return "0.0.0.0" if message.get("addressType") == 4 and address is not None else "::"
+    return address if isinstance(address, str) and address else "::"
 
 
 def _decode(line: bytes) -> object:

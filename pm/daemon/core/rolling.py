@@ -22,7 +22,7 @@ from pm.config.spec import AppSpec
 from pm.daemon.core.clock import Clock
 from pm.daemon.core.probe import probe
 from pm.daemon.core.process import AppProcess, describe_exit
-from pm.daemon.core.readiness import Channels
+from pm.daemon.core.readiness import LISTENING, Channels
 
 #: `listen` alone: how long a new process must keep running to replace the old one (seconds).
 SETTLE_S = 1.0
@@ -37,6 +37,7 @@ def applies(spec: AppSpec) -> bool:
 
 
 def cluster_worker(spec: AppSpec) -> bool:
+    """A Node app in cluster mode (attributes.py leaves cluster_mode to Node apps only)."""
     return spec.exec_mode == "cluster_mode"
 
 
@@ -71,10 +72,10 @@ async def _ready(proc: AppProcess, channels: Channels, spec: AppSpec,
                  loop: asyncio.AbstractEventLoop) -> None:
     if spec.wait_ready or cluster_worker(spec) and not spec.health_check:
         said: asyncio.Future[str] = loop.create_future()
-        wanted = "listening" if not spec.wait_ready else None
 
         def heard(how: str) -> None:
-            if not said.done() and (wanted is None and how != "listening" or how == wanted):
+            # wait_ready waits for the ready word itself; a cluster worker, for its listen()
+            if not said.done() and (how != LISTENING) == spec.wait_ready:
                 said.set_result(how)
 
         channels.listen(loop, heard)

@@ -54,6 +54,7 @@ class Found:
     unique_id: str
     session_leader: bool
     cmdline: list[str]
+    env: dict[str, str]  # its environment: pm's marker names its app (strays.py)
 
 
 @dataclass
@@ -85,15 +86,16 @@ def scan(home_root: str) -> dict[str, list[Found]]:
                 cmdline = [part.decode(errors="replace") for part in handle.read().split(b"\0")[:-1]]
         except OSError:
             continue
-        variables = dict(item.split(b"=", 1) for item in environ.split(b"\0") if b"=" in item)
-        unique_id = variables.get(b"unique_id")
-        if variables.get(b"PM_HOME") != home_root.encode() or not unique_id:
+        variables = dict(item.decode(errors="replace").split("=", 1)
+                         for item in environ.split(b"\0") if b"=" in item)
+        unique_id = variables.get("unique_id")
+        if variables.get("PM_HOME") != home_root or not unique_id:
             continue
         after = stat[stat.rfind(b")") + 2:].split()
         if after[0] in (b"Z", b"X"):
             continue
         leader = int(after[3]) == pid  # field 6, the session id
-        found.setdefault(unique_id.decode(), []).append(Found(pid, unique_id.decode(), leader, cmdline))
+        found.setdefault(unique_id, []).append(Found(pid, unique_id, leader, cmdline, variables))
     return found
 
 
@@ -238,7 +240,7 @@ def _runs(cmdline: list[str], argv: list[str]) -> bool:
 def _adopt_stray(supervisor: Supervisor, item: Found, report: Report) -> None:
     """A process of this home no state record names: adopt it; never kill what may be the
     user's app."""
-    if strays.adopt_stray(supervisor, item.pid, item.cmdline) is not None:
+    if strays.adopt_stray(supervisor, item.pid, item.cmdline, item.env) is not None:
         report.strays_adopted += 1
         return
     log.warning("process %d (%s) was started by a previous daemon of this home and cannot be "

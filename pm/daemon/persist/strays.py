@@ -34,20 +34,10 @@ PM_VARIABLES = frozenset({
 })
 
 
-def environment(pid: int) -> dict[str, str]:
-    """A process's environment (empty when it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return {}
-    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-    return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
-
-
-def adopt_stray(supervisor: Supervisor, pid: int, cmdline: list[str]) -> App | None:
-    """List the process as the app its environment names, running; None if it cannot be."""
-    env = environment(pid)
+def adopt_stray(supervisor: Supervisor, pid: int, cmdline: list[str],
+                env: dict[str, str]) -> App | None:
+    """List the process as the app its environment (env, as recovery's scan read it) names,
+    running; None if it cannot be."""
     create_time = process.process_create_time(pid)
     if not env.get("name") or not env.get("pm_exec_path") or create_time is None:
         return None

@@ -1,6 +1,7 @@
 // The event list beside the logs: what the daemon did and why, newest first, in words.
 
 import { clock, describeMark, markKind, MARK_GLYPH } from "./chart.js";
+import { logLine } from "./logs.js";
 import { eventsOf } from "./store.js";
 
 const SHOWN = 300;
@@ -40,18 +41,7 @@ function tailNode(tail) {
   summary.textContent = "last lines around the exit";
   box.appendChild(summary);
   for (const [stream, lines] of Object.entries(tail)) {
-    for (const line of lines) {
-      const row = document.createElement("div");
-      row.className = "line " + stream;
-      const tag = document.createElement("span");
-      tag.className = "tag";
-      tag.textContent = stream;
-      const text = document.createElement("span");
-      text.className = "text";
-      text.textContent = line;
-      row.append(tag, text);
-      box.appendChild(row);
-    }
+    for (const line of lines) box.appendChild(logLine(stream, line));
   }
   return box;
 }

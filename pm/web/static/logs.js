@@ -35,9 +35,10 @@ export function closeLogs() {
   $("#logs").hidden = true;
 }
 
-function lineNode(stream, text, note) {
+// One log line as the panel and the events' "last lines" show it: its stream, then its text.
+export function logLine(stream, text) {
   const node = document.createElement("div");
-  node.className = "line " + stream + (note ? " note" : "");
+  node.className = "line " + stream;
   const tag = document.createElement("span");
   tag.className = "tag";
   tag.textContent = stream;
@@ -45,6 +46,12 @@ function lineNode(stream, text, note) {
   body.className = "text";
   body.textContent = text;
   node.append(tag, body);
+  return node;
+}
+
+function lineNode(stream, text, note) {
+  const node = logLine(stream, text);
+  if (note) node.classList.add("note");
   if (logs.filter && !note && !text.toLowerCase().includes(logs.filter)) node.classList.add("filtered");
   return node;
 }
