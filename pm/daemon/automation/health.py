@@ -75,8 +75,7 @@ class HealthChecks:
             Status.ONLINE, Status.LAUNCHING)
         if not app.spec.health_check or not running:
             self._cancel(app.pm_id)
-            if not running or not app.spec.health_check:
-                app.health = None
+            app.health = None
             return
         assert proc is not None
         current = self._tasks.get(app.pm_id)
