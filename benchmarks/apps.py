@@ -24,11 +24,14 @@ def _mark(path):
 """
 
 #: argv: MARKER. Marks, then sleeps until signalled.
-IDLE = _SIGNALS + """\
+IDLE = (
+    _SIGNALS
+    + """\
 _mark(sys.argv[1])
 while True:
     signal.pause()
 """
+)
 
 #: argv: TIMESTAMPS LIFETIME. Appends "S <time> <pid>" at start, "E <time> <pid>" before exit 1.
 CRASH = """\
@@ -52,7 +55,9 @@ exit 1
 
 #: argv: LINES MARKER. Stamps the wall-clock time it starts writing into MARKER.t, marks,
 #: prints LINES lines of 100 bytes with one write each, then idles.
-FLOOD = _SIGNALS + """\
+FLOOD = (
+    _SIGNALS
+    + """\
 with open(sys.argv[2] + ".t.tmp", "w") as _stamp:
     _stamp.write("%.6f" % time.time())
 os.rename(sys.argv[2] + ".t.tmp", sys.argv[2] + ".t")
@@ -64,6 +69,7 @@ for _i in range(int(sys.argv[1])):
 while True:
     signal.pause()
 """
+)
 
 #: The no-manager floor of workload 2: fork+exec every argv on stdin's lines, print pids, exit.
 SPAWN_FLOOR = """\
@@ -93,8 +99,13 @@ exec sleep 100000
 """
 
 SOURCES = {
-    "idle.py": IDLE, "crash.py": CRASH, "flood.py": FLOOD, "spawn_floor.py": SPAWN_FLOOR,
-    "relaunch_floor.py": RELAUNCH_FLOOR, "idle.sh": IDLE_SH, "crash.sh": CRASH_SH,
+    "idle.py": IDLE,
+    "crash.py": CRASH,
+    "flood.py": FLOOD,
+    "spawn_floor.py": SPAWN_FLOOR,
+    "relaunch_floor.py": RELAUNCH_FLOOR,
+    "idle.sh": IDLE_SH,
+    "crash.sh": CRASH_SH,
 }
 
 

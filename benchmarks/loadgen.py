@@ -76,8 +76,9 @@ async def timed_request(port: int, timeout: float, records: list[list[object]]) 
     records.append([round(began, 6), round((time.monotonic() - began) * 1000, 3), outcome, pid])
 
 
-async def generate(port: int, rate: float, timeout: float,
-                   seconds: float | None) -> dict[str, object]:
+async def generate(
+    port: int, rate: float, timeout: float, seconds: float | None
+) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -107,9 +108,16 @@ async def generate(port: int, rate: float, timeout: float,
     if tasks:
         await asyncio.wait(tasks)
     records.sort(key=lambda record: record[0])  # type: ignore[arg-type, return-value]
-    return {"port": port, "rate": rate, "timeout_s": timeout, "started": start,
-            "ended": time.monotonic(), "skipped": skipped,
-            "max_lag_ms": round(max_lag * 1000, 3), "records": records}
+    return {
+        "port": port,
+        "rate": rate,
+        "timeout_s": timeout,
+        "started": start,
+        "ended": time.monotonic(),
+        "skipped": skipped,
+        "max_lag_ms": round(max_lag * 1000, 3),
+        "records": records,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

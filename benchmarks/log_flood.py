@@ -57,8 +57,9 @@ def check(path: Path, count: int, prefixed: bool) -> None:
 
 def pm(home: Path, *args: str) -> str:
     env = dict(os.environ, PM_HOME=str(home))
-    return subprocess.run([sys.executable, "-m", "pm", *args], env=env, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "pm", *args], env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def span(stamp: Path, log: Path) -> float:
@@ -66,8 +67,10 @@ def span(stamp: Path, log: Path) -> float:
     began = float(stamp.read_text())
     ended = os.stat(log).st_mtime_ns / 1e9
     if ended <= began:
-        raise RuntimeError(f"{log} last written at {ended:.6f}, not after the app's start at "
-                           f"{began:.6f}: the two ends are not on one clock")
+        raise RuntimeError(
+            f"{log} last written at {ended:.6f}, not after the app's start at "
+            f"{began:.6f}: the two ends are not on one clock"
+        )
     return ended - began
 
 
@@ -82,8 +85,12 @@ def settled(log: Path) -> None:
 def run_shell(root: Path, app: Path, count: int, flush: bool) -> float:
     target, stamp = root / "shell.log", root / "shell.stamp"
     style = "line" if flush else "block"
-    subprocess.run(f"{sys.executable} {app} {count} {style} {stamp} > {target}", shell=True,
-                   check=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    subprocess.run(
+        f"{sys.executable} {app} {count} {style} {stamp} > {target}",
+        shell=True,
+        check=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     settled(target)
     elapsed = span(stamp, target)
     check(target, count, prefixed=False)
@@ -96,8 +103,17 @@ def run_pm(root: Path, app: Path, count: int, extra: list[str], flush: bool) -> 
         pm(home, "ping")  # daemon up before the app starts
         procs.track(int((home / "pm.pid").read_text()))
         stamp = root / "pm.stamp"
-        pm(home, "start", str(app), "--no-autorestart", *extra, "--", str(count),
-           "line" if flush else "block", str(stamp))
+        pm(
+            home,
+            "start",
+            str(app),
+            "--no-autorestart",
+            *extra,
+            "--",
+            str(count),
+            "line" if flush else "block",
+            str(stamp),
+        )
         out = home / "logs" / "app-out.log"
         while json.loads(pm(home, "jlist"))[0]["pm2_env"]["status"] != "stopped":
             time.sleep(0.01)
@@ -107,8 +123,12 @@ def run_pm(root: Path, app: Path, count: int, extra: list[str], flush: bool) -> 
         return elapsed
     finally:
         if (home / "rpc.sock").exists():
-            subprocess.run([sys.executable, "-m", "pm", "kill"], check=False,
-                           env=dict(os.environ, PM_HOME=str(home)), capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "pm", "kill"],
+                check=False,
+                env=dict(os.environ, PM_HOME=str(home)),
+                capture_output=True,
+            )
         procs.kill_tracked()  # the daemon by pid, if `pm kill` left it
         shutil.rmtree(home, ignore_errors=True)
 
@@ -129,11 +149,14 @@ def main() -> None:
             pipes.append(run_pm(root, app, count, ["--time"], flush))
         shell, raw, piped = min(shells), min(raws), min(pipes)
         mode = "one write per line" if flush else "64 KiB writes"
-        print(f"{count} lines, {mode}, best of {repeat}: shell {shell:.3f}s | "
-              f"pm default {raw:.3f}s "
-              f"(x{raw / shell:.2f}) | pm --time {piped:.3f}s (x{piped / shell:.2f}); "
-              "all lines present, in order, whole; timed from the app's start stamp to the "
-              "log's last write", flush=True)
+        print(
+            f"{count} lines, {mode}, best of {repeat}: shell {shell:.3f}s | "
+            f"pm default {raw:.3f}s "
+            f"(x{raw / shell:.2f}) | pm --time {piped:.3f}s (x{piped / shell:.2f}); "
+            "all lines present, in order, whole; timed from the app's start stamp to the "
+            "log's last write",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

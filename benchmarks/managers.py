@@ -45,8 +45,11 @@ class AppDef:
 
 
 def base_env() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("PM_HOME", "PM2_HOME", "PM_KILL_SIGNAL", "PM2_KILL_SIGNAL")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PM_HOME", "PM2_HOME", "PM_KILL_SIGNAL", "PM2_KILL_SIGNAL")
+    }
     return env
 
 
@@ -168,9 +171,14 @@ class Pm(Manager):
 
 def _pm2_style(app: AppDef, cwd: Path) -> dict[str, Any]:
     """The ecosystem entry pm and PM2 both read."""
-    entry: dict[str, Any] = {"name": app.name, "script": app.script, "args": app.args,
-                             "interpreter": app.interpreter, "cwd": str(cwd),
-                             "autorestart": app.autorestart}
+    entry: dict[str, Any] = {
+        "name": app.name,
+        "script": app.script,
+        "args": app.args,
+        "interpreter": app.interpreter,
+        "cwd": str(cwd),
+        "autorestart": app.autorestart,
+    }
     if app.endless:
         entry["max_restarts"] = 1_000_000
     entry.update(app.extra)
@@ -210,7 +218,7 @@ class Pm2(Manager):
         _, result = procs.run(self.cli + ["jlist"], self.env)
         procs.check(result)
         text = result.stdout
-        entries = json.loads(text[text.index("["):])
+        entries = json.loads(text[text.index("[") :])
         return {entry["name"]: entry["pm2_env"]["status"] for entry in entries}
 
     def stop_all_argv(self) -> list[str]:
@@ -276,11 +284,18 @@ class Supervisord(Manager):
 
     def start_daemon(self) -> None:
         self.run(self.daemon)
-        procs.wait_until(lambda: _read_pid(self.root / "supervisord.pid")
-                         and (self.root / "s.sock").exists(), 30, what="supervisord socket")
+        procs.wait_until(
+            lambda: _read_pid(self.root / "supervisord.pid") and (self.root / "s.sock").exists(),
+            30,
+            what="supervisord socket",
+        )
         procs.track(self.daemon_pid())
-        procs.wait_until(lambda: procs.run(self.ctl + ["pid"], self.env)[1].returncode == 0, 30,
-                         interval=0.02, what="supervisord to answer")
+        procs.wait_until(
+            lambda: procs.run(self.ctl + ["pid"], self.env)[1].returncode == 0,
+            30,
+            interval=0.02,
+            what="supervisord to answer",
+        )
 
     def daemon_pid(self) -> int:
         return int((self.root / "supervisord.pid").read_text())
@@ -291,16 +306,18 @@ class Supervisord(Manager):
         return self.ctl + ["update"]
 
     def _section(self, app: AppDef) -> str:
-        return (f"[program:{app.name}]\n"
-                f"command={' '.join(app.argv())}\n"
-                f"directory={self.workdir}\n"
-                "autostart=true\n"
-                f"autorestart={'true' if app.autorestart else 'false'}\n"
-                "startsecs=0\n"
-                f"stdout_logfile={self.root}/logs/{app.name}-out.log\n"
-                "stdout_logfile_maxbytes=0\n"
-                f"stderr_logfile={self.root}/logs/{app.name}-err.log\n"
-                "stderr_logfile_maxbytes=0\n")
+        return (
+            f"[program:{app.name}]\n"
+            f"command={' '.join(app.argv())}\n"
+            f"directory={self.workdir}\n"
+            "autostart=true\n"
+            f"autorestart={'true' if app.autorestart else 'false'}\n"
+            "startsecs=0\n"
+            f"stdout_logfile={self.root}/logs/{app.name}-out.log\n"
+            "stdout_logfile_maxbytes=0\n"
+            f"stderr_logfile={self.root}/logs/{app.name}-err.log\n"
+            "stderr_logfile_maxbytes=0\n"
+        )
 
     def statuses(self) -> dict[str, str]:
         _, result = procs.run(self.ctl + ["status"], self.env)
@@ -363,8 +380,12 @@ class Circus(Manager):
         self.run(self.daemon)
         procs.wait_until(lambda: _read_pid(self.root / "circusd.pid"), 30, what="circusd pid")
         procs.track(self.daemon_pid())
-        procs.wait_until(lambda: procs.run(self.ctl + ["list"], self.env)[1].returncode == 0, 30,
-                         interval=0.05, what="circusd to answer")
+        procs.wait_until(
+            lambda: procs.run(self.ctl + ["list"], self.env)[1].returncode == 0,
+            30,
+            interval=0.05,
+            what="circusd to answer",
+        )
 
     def daemon_pid(self) -> int:
         return int((self.root / "circusd.pid").read_text())
@@ -376,18 +397,20 @@ class Circus(Manager):
 
     def _section(self, app: AppDef) -> str:
         argv = app.argv()
-        return (f"[watcher:{app.name}]\n"
-                f"cmd = {argv[0]}\n"
-                f"args = {' '.join(argv[1:])}\n"
-                f"working_dir = {self.workdir}\n"
-                "numprocesses = 1\n"
-                "autostart = true\n"
-                "copy_env = true\n"
-                f"respawn = {'true' if app.autorestart else 'false'}\n"
-                "stdout_stream.class = FileStream\n"
-                f"stdout_stream.filename = {self.root}/logs/{app.name}-out.log\n"
-                "stderr_stream.class = FileStream\n"
-                f"stderr_stream.filename = {self.root}/logs/{app.name}-err.log\n")
+        return (
+            f"[watcher:{app.name}]\n"
+            f"cmd = {argv[0]}\n"
+            f"args = {' '.join(argv[1:])}\n"
+            f"working_dir = {self.workdir}\n"
+            "numprocesses = 1\n"
+            "autostart = true\n"
+            "copy_env = true\n"
+            f"respawn = {'true' if app.autorestart else 'false'}\n"
+            "stdout_stream.class = FileStream\n"
+            f"stdout_stream.filename = {self.root}/logs/{app.name}-out.log\n"
+            "stderr_stream.class = FileStream\n"
+            f"stderr_stream.filename = {self.root}/logs/{app.name}-err.log\n"
+        )
 
     def statuses(self) -> dict[str, str]:
         _, result = procs.run(self.ctl + ["status"], self.env)
@@ -418,7 +441,10 @@ def _read_pid(path: Path) -> int | None:
 
 
 MANAGERS: dict[str, type[Manager]] = {
-    "pm": Pm, "pm2": Pm2, "supervisord": Supervisord, "circus": Circus,
+    "pm": Pm,
+    "pm2": Pm2,
+    "supervisord": Supervisord,
+    "circus": Circus,
 }
 
 
@@ -431,8 +457,10 @@ def wait_markers(paths: list[Path], timeout: float) -> list[int]:
         if not remaining:
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(remaining)} of {len(paths)} apps did not start "
-                               f"within {timeout:.0f}s (e.g. {remaining[0].name})")
+            raise TimeoutError(
+                f"{len(remaining)} of {len(paths)} apps did not start "
+                f"within {timeout:.0f}s (e.g. {remaining[0].name})"
+            )
         time.sleep(0.002)
     pids = []
     for path in paths:

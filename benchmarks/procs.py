@@ -30,7 +30,7 @@ def _stat(pid: int) -> list[bytes] | None:
     except OSError:
         return None
     # Fields after the parenthesised command name (which may contain spaces); index 0 = state.
-    return raw[raw.rfind(b")") + 2:].split()
+    return raw[raw.rfind(b")") + 2 :].split()
 
 
 def start_ticks(pid: int) -> int | None:
@@ -110,8 +110,9 @@ def wait_gone(pids: list[int], timeout: float) -> bool:
     return True
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.002,
-               what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.002, what: str = "condition"
+) -> Any:
     """Poll predicate until truthy; raise TimeoutError naming what at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -123,20 +124,30 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-def run(argv: list[str], env: dict[str, str], timeout: float = 120.0,
-        cwd: str | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+def run(
+    argv: list[str], env: dict[str, str], timeout: float = 120.0, cwd: str | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Run a command to completion; return (seconds, result). Raises on a non-zero exit."""
     started = time.perf_counter()
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
-                            timeout=timeout, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        argv,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.perf_counter() - started
     return elapsed, result
 
 
 def check(result: subprocess.CompletedProcess[str], ok_codes: tuple[int, ...] = (0,)) -> None:
     if result.returncode not in ok_codes:
-        raise RuntimeError(f"{' '.join(map(str, result.args))} exited {result.returncode}: "
-                           f"{(result.stderr or result.stdout)[-800:]}")
+        raise RuntimeError(
+            f"{' '.join(map(str, result.args))} exited {result.returncode}: "
+            f"{(result.stderr or result.stdout)[-800:]}"
+        )
 
 
 def kill_quietly(pid: int, sig: int) -> None:

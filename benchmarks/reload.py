@@ -65,12 +65,27 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("pm", "pm", "pm binds the port (listen) and hands it over as fd 3; wait_ready; "
-            "rolling reload", True, True),
-    Variant("pm-reuseport", "pm", "the app binds the port with SO_REUSEPORT; wait_ready; "
-            "rolling reload", False, True),
-    Variant("pm2", "pm2", "fork mode, the app binds the port with SO_REUSEPORT; reload "
-            "restarts", False, False),
+    Variant(
+        "pm",
+        "pm",
+        "pm binds the port (listen) and hands it over as fd 3; wait_ready; rolling reload",
+        True,
+        True,
+    ),
+    Variant(
+        "pm-reuseport",
+        "pm",
+        "the app binds the port with SO_REUSEPORT; wait_ready; rolling reload",
+        False,
+        True,
+    ),
+    Variant(
+        "pm2",
+        "pm2",
+        "fork mode, the app binds the port with SO_REUSEPORT; reload restarts",
+        False,
+        False,
+    ),
 )
 
 
@@ -78,10 +93,15 @@ def variants_for(managers: list[str], keys: list[str] | None = None) -> list[Var
     """The variants of the managers that run, all of them or those named in keys."""
     unknown = sorted(set(keys or []) - {variant.key for variant in VARIANTS})
     if unknown:
-        raise SystemExit(f"unknown workload 8 variant(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(variant.key for variant in VARIANTS)}")
-    return [variant for variant in VARIANTS
-            if variant.manager in managers and (keys is None or variant.key in keys)]
+        raise SystemExit(
+            f"unknown workload 8 variant(s) {', '.join(unknown)}; choose from "
+            f"{', '.join(variant.key for variant in VARIANTS)}"
+        )
+    return [
+        variant
+        for variant in VARIANTS
+        if variant.manager in managers and (keys is None or variant.key in keys)
+    ]
 
 
 def app_def(variant: Variant, settings: ReloadSettings, port: int) -> AppDef:
@@ -90,8 +110,12 @@ def app_def(variant: Variant, settings: ReloadSettings, port: int) -> AppDef:
         extra["listen"] = f"127.0.0.1:{port}"
     if variant.wait_ready:
         extra["wait_ready"] = True
-    return AppDef(NAME, str(APP), [str(port), "--boot", str(settings.boot),
-                                   "--work-ms", str(settings.work_ms)], extra=extra)
+    return AppDef(
+        NAME,
+        str(APP),
+        [str(port), "--boot", str(settings.boot), "--work-ms", str(settings.work_ms)],
+        extra=extra,
+    )
 
 
 def free_port() -> int:
@@ -103,8 +127,9 @@ def free_port() -> int:
 # ------------------------------------------------------------------------------ one run
 
 
-def run_reload(bench: Any, settings: ReloadSettings,
-               keys: list[str] | None = None) -> dict[str, Any]:
+def run_reload(
+    bench: Any, settings: ReloadSettings, keys: list[str] | None = None
+) -> dict[str, Any]:
     """The variants of the selected managers (those in keys, or all); the results file's
     "reload" section."""
     runs = []
@@ -113,17 +138,34 @@ def run_reload(bench: Any, settings: ReloadSettings,
         run = measure(bench, variant, settings)
         bench.log(f"  8 {variant.key}: " + describe(run))
         runs.append(run)
-    return {"settings": asdict(settings), "connection": "fresh connection (HTTP/1.0)",
-            "pm_commit": pm_commit(), "target": TARGET, "outcome": outcome(runs), "runs": runs}
+    return {
+        "settings": asdict(settings),
+        "connection": "fresh connection (HTTP/1.0)",
+        "pm_commit": pm_commit(),
+        "target": TARGET,
+        "outcome": outcome(runs),
+        "runs": runs,
+    }
 
 
 def pm_commit() -> str | None:
     """The commit of the pm measured (this checkout's HEAD, "+" when it has changes)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, text=True,
-                              capture_output=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=HERE, text=True, capture_output=True, timeout=10).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            text=True,
+            capture_output=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=HERE,
+            text=True,
+            capture_output=True,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+" if dirty.strip() else "")
@@ -131,20 +173,27 @@ def pm_commit() -> str | None:
 
 def measure(bench: Any, variant: Variant, settings: ReloadSettings) -> dict[str, Any]:
     port = free_port()
-    run: dict[str, Any] = {"variant": variant.key, "manager": variant.manager,
-                           "mode": variant.mode, "port": port}
+    run: dict[str, Any] = {
+        "variant": variant.key,
+        "manager": variant.manager,
+        "mode": variant.mode,
+        "port": port,
+    }
     with bench.manager(variant.manager) as manager:
         try:
             manager.start_daemon()
             manager.start([app_def(variant, settings, port)])
             run["served"] = wait_serving(manager, port, settings.instances, 60)
             if variant.handover and run["served"]["socket"] != ["inherited"]:
-                raise RuntimeError("the instances served on a socket of their own, not one "
-                                   "handed over by the manager as fd 3")
+                raise RuntimeError(
+                    "the instances served on a socket of their own, not one "
+                    "handed over by the manager as fd 3"
+                )
             run.update(under_load(manager, port, settings))
         except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
-            run["gave_up"] = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() \
-                else type(exc).__name__
+            run["gave_up"] = (
+                str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+            )
         finally:
             for pid in app_pids(manager):
                 procs.track(pid)
@@ -154,8 +203,19 @@ def measure(bench: Any, variant: Variant, settings: ReloadSettings) -> dict[str,
 def under_load(manager: Manager, port: int, settings: ReloadSettings) -> dict[str, Any]:
     """Start the generator, reload N times, stop it; the run's summary."""
     generator = subprocess.Popen(
-        [PYTHON, str(LOADGEN), str(port), "--rate", str(settings.rate), "--timeout",
-         str(settings.timeout)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        [
+            PYTHON,
+            str(LOADGEN),
+            str(port),
+            "--rate",
+            str(settings.rate),
+            "--timeout",
+            str(settings.timeout),
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
     procs.track(generator.pid)
     windows: list[tuple[float, float]] = []
     error = None
@@ -193,11 +253,15 @@ def wait_serving(manager: Manager, port: int, instances: int, timeout: float) ->
         if len(seen) >= instances and online(manager, instances):
             break
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(seen)} of {instances} instances answered on port {port} "
-                               f"within {timeout:.0f} s")
+            raise TimeoutError(
+                f"{len(seen)} of {instances} instances answered on port {port} "
+                f"within {timeout:.0f} s"
+            )
         time.sleep(0.01)
-    return {"socket": sorted({kind for kind, _ in seen.values()}),
-            "notify": sorted({notify for _, notify in seen.values()})}
+    return {
+        "socket": sorted({kind for kind, _ in seen.values()}),
+        "notify": sorted({notify for _, notify in seen.values()}),
+    }
 
 
 def probe(port: int) -> tuple[int, str, str] | None:
@@ -218,13 +282,14 @@ def jlist(manager: Manager) -> list[dict[str, Any]]:
     _, result = procs.run(manager.status_argv, manager.env)
     procs.check(result)
     text = result.stdout
-    return json.loads(text[text.index("["):]) if "[" in text else []
+    return json.loads(text[text.index("[") :]) if "[" in text else []
 
 
 def online(manager: Manager, instances: int) -> bool:
     entries = [entry for entry in jlist(manager) if entry.get("name") == NAME]
     return len(entries) == instances and all(
-        entry["pm2_env"]["status"] == "online" for entry in entries)
+        entry["pm2_env"]["status"] == "online" for entry in entries
+    )
 
 
 def app_pids(manager: Manager) -> list[int]:
@@ -249,39 +314,49 @@ def kind_of(outcome: str) -> str:
     return outcome if outcome in FAILURE_KINDS else "other"
 
 
-def summarise(records: list[list[Any]], windows: list[tuple[float, float]],
-              started: float) -> dict[str, Any]:
+def summarise(
+    records: list[list[Any]], windows: list[tuple[float, float]], started: float
+) -> dict[str, Any]:
     """Counts, failures by kind, latency of the answered requests, reload wall times.
 
     records are the generator's `[start, ms, outcome, pid]`; windows the (start, end) of each
     reload command on the same monotonic clock; times in the result are seconds from started.
     """
     answered = [record[1] for record in records if record[2] == "ok"]
-    failures = [[round(record[0] - started, 3), kind_of(record[2])]
-                for record in records if record[2] != "ok"]
+    failures = [
+        [round(record[0] - started, 3), kind_of(record[2])]
+        for record in records
+        if record[2] != "ok"
+    ]
     by_kind = {kind: sum(failure[1] == kind for failure in failures) for kind in FAILURE_KINDS}
     edges = [began for began, _ in windows] + [math.inf]
-    per_reload = [sum(edges[index] <= record[0] < edges[index + 1]
-                      for record in records if record[2] != "ok")
-                  for index in range(len(windows))]
+    per_reload = [
+        sum(edges[index] <= record[0] < edges[index + 1] for record in records if record[2] != "ok")
+        for index in range(len(windows))
+    ]
     return {
-        "requests": len(records), "answered": len(answered), "failed": len(failures),
+        "requests": len(records),
+        "answered": len(answered),
+        "failed": len(failures),
         "failed_by_kind": by_kind,
-        "failed_before_first_reload": sum(record[0] < edges[0]
-                                          for record in records if record[2] != "ok"),
+        "failed_before_first_reload": sum(
+            record[0] < edges[0] for record in records if record[2] != "ok"
+        ),
         "failed_per_reload": per_reload,
-        "p50_ms": percentile(answered, 0.50), "p99_ms": percentile(answered, 0.99),
+        "p50_ms": percentile(answered, 0.50),
+        "p99_ms": percentile(answered, 0.99),
         "max_ms": max(answered) if answered else None,
         "reload_s": [round(end - began, 3) for began, end in windows],
-        "reload_windows": [[round(began - started, 3), round(end - started, 3)]
-                           for began, end in windows],
+        "reload_windows": [
+            [round(began - started, 3), round(end - started, 3)] for began, end in windows
+        ],
         "instances_seen": len({record[3] for record in records if record[3]}),
         "failures": failures,
     }
 
 
 def outcome(runs: list[dict[str, Any]]) -> str:
-    """"yes" when pm with listen ran every reload with 0 failed requests, "NO" when it failed
+    """ "yes" when pm with listen ran every reload with 0 failed requests, "NO" when it failed
     one or gave up, "not measured" without that run. PM2's count is shown beside it, not
     judged: the target is pm's."""
     pm = next((run for run in runs if run["variant"] == "pm"), None)
@@ -293,9 +368,12 @@ def outcome(runs: list[dict[str, Any]]) -> str:
 def describe(run: dict[str, Any]) -> str:
     if "requests" not in run:
         return f"gave up: {run.get('gave_up')}"
-    kinds = ", ".join(f"{count} {kind}" for kind, count in run["failed_by_kind"].items()
-                      if count)
-    text = (f"{run['failed']} of {run['requests']} failed" + (f" ({kinds})" if kinds else "")
-            + f", p99 {run['p99_ms']} ms, worst {run['max_ms']} ms, reloads "
-            + " ".join(f"{seconds:.2f}" for seconds in run["reload_s"]) + " s")
+    kinds = ", ".join(f"{count} {kind}" for kind, count in run["failed_by_kind"].items() if count)
+    text = (
+        f"{run['failed']} of {run['requests']} failed"
+        + (f" ({kinds})" if kinds else "")
+        + f", p99 {run['p99_ms']} ms, worst {run['max_ms']} ms, reloads "
+        + " ".join(f"{seconds:.2f}" for seconds in run["reload_s"])
+        + " s"
+    )
     return text + (f"; gave up: {run['gave_up']}" if "gave_up" in run else "")

@@ -39,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
     socket_kind = "own"
     notify = "yes" if os.environ.get("NOTIFY_SOCKET") else "no"
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server dispatches to)
+    def do_GET(self) -> None:
         if self.work_seconds:
             time.sleep(self.work_seconds)
         body = f"pid {os.getpid()} socket={self.socket_kind} notify={self.notify}\n".encode()
@@ -49,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # one line per request would only measure the manager's log path
 
 

@@ -27,15 +27,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: python benchmarks/report.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import reload_report  # noqa: E402
+from benchmarks import reload_report
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = ["floor", "pm", "pm2", "supervisord", "circus"]
 PEERS = ["floor", "pm2", "supervisord", "circus"]
 MET, NOT_MET, NOT_COMPARED, NOT_MEASURED = "yes", "NO", "not compared", "not measured"
 
-BLOCK = re.compile(r"<!-- results: (?P<path>\S+) -->\n(?P<body>.*?)<!-- end results -->",
-                   re.DOTALL)
+BLOCK = re.compile(r"<!-- results: (?P<path>\S+) -->\n(?P<body>.*?)<!-- end results -->", re.DOTALL)
 
 
 def ratio(better: str, values: dict[str, float], column: str) -> str:
@@ -69,21 +68,38 @@ def columns_of(results: dict[str, Any]) -> tuple[list[str], list[str]]:
 def table(results: dict[str, Any]) -> str:
     """The fixed-width table of medians, ratios and targets."""
     columns, peers = columns_of(results)
-    header = ["#", "metric", "unit", "n", *columns, *[f"pm/{peer}" for peer in peers],
-              "target", "met"]
+    header = [
+        "#",
+        "metric",
+        "unit",
+        "n",
+        *columns,
+        *[f"pm/{peer}" for peer in peers],
+        "target",
+        "met",
+    ]
     rows = [header]
     for row in results["results"]:
         values = row["medians"]
-        rows.append([str(row["workload"]), row.get("title", row["metric"]), row["unit"],
-                     str(len(row["samples"].get("pm", []))),
-                     *[fmt(values.get(column), row["unit"]) for column in columns],
-                     *[ratio(row["better"], values, peer) for peer in peers], row["target"],
-                     row["outcome"]])
+        rows.append(
+            [
+                str(row["workload"]),
+                row.get("title", row["metric"]),
+                row["unit"],
+                str(len(row["samples"].get("pm", []))),
+                *[fmt(values.get(column), row["unit"]) for column in columns],
+                *[ratio(row["better"], values, peer) for peer in peers],
+                row["target"],
+                row["outcome"],
+            ]
+        )
     widths = [max(len(row[index]) for row in rows) for index in range(len(header))]
     lines = []
     for number, row in enumerate(rows):
-        cells = [cell.ljust(width) if index < 3 or index >= len(row) - 2 else cell.rjust(width)
-                 for index, (cell, width) in enumerate(zip(row, widths))]
+        cells = [
+            cell.ljust(width) if index < 3 or index >= len(row) - 2 else cell.rjust(width)
+            for index, (cell, width) in enumerate(zip(row, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
         if number == 0:
             lines.append("  ".join("-" * width for width in widths))
@@ -93,18 +109,23 @@ def table(results: dict[str, Any]) -> str:
 def summary(results: dict[str, Any]) -> str:
     """How many targets are met; a target not compared or not measured is never counted."""
     rows = [row for row in results["results"] if row["outcome"]]
-    counts = {outcome: sum(row["outcome"] == outcome for row in rows)
-              for outcome in (MET, NOT_MET, NOT_COMPARED, NOT_MEASURED)}
+    counts = {
+        outcome: sum(row["outcome"] == outcome for row in rows)
+        for outcome in (MET, NOT_MET, NOT_COMPARED, NOT_MEASURED)
+    }
     text = f"{counts[MET]} of {len(rows)} targets met"
     if counts[NOT_MET]:
-        failed = ", ".join(f"{row['workload']} ({row['metric']})" for row in rows
-                           if row["outcome"] == NOT_MET)
+        failed = ", ".join(
+            f"{row['workload']} ({row['metric']})" for row in rows if row["outcome"] == NOT_MET
+        )
         text += f"; {counts[NOT_MET]} not met: {failed}"
     if counts[NOT_COMPARED]:
-        missing = sorted({column for row in rows if row["outcome"] == NOT_COMPARED
-                          for column in row["missing"]})
-        text += (f"; {counts[NOT_COMPARED]} not compared"
-                 + (f" (no {', '.join(missing)} measured)" if missing else ""))
+        missing = sorted(
+            {column for row in rows if row["outcome"] == NOT_COMPARED for column in row["missing"]}
+        )
+        text += f"; {counts[NOT_COMPARED]} not compared" + (
+            f" (no {', '.join(missing)} measured)" if missing else ""
+        )
     if counts[NOT_MEASURED]:
         text += f"; {counts[NOT_MEASURED]} not measured (no pm measurement)"
     return text + "."
@@ -122,18 +143,27 @@ def context(results: dict[str, Any]) -> str:
     load_end = machine.get("load_avg_at_end") or [None]
     only = args.get("only")
     seconds = results.get("wall_seconds")
-    minutes = ("" if seconds is None else f", {seconds} s in all" if seconds < 120
-               else f", {seconds / 60:.0f} minutes in all")
-    text = (f"Generated from `{{path}}`: {mode}{minutes}, {machine['cores']}-core VM ({machine['cpu']}, "
-            f"{machine['memory_gb']} GB, Linux {machine['kernel']}, Python {machine['python']}), "
-            f"workloads {only or '1-7'}, pm against "
-            + (", ".join(described) if described else "no peer")
-            + (f" ({', '.join(absent)} not run)" if absent else "")
-            + f"; {results['reps']} repetitions per measurement (column n: how many samples "
-            "pm's median is of)")
+    minutes = (
+        ""
+        if seconds is None
+        else f", {seconds} s in all"
+        if seconds < 120
+        else f", {seconds / 60:.0f} minutes in all"
+    )
+    text = (
+        f"Generated from `{{path}}`: {mode}{minutes}, {machine['cores']}-core VM ({machine['cpu']}, "
+        f"{machine['memory_gb']} GB, Linux {machine['kernel']}, Python {machine['python']}), "
+        f"workloads {only or '1-7'}, pm against "
+        + (", ".join(described) if described else "no peer")
+        + (f" ({', '.join(absent)} not run)" if absent else "")
+        + f"; {results['reps']} repetitions per measurement (column n: how many samples "
+        "pm's median is of)"
+    )
     if load_start[0] is not None and load_end[0] is not None:
-        text += (f"; 1-minute load average {load_start[0]:.2f} at the start and "
-                 f"{load_end[0]:.2f} at the end")
+        text += (
+            f"; 1-minute load average {load_start[0]:.2f} at the start and "
+            f"{load_end[0]:.2f} at the end"
+        )
     return text + "."
 
 
@@ -150,12 +180,16 @@ def markdown(results: dict[str, Any], path: str) -> str:
 
 def workloads_markdown(results: dict[str, Any], path: str) -> str:
     """Workloads 1-7: context, table, target summary."""
-    legend = ("Medians of each column's samples. A ratio is pm's cost relative to the column: below 1, pm is better "
-              "(lines/s are inverted to read the same way). \"met\" is \"not compared\" when a "
-              "column the target compares against was not measured, and such a target is not "
-              "counted as met.")
-    return (f"{context(results).format(path=path)}\n{legend}\n\n```\n{table(results)}\n```\n\n"
-            f"{summary(results)}\n")
+    legend = (
+        "Medians of each column's samples. A ratio is pm's cost relative to the column: below 1, pm is better "
+        '(lines/s are inverted to read the same way). "met" is "not compared" when a '
+        "column the target compares against was not measured, and such a target is not "
+        "counted as met."
+    )
+    return (
+        f"{context(results).format(path=path)}\n{legend}\n\n```\n{table(results)}\n```\n\n"
+        f"{summary(results)}\n"
+    )
 
 
 def load(path: str) -> dict[str, Any]:
@@ -172,12 +206,15 @@ def update(doc: Path) -> int:
     found = blocks(text)
     if not found:
         raise SystemExit(f"{doc}: no '<!-- results: PATH -->' block")
-    text = BLOCK.sub(lambda match: f"<!-- results: {match['path']} -->\n"
-                     f"{markdown(load(match['path']), match['path'])}<!-- end results -->",
-                     text)
+    text = BLOCK.sub(
+        lambda match: (
+            f"<!-- results: {match['path']} -->\n"
+            f"{markdown(load(match['path']), match['path'])}<!-- end results -->"
+        ),
+        text,
+    )
     doc.write_text(text)
-    print(f"{doc}: {len(found)} block(s) regenerated from "
-          f"{', '.join(path for path, _ in found)}")
+    print(f"{doc}: {len(found)} block(s) regenerated from {', '.join(path for path, _ in found)}")
     return 0
 
 

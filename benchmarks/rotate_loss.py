@@ -38,8 +38,12 @@ ROTATIONS = int(os.environ.get("ROTATIONS", "40"))
 
 
 def pm(home: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pm", *args], env=dict(os.environ, PM_HOME=str(home)),
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pm", *args],
+        env=dict(os.environ, PM_HOME=str(home)),
+        check=True,
+        capture_output=True,
+    )
 
 
 def measure(extra: list[str], flush: bool, lossless: bool) -> str:
@@ -51,8 +55,12 @@ def measure(extra: list[str], flush: bool, lossless: bool) -> str:
     finally:
         # `pm kill` first; then the daemon and the app by pid, if anything is left
         if (home / "rpc.sock").exists():
-            subprocess.run([sys.executable, "-m", "pm", "kill"], check=False,
-                           env=dict(os.environ, PM_HOME=str(home)), capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "pm", "kill"],
+                check=False,
+                env=dict(os.environ, PM_HOME=str(home)),
+                capture_output=True,
+            )
         procs.kill_tracked()
         shutil.rmtree(home, ignore_errors=True)
         app.unlink(missing_ok=True)
@@ -90,15 +98,22 @@ def _measure(home: Path, app: Path, extra: list[str], flush: bool, lossless: boo
     missing = last + 1 - len(set(seen))
     ordered = seen == sorted(seen)
     mode = "--time (whole lines)" if extra else "default (spliced)"
-    return (f"{mode}, {'flush per line' if flush else 'buffered 8 KiB writes'}: {ROTATIONS} "
-            f"rotations, {last + 1} lines written, {missing} lost "
-            f"({missing / ROTATIONS:.1f} per rotation), {torn} torn, in order: {ordered}")
+    return (
+        f"{mode}, {'flush per line' if flush else 'buffered 8 KiB writes'}: {ROTATIONS} "
+        f"rotations, {last + 1} lines written, {missing} lost "
+        f"({missing / ROTATIONS:.1f} per rotation), {torn} torn, in order: {ordered}"
+    )
 
 
 def app_pids(home: Path) -> list[int]:
     """The pids of the daemon's apps, to end by pid if `pm kill` fails."""
-    out = subprocess.run([sys.executable, "-m", "pm", "jlist"], check=True, text=True,
-                         env=dict(os.environ, PM_HOME=str(home)), capture_output=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pm", "jlist"],
+        check=True,
+        text=True,
+        env=dict(os.environ, PM_HOME=str(home)),
+        capture_output=True,
+    ).stdout
     return [entry["pid"] for entry in json.loads(out) if entry.get("pid")]
 
 

@@ -27,34 +27,55 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import procs, reload_report, report  # noqa: E402
-from benchmarks.apps import write_apps  # noqa: E402
-from benchmarks.managers import MANAGERS, PYTHON  # noqa: E402
-from benchmarks.reload import ReloadSettings, run_reload, variants_for  # noqa: E402
-from benchmarks.workloads import RELOAD, WORKLOADS, Bench, as_json, run_selected  # noqa: E402
+from benchmarks import procs, reload_report, report
+from benchmarks.apps import write_apps
+from benchmarks.managers import MANAGERS, PYTHON
+from benchmarks.reload import ReloadSettings, run_reload, variants_for
+from benchmarks.workloads import RELOAD, WORKLOADS, Bench, as_json, run_selected
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer repetitions, shorter windows, 200 apps for workload 7")
-    parser.add_argument("--only", help="comma-separated workload numbers (1-8; default 1-7: "
-                        "8, reloads under load, runs only when asked and has its own results)")
-    parser.add_argument("--managers", default="pm,pm2,supervisord,circus",
-                        help="comma-separated managers to compare (default: all installed)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer repetitions, shorter windows, 200 apps for workload 7",
+    )
+    parser.add_argument(
+        "--only",
+        help="comma-separated workload numbers (1-8; default 1-7: "
+        "8, reloads under load, runs only when asked and has its own results)",
+    )
+    parser.add_argument(
+        "--managers",
+        default="pm,pm2,supervisord,circus",
+        help="comma-separated managers to compare (default: all installed)",
+    )
     parser.add_argument("--reps", type=int, help="repetitions per measurement")
     parser.add_argument("--apps", type=int, help="apps for workloads 2, 4 and 6 (default 50)")
     parser.add_argument("--scale", type=int, help="apps for workload 7 (default 1000)")
-    parser.add_argument("--lines", help="line counts for workload 5, comma-separated "
-                        "(default 200000, plus 1000000 in a full run)")
+    parser.add_argument(
+        "--lines",
+        help="line counts for workload 5, comma-separated "
+        "(default 200000, plus 1000000 in a full run)",
+    )
     parser.add_argument("--reloads", type=int, help="reloads in workload 8 (default 5)")
     parser.add_argument("--rate", type=float, help="requests/s in workload 8 (default 300)")
-    parser.add_argument("--variants", help="workload 8's variants, comma-separated: pm, "
-                        "pm-reuseport, pm2 (default: all of the selected managers)")
-    parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "latest.json"),
-                        help="where to write the results as JSON")
-    parser.add_argument("--markdown", metavar="RESULTS",
-                        help="run nothing: print the docs/performance.md block for a results file")
+    parser.add_argument(
+        "--variants",
+        help="workload 8's variants, comma-separated: pm, "
+        "pm-reuseport, pm2 (default: all of the selected managers)",
+    )
+    parser.add_argument(
+        "--json",
+        default=str(Path(__file__).parent / "results" / "latest.json"),
+        help="where to write the results as JSON",
+    )
+    parser.add_argument(
+        "--markdown",
+        metavar="RESULTS",
+        help="run nothing: print the docs/performance.md block for a results file",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,13 +83,19 @@ def make_bench(args: argparse.Namespace, workdir: Path) -> Bench:
     wanted = [name.strip() for name in args.managers.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in MANAGERS]
     if unknown:
-        raise SystemExit(f"unknown manager(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(MANAGERS)}")
+        raise SystemExit(
+            f"unknown manager(s) {', '.join(unknown)}; choose from {', '.join(MANAGERS)}"
+        )
     present = [name for name in wanted if MANAGERS[name].available()]
     for name in sorted(set(wanted) - set(present)):
         print(f"{name}: not installed, skipped", file=sys.stderr)
-    bench = Bench(workdir, write_apps(workdir / "apps"), present,
-                  reps=args.reps or (2 if args.quick else 5), quick=args.quick)
+    bench = Bench(
+        workdir,
+        write_apps(workdir / "apps"),
+        present,
+        reps=args.reps or (2 if args.quick else 5),
+        quick=args.quick,
+    )
     if args.quick:
         bench.round_trips, bench.respawns, bench.idle_seconds = 8, 8, 5.0
         bench.scale = 200
@@ -112,12 +139,21 @@ def pm2_version() -> str | None:
 
 def version(argv: list[str]) -> str:
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                                stdin=subprocess.DEVNULL, env=dict(os.environ, PM2_HOME="/nonexistent-pm2"))
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ, PM2_HOME="/nonexistent-pm2"),
+        )
     except (OSError, subprocess.SubprocessError):
         return "?"
-    return (result.stdout.strip() or result.stderr.strip()).splitlines()[-1:][0] if (
-        result.stdout.strip() or result.stderr.strip()) else "?"
+    return (
+        (result.stdout.strip() or result.stderr.strip()).splitlines()[-1:][0]
+        if (result.stdout.strip() or result.stderr.strip())
+        else "?"
+    )
 
 
 def machine() -> dict[str, object]:
@@ -131,16 +167,21 @@ def machine() -> dict[str, object]:
         pass
     bindir = Path(PYTHON).parent
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(), "load_avg_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "load_avg_at_start": os.getloadavg(),
         "versions": {
             "pm": version([PYTHON, "-m", "pm", "--version"]),
             "pm2": pm2_version(),
             "supervisord": version([str(bindir / "supervisord"), "--version"])
-            if (bindir / "supervisord").exists() else None,
+            if (bindir / "supervisord").exists()
+            else None,
             "circus": version([str(bindir / "circusd"), "--version"])
-            if (bindir / "circusd").exists() else None,
+            if (bindir / "circusd").exists()
+            else None,
         },
     }
 
@@ -158,8 +199,9 @@ def compile_pm() -> str:
     if spec is None or not spec.submodule_search_locations:
         return "pm not importable"
     folder = list(spec.submodule_search_locations)[0]
-    result = subprocess.run([PYTHON, "-m", "compileall", "-q", folder], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [PYTHON, "-m", "compileall", "-q", folder], capture_output=True, text=True, timeout=120
+    )
     return f"compiled {folder}" if result.returncode == 0 else f"compileall failed: {result.stderr}"
 
 
@@ -167,8 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
         return report.main([args.markdown])
-    only = ([int(item) for item in args.only.split(",")] if args.only
-            else [number for number in WORKLOADS if number != RELOAD])
+    only = (
+        [int(item) for item in args.only.split(",")]
+        if args.only
+        else [number for number in WORKLOADS if number != RELOAD]
+    )
     if any(number not in WORKLOADS for number in only):
         raise SystemExit(f"--only takes workload numbers among {sorted(WORKLOADS)}")
     keys = args.variants.split(",") if args.variants else None
@@ -180,9 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     context = machine()
     context["pm_bytecode"] = compile_pm()
     started = datetime.datetime.now(datetime.timezone.utc)
-    print(f"pm benchmarks {started:%Y-%m-%d %H:%M} UTC on {context['cpu']} "
-          f"({context['cores']} cores), load {os.getloadavg()[0]:.2f}; "
-          f"managers: {', '.join(bench.managers)}", flush=True)
+    print(
+        f"pm benchmarks {started:%Y-%m-%d %H:%M} UTC on {context['cpu']} "
+        f"({context['cores']} cores), load {os.getloadavg()[0]:.2f}; "
+        f"managers: {', '.join(bench.managers)}",
+        flush=True,
+    )
     bench.log = lambda text: print(text, file=sys.stderr, flush=True)
     reload = None
     try:
@@ -196,8 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     finished = datetime.datetime.now(datetime.timezone.utc)
     results = {
         "date": started.isoformat(timespec="seconds"),
-        "wall_seconds": round((finished - started).total_seconds()), "machine": context,
-        "args": vars(args), "managers": bench.managers, "reps": bench.reps,
+        "wall_seconds": round((finished - started).total_seconds()),
+        "machine": context,
+        "args": vars(args),
+        "managers": bench.managers,
+        "reps": bench.reps,
         "results": [as_json(metric) for metric in metrics],
     }
     if reload is not None:
@@ -205,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     if metrics:
         print()
         print(report.table(results))
-        print("\nmedians; n = pm's samples; ratio = pm's cost relative to the column "
-              "(< 1: pm better; lines/s inverted)")
+        print(
+            "\nmedians; n = pm's samples; ratio = pm's cost relative to the column "
+            "(< 1: pm better; lines/s inverted)"
+        )
         print(report.summary(results))
     if reload is not None:
         print()

@@ -55,8 +55,9 @@ class Metric:
         self.samples.setdefault(column, []).append(value)
 
     def medians(self) -> dict[str, float]:
-        return {column: statistics.median(values)
-                for column, values in self.samples.items() if values}
+        return {
+            column: statistics.median(values) for column, values in self.samples.items() if values
+        }
 
     def missing(self) -> list[str]:
         """The columns the target compares against that have no measurement."""
@@ -111,19 +112,26 @@ class Bench:
     def idle_apps(self, count: int, prefix: str = "idle") -> tuple[list[AppDef], list[Path]]:
         folder = self.marker_dir()
         markers = [folder / f"{prefix}{index}" for index in range(count)]
-        apps = [AppDef(f"{prefix}{index}", str(self.apps["idle.py"]), [str(marker)])
-                for index, marker in enumerate(markers)]
+        apps = [
+            AppDef(f"{prefix}{index}", str(self.apps["idle.py"]), [str(marker)])
+            for index, marker in enumerate(markers)
+        ]
         return apps, markers
 
-    def started(self, manager: Manager, apps: list[AppDef], markers: list[Path],
-                timeout: float) -> tuple[float, list[int]]:
+    def started(
+        self, manager: Manager, apps: list[AppDef], markers: list[Path], timeout: float
+    ) -> tuple[float, list[int]]:
         """Issue the start command; seconds until it returned and every app runs, and the pids."""
         began = time.perf_counter()
         manager.start(apps)
         pids = wait_markers(markers, timeout)
         elapsed = time.perf_counter() - began
-        procs.wait_until(lambda: manager.all_online(apps), timeout, interval=0.2,
-                         what=f"{manager.name} to report every app online")
+        procs.wait_until(
+            lambda: manager.all_online(apps),
+            timeout,
+            interval=0.2,
+            what=f"{manager.name} to report every app online",
+        )
         return elapsed, pids
 
 
@@ -137,9 +145,15 @@ def _ok_lower(values: dict[str, float], column: str, limit: float) -> bool | Non
 def roundtrip(bench: Bench) -> list[Metric]:
     """1. `jlist`/`status` round trip with 10 apps, against `python -c pass`."""
 
-    main = Metric(1, f"status round trip, {bench.status_apps} apps", "ms", "lower",
-                  "<= PM2/3, below every peer (aim 1.5x floor)", _roundtrip_check,
-                  needs=PEER_NAMES)
+    main = Metric(
+        1,
+        f"status round trip, {bench.status_apps} apps",
+        "ms",
+        "lower",
+        "<= PM2/3, below every peer (aim 1.5x floor)",
+        _roundtrip_check,
+        needs=PEER_NAMES,
+    )
     script = Metric(1, "  same via the `pm` console script", "ms", "lower", "")
     floor = [PYTHON, "-c", "pass"]
     # The floor is sampled right before each round trip, so both see the same machine load.
@@ -211,8 +225,10 @@ def fleet(bench: Bench, measure_start: bool, measure_stop: bool) -> list[Metric]
                     if not procs.wait_gone(pids, 120):
                         raise TimeoutError(f"{name}: apps still alive 120 s after stop all")
                     stop.add(name, time.perf_counter() - began)
-            bench.log(f"  2/6 rep {rep + 1} {name}: start {start.samples[name][-1]:.2f} s"
-                      + (f", stop {stop.samples[name][-1]:.2f} s" if measure_stop else ""))
+            bench.log(
+                f"  2/6 rep {rep + 1} {name}: start {start.samples[name][-1]:.2f} s"
+                + (f", stop {stop.samples[name][-1]:.2f} s" if measure_stop else "")
+            )
     start.notes["floor"] = "one Python process fork+execs the apps"
     stop.notes["floor"] = "SIGTERM to every pid, wait until gone"
     stop.notes["command"] = "pm/pm2: delete all; supervisorctl/circusctl: stop all"
@@ -221,17 +237,35 @@ def fleet(bench: Bench, measure_start: bool, measure_stop: bool) -> list[Metric]
 
 def fleet_metrics(n: int) -> tuple[Metric, Metric]:
     """Workloads 2 and 6 with their targets, no samples yet."""
-    start = Metric(2, f"start {n} apps until all online", "s", "lower",
-                   "<= 1.25x floor", lambda v: _ratio_at_most(v, "floor", 1.25),
-                   needs=("floor",))
-    stop = Metric(6, f"stop/delete all {n} apps until gone", "s", "lower",
-                  "< 0.5 s", lambda v: _ok_lower(v, "pm", 0.5))
+    start = Metric(
+        2,
+        f"start {n} apps until all online",
+        "s",
+        "lower",
+        "<= 1.25x floor",
+        lambda v: _ratio_at_most(v, "floor", 1.25),
+        needs=("floor",),
+    )
+    stop = Metric(
+        6,
+        f"stop/delete all {n} apps until gone",
+        "s",
+        "lower",
+        "< 0.5 s",
+        lambda v: _ok_lower(v, "pm", 0.5),
+    )
     return start, stop
 
 
 def _spawn_floor(bench: Bench, argvs: list[list[str]]) -> list[int]:
-    result = subprocess.run([PYTHON, str(bench.apps["spawn_floor.py"])], input=json.dumps(argvs),
-                            capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [PYTHON, str(bench.apps["spawn_floor.py"])],
+        input=json.dumps(argvs),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     pids = json.loads(result.stdout)
     for pid in pids:
         procs.track(pid)
@@ -261,20 +295,27 @@ def respawn(bench: Bench) -> list[Metric]:
     manager right after it 19. So floor and manager alternate in RESPAWN_BLOCKS blocks (a fresh
     daemon per block) and the floor column pools every block. A second row runs the same
     crash app written in bash (start-up ~2 ms), where what is left is the manager's own share."""
-    python = Metric(3, "crash-to-respawn latency", "ms", "lower", "<= floor + 5 ms",
-                    lambda v: v["pm"] <= v["floor"] + 5 if {"pm", "floor"} <= set(v) else None,
-                    needs=("floor",))
+    python = Metric(
+        3,
+        "crash-to-respawn latency",
+        "ms",
+        "lower",
+        "<= floor + 5 ms",
+        lambda v: v["pm"] <= v["floor"] + 5 if {"pm", "floor"} <= set(v) else None,
+        needs=("floor",),
+    )
     native = Metric(3, "  same, bash app (manager's own share)", "ms", "lower", "(diagnostic)")
     _respawn_rows(bench, python, "crash.py", PYTHON, RESPAWN_BLOCKS)
     _respawn_rows(bench, native, "crash.sh", "none", RESPAWN_BLOCKS // 2)
-    note = ("a Python loop relaunching the app (subprocess.call), "
-            "in blocks taking turns with each manager's")
+    note = (
+        "a Python loop relaunching the app (subprocess.call), "
+        "in blocks taking turns with each manager's"
+    )
     python.notes["floor"] = native.notes["floor"] = note
     return [python, native]
 
 
-def _respawn_rows(bench: Bench, metric: Metric, script: str, interpreter: str,
-                  blocks: int) -> None:
+def _respawn_rows(bench: Bench, metric: Metric, script: str, interpreter: str, blocks: int) -> None:
     per_block = max(1, bench.respawns // blocks)
     # Slow managers (1 s and 5 s poll loops) get a time budget rather than a count.
     budget = max(6.0, max(30.0, bench.respawns * 0.5) / blocks)
@@ -289,8 +330,10 @@ def _respawn_rows(bench: Bench, metric: Metric, script: str, interpreter: str,
         metric.samples[name] = gaps
         if not gaps:
             metric.gave_up[name] = f"no respawn seen in {blocks} blocks of {budget:.0f} s"
-        bench.log(f"  3 {script} {name}: {len(gaps)} respawns, median "
-                  f"{statistics.median(gaps) if gaps else float('nan'):.1f} ms")
+        bench.log(
+            f"  3 {script} {name}: {len(gaps)} respawns, median "
+            f"{statistics.median(gaps) if gaps else float('nan'):.1f} ms"
+        )
 
 
 def _with_stamps(app: AppDef, stamps: Path) -> AppDef:
@@ -299,13 +342,22 @@ def _with_stamps(app: AppDef, stamps: Path) -> AppDef:
 
 def _floor_respawns(bench: Bench, app: AppDef, label: str, count: int) -> list[float]:
     stamps = bench.workdir / f"floor-{label}-stamps"
-    procs.run([PYTHON, str(bench.apps["relaunch_floor.py"]), str(count + 1),
-               *_with_stamps(app, stamps).argv()], procs_env(), timeout=60 + count * 5)
+    procs.run(
+        [
+            PYTHON,
+            str(bench.apps["relaunch_floor.py"]),
+            str(count + 1),
+            *_with_stamps(app, stamps).argv(),
+        ],
+        procs_env(),
+        timeout=60 + count * 5,
+    )
     return _gaps(stamps)
 
 
-def _manager_respawns(bench: Bench, name: str, app: AppDef, label: str, count: int,
-                      budget: float) -> list[float]:
+def _manager_respawns(
+    bench: Bench, name: str, app: AppDef, label: str, count: int, budget: float
+) -> list[float]:
     stamps = bench.workdir / f"{label}-stamps"
     with bench.manager(name) as manager:
         manager.start_daemon()
@@ -355,10 +407,17 @@ def _track_stamp_pids(stamps: Path) -> None:
 def idle(bench: Bench) -> list[Metric]:
     """4. the manager's resident memory and CPU with N idle apps over a window."""
     n = bench.fleet
-    memory = Metric(4, f"daemon RSS, {n} idle apps", "MB", "lower", "<= 20 MB",
-                    lambda v: _ok_lower(v, "pm", 20))
-    cpu = Metric(4, f"daemon CPU, {n} idle apps, {bench.idle_seconds:.0f} s", "%", "lower",
-                 "near 0 %", lambda v: _ok_lower(v, "pm", 0.5))
+    memory = Metric(
+        4, f"daemon RSS, {n} idle apps", "MB", "lower", "<= 20 MB", lambda v: _ok_lower(v, "pm", 20)
+    )
+    cpu = Metric(
+        4,
+        f"daemon CPU, {n} idle apps, {bench.idle_seconds:.0f} s",
+        "%",
+        "lower",
+        "near 0 %",
+        lambda v: _ok_lower(v, "pm", 0.5),
+    )
     for name in bench.managers:
         with bench.manager(name) as manager:
             manager.start_daemon()
@@ -415,10 +474,23 @@ def output(bench: Bench) -> list[Metric]:
 def output_metrics(count: int) -> tuple[Metric, Metric]:
     """Workload 5's two rows for one line count, with their targets, no samples yet."""
     # "0 lost" is the next row's own target, not part of this one
-    rate = Metric(5, f"output, {count:,} lines of 100 B", "k lines/s", "higher",
-                  ">= floor and >= best peer", _output_check, needs=("floor", *PEER_NAMES))
-    lost = Metric(5, f"  lines lost of {count:,}", "lines", "lower", "0",
-                  lambda v: v.get("pm") == 0 if "pm" in v else None)
+    rate = Metric(
+        5,
+        f"output, {count:,} lines of 100 B",
+        "k lines/s",
+        "higher",
+        ">= floor and >= best peer",
+        _output_check,
+        needs=("floor", *PEER_NAMES),
+    )
+    lost = Metric(
+        5,
+        f"  lines lost of {count:,}",
+        "lines",
+        "lower",
+        "0",
+        lambda v: v.get("pm") == 0 if "pm" in v else None,
+    )
     return rate, lost
 
 
@@ -440,8 +512,7 @@ def _output_check(values: dict[str, float]) -> bool | None:
 
 def _flood(bench: Bench, manager: Manager, count: int) -> tuple[float, int]:
     marker = bench.marker_dir() / "flood"
-    app = AppDef("flood", str(bench.apps["flood.py"]), [str(count), str(marker)],
-                 autorestart=False)
+    app = AppDef("flood", str(bench.apps["flood.py"]), [str(count), str(marker)], autorestart=False)
     manager.start_daemon()
     manager.start([app])
     return _measure_log(marker, manager.out_log(app), count)
@@ -451,8 +522,11 @@ def _flood_floor(bench: Bench, count: int) -> tuple[float, int]:
     marker = bench.marker_dir() / "flood"
     log = marker.parent / "flood.log"
     app = AppDef("flood", str(bench.apps["flood.py"]), [str(count), str(marker)])
-    proc = subprocess.Popen(["sh", "-c", 'exec "$@" > "$0"', str(log), *app.argv()],
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["sh", "-c", 'exec "$@" > "$0"', str(log), *app.argv()],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     procs.track(proc.pid)
     try:
         return _measure_log(marker, log, count)
@@ -494,8 +568,10 @@ def _measure_log(marker: Path, log: Path, count: int) -> tuple[float, int]:
         return 0.0, count
     elapsed = ended - began
     if elapsed <= 0:
-        raise RuntimeError(f"{log}: last write at {ended:.6f}, before the app began at "
-                           f"{began:.6f}: the clocks disagree")
+        raise RuntimeError(
+            f"{log}: last write at {ended:.6f}, before the app began at "
+            f"{began:.6f}: the clocks disagree"
+        )
     return count / elapsed / 1000, count - _intact_lines(log, count)
 
 
@@ -518,14 +594,28 @@ def _intact_lines(log: Path, count: int) -> int:
 def scale(bench: Bench) -> list[Metric]:
     """7. N (1,000) apps: start time, jlist latency, daemon memory and idle CPU."""
     n = bench.scale
-    start = Metric(7, f"start {n} apps until all online", "s", "lower", "< 15 s",
-                   lambda v: _ok_lower(v, "pm", 15))
-    status = Metric(7, f"status round trip, {n} apps", "ms", "lower", "< 150 ms",
-                    lambda v: _ok_lower(v, "pm", 150))
-    memory = Metric(7, f"daemon RSS, {n} apps", "MB", "lower", "< 80 MB",
-                    lambda v: _ok_lower(v, "pm", 80))
-    cpu = Metric(7, f"daemon idle CPU, {n} apps", "%", "lower", "< 1 %",
-                 lambda v: _ok_lower(v, "pm", 1))
+    start = Metric(
+        7,
+        f"start {n} apps until all online",
+        "s",
+        "lower",
+        "< 15 s",
+        lambda v: _ok_lower(v, "pm", 15),
+    )
+    status = Metric(
+        7,
+        f"status round trip, {n} apps",
+        "ms",
+        "lower",
+        "< 150 ms",
+        lambda v: _ok_lower(v, "pm", 150),
+    )
+    memory = Metric(
+        7, f"daemon RSS, {n} apps", "MB", "lower", "< 80 MB", lambda v: _ok_lower(v, "pm", 80)
+    )
+    cpu = Metric(
+        7, f"daemon idle CPU, {n} apps", "%", "lower", "< 1 %", lambda v: _ok_lower(v, "pm", 1)
+    )
     script = str(bench.apps["idle.sh"])
     folder = bench.marker_dir()
     markers = [folder / f"f{index}" for index in range(n)]
@@ -539,8 +629,10 @@ def scale(bench: Bench) -> list[Metric]:
     for name in bench.managers:
         folder = bench.marker_dir()
         markers = [folder / f"s{index}" for index in range(n)]
-        apps = [AppDef(f"s{index}", script, [str(marker)], interpreter="none")
-                for index, marker in enumerate(markers)]
+        apps = [
+            AppDef(f"s{index}", script, [str(marker)], interpreter="none")
+            for index, marker in enumerate(markers)
+        ]
         with bench.manager(name) as manager:
             manager.start_daemon()
             try:
@@ -557,16 +649,24 @@ def scale(bench: Bench) -> list[Metric]:
             rss, percent = _watch(manager.daemon_pid(), bench.idle_seconds / 2)
             memory.add(name, rss)
             cpu.add(name, percent)
-        bench.log(f"  7 {name}: start {elapsed:.1f} s, status "
-                  f"{statistics.median(status.samples[name]):.0f} ms, {rss:.1f} MB, "
-                  f"{percent:.2f} % CPU")
+        bench.log(
+            f"  7 {name}: start {elapsed:.1f} s, status "
+            f"{statistics.median(status.samples[name]):.0f} ms, {rss:.1f} MB, "
+            f"{percent:.2f} % CPU"
+        )
     start.notes["floor"] = "one Python process fork+execs the apps"
     return [start, status, memory, cpu]
 
 
 WORKLOADS: dict[int, str] = {
-    1: "status round trip", 2: "start a fleet", 3: "crash to respawn", 4: "idle cost",
-    5: "output throughput", 6: "stop all", 7: "1,000 apps", 8: "reloads under load",
+    1: "status round trip",
+    2: "start a fleet",
+    3: "crash to respawn",
+    4: "idle cost",
+    5: "output throughput",
+    6: "stop all",
+    7: "1,000 apps",
+    8: "reloads under load",
 }
 #: Workload 8 (benchmarks/reload.py) runs only when asked and writes a section of its own.
 RELOAD = 8
@@ -597,10 +697,19 @@ def as_json(metric: Metric) -> dict[str, Any]:
     """One row of the results file. `outcome` is what the table's "met" column shows;
     `target_met` is true only for MET and false only for NOT_MET (null otherwise)."""
     outcome = metric.outcome()
-    return {"workload": metric.workload, "metric": metric.title.strip(),
-            "title": metric.title, "unit": metric.unit, "better": metric.better,
-            "target": metric.target, "outcome": outcome,
-            "target_met": {MET: True, NOT_MET: False}.get(outcome),
-            "compares_against": list(metric.needs), "missing": metric.missing(),
-            "gave_up": metric.gave_up, "medians": metric.medians(),
-            "samples": metric.samples, "notes": metric.notes}
+    return {
+        "workload": metric.workload,
+        "metric": metric.title.strip(),
+        "title": metric.title,
+        "unit": metric.unit,
+        "better": metric.better,
+        "target": metric.target,
+        "outcome": outcome,
+        "target_met": {MET: True, NOT_MET: False}.get(outcome),
+        "compares_against": list(metric.needs),
+        "missing": metric.missing(),
+        "gave_up": metric.gave_up,
+        "medians": metric.medians(),
+        "samples": metric.samples,
+        "notes": metric.notes,
+    }

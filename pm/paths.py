@@ -44,8 +44,10 @@ def home_error(root: Path, exc: OSError) -> HomeError:
     if code in (errno.EACCES, errno.EPERM):
         return HomeError(f"{where}: permission denied; {_FIX}")
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return HomeError(f"{where}: no space left on the device (disk or quota full); "
-                         "free some space, or set PM_HOME to a directory on another disk")
+        return HomeError(
+            f"{where}: no space left on the device (disk or quota full); "
+            "free some space, or set PM_HOME to a directory on another disk"
+        )
     if code == errno.ENOENT:
         return HomeError(f"{where} cannot be created (no such file or directory); {_FIX}")
     reason = exc.strerror or str(exc)
@@ -94,6 +96,7 @@ class Home:
     with it) would cost every `pm jlist` several milliseconds."""
 
     __slots__ = ("root",)
+    root: Path
 
     def __init__(self, root: Path) -> None:
         object.__setattr__(self, "root", root)
@@ -196,7 +199,8 @@ class Home:
         if info.st_uid != os.geteuid():
             raise HomeError(
                 f"PM_HOME {self.root} belongs to another user (uid {info.st_uid}); pm will not "
-                "use another user's home: set PM_HOME to a directory of your own")
+                "use another user's home: set PM_HOME to a directory of your own"
+            )
 
     def ensure(self) -> None:
         """Create the home and its folders, private to the user (0700), and check that it can
@@ -240,7 +244,7 @@ def write_private(path: Path, data: bytes, durable: bool = True) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
         finally:

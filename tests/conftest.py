@@ -24,8 +24,12 @@ import pytest
 APPS = Path(__file__).parent / "apps"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02,
-             message: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    message: str = "condition",
+) -> Any:
     """Poll predicate until it returns a truthy value; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
@@ -43,7 +47,7 @@ def pid_alive(pid: int) -> bool:
             stat = handle.read()
     except OSError:
         return False
-    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] not in (b"Z", b"X")
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")
 
 
 @dataclass
@@ -62,17 +66,29 @@ class PM:
         env.pop("PM_KILL_SIGNAL", None)
         return env
 
-    def run(self, *args: str, check: bool = True, timeout: float = 60,
-            env: dict[str, str] | None = None, input: str | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "pm", *args], cwd=cwd or self.workdir, env=env or self.env,
-            capture_output=True, text=True, timeout=timeout, input=input,
+            [sys.executable, "-m", "pm", *args],
+            cwd=cwd or self.workdir,
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
         )
         if check and result.returncode != 0:
             raise AssertionError(
                 f"pm {' '.join(args)} exited {result.returncode}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}")
+                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+            )
         return result
 
     def jlist(self) -> list[dict[str, Any]]:
@@ -87,10 +103,13 @@ class PM:
     def status(self, name_or_id: str | int) -> str:
         return str(self.app(name_or_id)["pm2_env"]["status"])
 
-    def wait_status(self, name_or_id: str | int, status: str, timeout: float = 10) -> dict[str, Any]:
+    def wait_status(
+        self, name_or_id: str | int, status: str, timeout: float = 10
+    ) -> dict[str, Any]:
         def check() -> dict[str, Any] | None:
             entry = self.app(name_or_id)
             return entry if entry["pm2_env"]["status"] == status else None
+
         return wait_for(check, timeout, 0.05, f"{name_or_id} to be {status}")  # type: ignore[no-any-return]
 
     def daemon_pid(self) -> int | None:
@@ -130,8 +149,9 @@ class PM:
             except Exception:
                 pass
             pids += _tree(daemon)
-            subprocess.run([sys.executable, "-m", "pm", "kill"], env=self.env,
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [sys.executable, "-m", "pm", "kill"], env=self.env, capture_output=True, timeout=60
+            )
         pids += _pids_in_files(self.home / "pids")
         for pid in pids + ([daemon] if daemon else []):
             if pid and pid_alive(pid):
@@ -193,8 +213,12 @@ def pm() -> Iterator[PM]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """`--soak`: run the heavy variants of tests/reliability (more apps, longer storms)."""
-    parser.addoption("--soak", action="store_true", default=False,
-                     help="run the long reliability variants (tests/reliability)")
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="run the long reliability variants (tests/reliability)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -39,19 +39,35 @@ CASES: list[tuple[str, list[str]]] = [
 
 #: pm2_env fields compared when PM2 reports them: (PM2's key, pm's key).
 FIELDS: list[tuple[str, str]] = [
-    ("namespace", "namespace"), ("pm_exec_path", "pm_exec_path"), ("pm_cwd", "pm_cwd"),
-    ("args", "args"), ("exec_interpreter", "exec_interpreter"), ("node_args", "node_args"),
-    ("instances", "instances"), ("exec_mode", "exec_mode"),
-    ("pm_out_log_path", "pm_out_log_path"), ("pm_err_log_path", "pm_err_log_path"),
+    ("namespace", "namespace"),
+    ("pm_exec_path", "pm_exec_path"),
+    ("pm_cwd", "pm_cwd"),
+    ("args", "args"),
+    ("exec_interpreter", "exec_interpreter"),
+    ("node_args", "node_args"),
+    ("instances", "instances"),
+    ("exec_mode", "exec_mode"),
+    ("pm_out_log_path", "pm_out_log_path"),
+    ("pm_err_log_path", "pm_err_log_path"),
     ("pm_pid_path", "pm_pid_path"),
-    ("autorestart", "autorestart"), ("max_restarts", "max_restarts"),
-    ("min_uptime", "min_uptime"), ("restart_delay", "restart_delay"),
-    ("kill_timeout", "kill_timeout"), ("exp_backoff_restart_delay", "exp_backoff_restart_delay"),
-    ("stop_exit_codes", "stop_exit_codes"), ("max_memory_restart", "max_memory_restart"),
-    ("cron_restart", "cron_restart"), ("treekill", "treekill"), ("wait_ready", "wait_ready"),
-    ("listen_timeout", "listen_timeout"), ("log_type", "log_type"),
-    ("log_date_format", "log_date_format"), ("instance_var", "instance_var"),
-    ("increment_var", "increment_var"), ("port", "port"), ("status", "status"),
+    ("autorestart", "autorestart"),
+    ("max_restarts", "max_restarts"),
+    ("min_uptime", "min_uptime"),
+    ("restart_delay", "restart_delay"),
+    ("kill_timeout", "kill_timeout"),
+    ("exp_backoff_restart_delay", "exp_backoff_restart_delay"),
+    ("stop_exit_codes", "stop_exit_codes"),
+    ("max_memory_restart", "max_memory_restart"),
+    ("cron_restart", "cron_restart"),
+    ("treekill", "treekill"),
+    ("wait_ready", "wait_ready"),
+    ("listen_timeout", "listen_timeout"),
+    ("log_type", "log_type"),
+    ("log_date_format", "log_date_format"),
+    ("instance_var", "instance_var"),
+    ("increment_var", "increment_var"),
+    ("port", "port"),
+    ("status", "status"),
 ]
 
 #: Differences kept on purpose (README "Differences from PM2"): with disable_logs PM2 still
@@ -61,11 +77,25 @@ KNOWN_APPS = ("quiet[",)
 
 #: Child-env keys that are plumbing (Node IPC, PM2 internals, pm's notify socket for
 #: wait_ready and its handed-over sockets) or differ by home name.
-ENV_SKIP = frozenset({
-    "PM2_HOME", "PM_HOME", "PM2_USAGE", "PM2_JSON_PROCESSING", "PM2_INTERACTOR_PROCESSING",
-    "NODE_CHANNEL_FD", "NODE_CHANNEL_SERIALIZATION_MODE", "NODE_UNIQUE_ID", "NOTIFY_SOCKET",
-    "LISTEN_FDS", "LISTEN_PID", "_", "OLDPWD", "PWD", "SHLVL",
-})
+ENV_SKIP = frozenset(
+    {
+        "PM2_HOME",
+        "PM_HOME",
+        "PM2_USAGE",
+        "PM2_JSON_PROCESSING",
+        "PM2_INTERACTOR_PROCESSING",
+        "NODE_CHANNEL_FD",
+        "NODE_CHANNEL_SERIALIZATION_MODE",
+        "NODE_UNIQUE_ID",
+        "NOTIFY_SOCKET",
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "_",
+        "OLDPWD",
+        "PWD",
+        "SHLVL",
+    }
+)
 
 
 @dataclass
@@ -76,9 +106,11 @@ class Report:
 
     def unexpected(self) -> list[str]:
         """Mismatches not explained by KNOWN_DIFFERENCES."""
-        return [line for line in self.mismatches
-                if not (line.startswith(KNOWN_APPS)
-                        and line.split(":")[0].endswith(KNOWN_DIFFERENCES))]
+        return [
+            line
+            for line in self.mismatches
+            if not (line.startswith(KNOWN_APPS) and line.split(":")[0].endswith(KNOWN_DIFFERENCES))
+        ]
 
     def check(self, where: str, pm2_value: Any, pm_value: Any) -> None:
         self.compared += 1
@@ -101,14 +133,28 @@ class Run:
 def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
     """Start every case with `pm2` or `pm` in a fresh home; return jlist and recorded envs."""
     env = dict(os.environ)
-    env.update({"PATH": f"{corpus / 'bin'}:{env['PATH']}", "CORPUS_DUMP": str(dump_dir),
-                "CORPUS_SECRET": "s3cret", "PM2_HOME": str(home), "PM_HOME": str(home)})
+    env.update(
+        {
+            "PATH": f"{corpus / 'bin'}:{env['PATH']}",
+            "CORPUS_DUMP": str(dump_dir),
+            "CORPUS_SECRET": "s3cret",
+            "PM2_HOME": str(home),
+            "PM_HOME": str(home),
+        }
+    )
     env.pop("PM2_KILL_SIGNAL", None)
     base = ["pm2"] if kind == "pm2" else [sys.executable, "-m", "pm"]
 
     def run(*args: str) -> str:
-        result = subprocess.run([*base, *args], cwd=corpus, env=env, capture_output=True,
-                                text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [*base, *args],
+            cwd=corpus,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if result.returncode != 0:
             raise AssertionError(f"{kind} {' '.join(args)} failed: {result.stderr}{result.stdout}")
         return result.stdout
@@ -131,11 +177,13 @@ def run_manager(kind: str, corpus: Path, home: Path, dump_dir: Path) -> Run:
         run("start", CASES[0][0], *CASES[0][1])  # again: a restart, never a duplicate
         result.after_restart = sorted(
             (e["name"], e["pm2_env"]["restart_time"], e["pm2_env"]["status"])
-            for e in json.loads(run("jlist")))
+            for e in json.loads(run("jlist"))
+        )
         return result
     finally:
-        subprocess.run([*base, "kill"], cwd=corpus, env=env, capture_output=True, timeout=120,
-                       check=False)
+        subprocess.run(
+            [*base, "kill"], cwd=corpus, env=env, capture_output=True, timeout=120, check=False
+        )
 
 
 def _normal(value: Any, corpus: Path, home: Path, pm_id: int) -> Any:
@@ -157,8 +205,7 @@ def _by_name_rank(run: Run) -> dict[tuple[str, int], dict[str, Any]]:
     return ranked
 
 
-def compare(pm2: Run, pm: Run, roots: dict[str, tuple[Path, Path]],
-            shell_keys: set[str]) -> Report:
+def compare(pm2: Run, pm: Run, roots: dict[str, tuple[Path, Path]], shell_keys: set[str]) -> Report:
     report = Report()
     pm2_apps, pm_apps = _by_name_rank(pm2), _by_name_rank(pm)
     report.check("apps (name, instance)", sorted(pm2_apps), sorted(pm_apps))
@@ -166,6 +213,7 @@ def compare(pm2: Run, pm: Run, roots: dict[str, tuple[Path, Path]],
     for key in sorted(set(pm2_apps) & set(pm_apps)):
         a, b = pm2_apps[key], pm_apps[key]
         where = f"{key[0]}[{key[1]}]"
+
         def norm_a(value: Any, pm_id: int = a["pm_id"]) -> Any:
             return _normal(value, *roots["pm2"], pm_id)
 
@@ -174,18 +222,26 @@ def compare(pm2: Run, pm: Run, roots: dict[str, tuple[Path, Path]],
 
         for pm2_key, pm_key in FIELDS:
             if pm2_key in a["pm2_env"]:
-                report.check(f"{where}.{pm2_key}", norm_a(a["pm2_env"][pm2_key]),
-                             norm_b(b["pm2_env"].get(pm_key)))
+                report.check(
+                    f"{where}.{pm2_key}",
+                    norm_a(a["pm2_env"][pm2_key]),
+                    norm_b(b["pm2_env"].get(pm_key)),
+                )
         dump_a, dump_b = pm2.dumps[a["pm_id"]], pm.dumps[b["pm_id"]]
         report.check(f"{where} child argv", norm_a(dump_a["argv"]), norm_b(dump_b["argv"]))
         report.check(f"{where} child cwd", norm_a(dump_a["cwd"]), norm_b(dump_b["cwd"]))
         env_a, env_b = dump_a["env"], dump_b["env"]
-        keys = {k for k in set(env_a) | set(env_b)
-                if (k not in shell_keys or k in ("PATH", "CORPUS_SECRET"))
-                and k not in ENV_SKIP and (k.isupper() or k in ("name", "namespace"))}
+        keys = {
+            k
+            for k in set(env_a) | set(env_b)
+            if (k not in shell_keys or k in ("PATH", "CORPUS_SECRET"))
+            and k not in ENV_SKIP
+            and (k.isupper() or k in ("name", "namespace"))
+        }
         for env_key in sorted(keys):
-            report.check(f"{where} env {env_key}", norm_a(env_a.get(env_key)),
-                         norm_b(env_b.get(env_key)))
+            report.check(
+                f"{where} env {env_key}", norm_a(env_a.get(env_key)), norm_b(env_b.get(env_key))
+            )
     return report
 
 

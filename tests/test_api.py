@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from conftest import APPS, PM, wait_for
 
 import pm as pm_package
-from conftest import APPS, PM, wait_for
 from pm.errors import NotFound
 
 
@@ -26,10 +26,18 @@ def test_import_pm_is_light() -> None:
 
 
 def test_start_list_describe_restart_stop_delete(pm: PM, conn: pm_package.Connection) -> None:
-    started = conn.start({"name": "tick", "script": str(APPS / "ticker.py"),
-                         "interpreter": sys.executable, "instances": 2})
-    assert [(p.name, p.pm_id, p.status) for p in started] == [("tick", 0, "online"),
-                                                                ("tick", 1, "online")]
+    started = conn.start(
+        {
+            "name": "tick",
+            "script": str(APPS / "ticker.py"),
+            "interpreter": sys.executable,
+            "instances": 2,
+        }
+    )
+    assert [(p.name, p.pm_id, p.status) for p in started] == [
+        ("tick", 0, "online"),
+        ("tick", 1, "online"),
+    ]
     listed = conn.list()
     assert all(isinstance(p, pm_package.ProcessInfo) and p.pid > 0 for p in listed)
     assert [p.pm_id for p in listed] == [0, 1]
@@ -48,25 +56,44 @@ def test_start_list_describe_restart_stop_delete(pm: PM, conn: pm_package.Connec
 
 def test_start_from_file_logs_and_env(pm: PM, conn: pm_package.Connection) -> None:
     eco = pm.workdir / "eco.json"
-    eco.write_text(json.dumps({"apps": [
-        {"name": "hello", "script": "echo out-line; echo err-line >&2; sleep 30",
-         "env": {"GREETING": "hi"}},
-        {"name": "skipped", "script": str(APPS / "ticker.py")},
-    ]}))
+    eco.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "name": "hello",
+                        "script": "echo out-line; echo err-line >&2; sleep 30",
+                        "env": {"GREETING": "hi"},
+                    },
+                    {"name": "skipped", "script": str(APPS / "ticker.py")},
+                ]
+            }
+        )
+    )
     started = conn.start(str(eco), only=["hello"])
     assert [p.name for p in started] == ["hello"]
-    lines = wait_for(lambda: (got := conn.logs("hello")) and len(got) == 2 and got, 10,
-                     message="both log lines")
-    assert {(line.stream, line.text) for line in lines} == {("out", "out-line"),
-                                                            ("err", "err-line")}
+    lines = wait_for(
+        lambda: (got := conn.logs("hello")) and len(got) == 2 and got, 10, message="both log lines"
+    )
+    assert {(line.stream, line.text) for line in lines} == {
+        ("out", "out-line"),
+        ("err", "err-line"),
+    }
     assert conn.env("hello")["GREETING"] == "hi"
 
 
 def test_events_stream(pm: PM, conn: pm_package.Connection) -> None:
     seen: list[pm_package.Event] = []
     with conn.events(timeout=15) as events:
-        conn.start({"name": "once", "script": str(APPS / "crash.py"), "args": ["2"],
-                    "interpreter": sys.executable, "autorestart": False})
+        conn.start(
+            {
+                "name": "once",
+                "script": str(APPS / "crash.py"),
+                "args": ["2"],
+                "interpreter": sys.executable,
+                "autorestart": False,
+            }
+        )
         for event in events:
             seen.append(event)
             if event.event == "stop":
@@ -82,19 +109,32 @@ def test_pm_events_command(pm: PM, as_json: bool) -> None:
     pm.run("ping")
     out_path = pm.workdir / "events.out"
     with open(out_path, "w") as out:
-        watcher = subprocess.Popen([sys.executable, "-m", "pm", "events",
-                                    *(["--json"] if as_json else [])],
-                                   env=pm.env, stdout=out, stderr=subprocess.STDOUT)
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "pm", "events", *(["--json"] if as_json else [])],
+            env=pm.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         # the subscription is live once an event started after it shows up: retry until it does
         def started() -> bool:
-            pm.run("start", str(APPS / "crash.py"), "--name", "ev", "--no-autorestart",
-                   "-f", "-s", "--", "6")
+            pm.run(
+                "start",
+                str(APPS / "crash.py"),
+                "--name",
+                "ev",
+                "--no-autorestart",
+                "-f",
+                "-s",
+                "--",
+                "6",
+            )
             return "ev" in out_path.read_text()
 
         wait_for(started, 20, 0.3, "events printed")
-        text = wait_for(lambda: (t := out_path.read_text()) and "stop" in t and t, 15,
-                        message="the stop event")
+        text = wait_for(
+            lambda: (t := out_path.read_text()) and "stop" in t and t, 15, message="the stop event"
+        )
     finally:
         watcher.terminate()
         watcher.wait(10)
@@ -105,20 +145,33 @@ def test_pm_events_command(pm: PM, as_json: bool) -> None:
         assert exits[0]["exit_code"] == 6 and exits[0]["name"] == "ev"
         assert all(isinstance(r["at"], int) for r in records)
     else:
-        assert any("[ev:" in line and "] exit" in line and "code=6" in line
-                   for line in lines), lines
+        assert any("[ev:" in line and "] exit" in line and "code=6" in line for line in lines), (
+            lines
+        )
 
 
 def test_a_file_started_again_restarts_its_apps_with_the_files_settings(
-        pm: PM, conn: pm_package.Connection) -> None:
+    pm: PM, conn: pm_package.Connection
+) -> None:
     """The API follows PM2's rule for files, as `pm start file` does: a running app of the file
     is restarted with the file's env instead of being refused as already running."""
     eco = pm.workdir / "eco.json"
 
     def write(greeting: str) -> None:
-        eco.write_text(json.dumps({"apps": [{"name": "ticker", "script": str(APPS / "ticker.py"),
-                                            "interpreter": sys.executable,
-                                            "env": {"GREETING": greeting}}]}))
+        eco.write_text(
+            json.dumps(
+                {
+                    "apps": [
+                        {
+                            "name": "ticker",
+                            "script": str(APPS / "ticker.py"),
+                            "interpreter": sys.executable,
+                            "env": {"GREETING": greeting},
+                        }
+                    ]
+                }
+            )
+        )
 
     write("first")
     first = conn.start(str(eco))

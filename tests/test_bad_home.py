@@ -29,12 +29,27 @@ from pm.paths import MAX_SOCKET_PATH
 #: A harmless argument list for each command that needs one (the rest run bare). Commands that
 #: would wait for events or stream are given their one-shot form where they have one.
 ARGS: dict[str, list[str]] = {
-    "delete": ["x"], "describe": ["x"], "env": ["0"], "id": ["x"], "multiset": ["a b"],
-    "reload": ["x"], "reset": ["x"], "restart": ["x"], "scale": ["x", "2"],
-    "sendSignal": ["SIGUSR2", "x"], "set": ["a", "b"], "start": ["/bin/true"],
-    "startOrGracefulReload": ["eco.json"], "startOrReload": ["eco.json"],
-    "startOrRestart": ["eco.json"], "stop": ["x"], "unset": ["a"], "get": ["a"],
-    "logs": ["x", "--nostream"], "flush": ["x"], "deploy": ["eco.json"],
+    "delete": ["x"],
+    "describe": ["x"],
+    "env": ["0"],
+    "id": ["x"],
+    "multiset": ["a b"],
+    "reload": ["x"],
+    "reset": ["x"],
+    "restart": ["x"],
+    "scale": ["x", "2"],
+    "sendSignal": ["SIGUSR2", "x"],
+    "set": ["a", "b"],
+    "start": ["/bin/true"],
+    "startOrGracefulReload": ["eco.json"],
+    "startOrReload": ["eco.json"],
+    "startOrRestart": ["eco.json"],
+    "stop": ["x"],
+    "unset": ["a"],
+    "get": ["a"],
+    "logs": ["x", "--nostream"],
+    "flush": ["x"],
+    "deploy": ["eco.json"],
     "export": ["systemd", "eco.json"],
 }
 
@@ -43,12 +58,12 @@ NO_HOME_NEEDED = {
     "completion": "prints a shell completion script; reads nothing in PM_HOME",
     "init": "writes ecosystem.config.js in the current directory, not in PM_HOME",
     "startup": "writes a systemd unit (here into --unit-dir); the unit names PM_HOME, and the "
-               "daemon it starts at boot reports a bad home then",
+    "daemon it starts at boot reports a bad home then",
     "unstartup": "removes that unit; nothing in PM_HOME",
     "deploy": "works on remote hosts over ssh; `pm deploy <file>` with no environment prints "
-              "its help (a post-deploy hook's pm runs on the host, with that host's home)",
+    "its help (a post-deploy hook's pm runs on the host, with that host's home)",
     "export": "writes units or manifests for a file's apps; `pm export <target> running` asks "
-              "the daemon, and reports a bad home as every other command does",
+    "the daemon, and reports a bad home as every other command does",
 }
 
 #: Commands that only read PM_HOME (or ask a running daemon), never create or write it. On a
@@ -63,8 +78,11 @@ FILE_ONLY_COMMANDS = {"set", "multiset", *READ_ONLY_COMMANDS}
 #: The homes where those commands may answer: they are (or could be) a directory of our own.
 #: A file, a path below a file, or another user's home is refused for every command that uses
 #: PM_HOME, before it reads anything (pm/cli/group.py refuse_unusable_home).
-MAY_ANSWER = {"read-only": READ_ONLY_COMMANDS, "full-disk": READ_ONLY_COMMANDS,
-              "too-long": FILE_ONLY_COMMANDS}
+MAY_ANSWER = {
+    "read-only": READ_ONLY_COMMANDS,
+    "full-disk": READ_ONLY_COMMANDS,
+    "too-long": FILE_ONLY_COMMANDS,
+}
 
 #: Given a scratch unit folder, startup/unstartup never call systemctl or touch /etc.
 UNIT_DIR_COMMANDS = ("startup", "unstartup")
@@ -185,22 +203,38 @@ def _run(command: str, home: Path, cwd: Path) -> tuple[str, subprocess.Completed
     if command in UNIT_DIR_COMMANDS:
         args += ["--unit-dir", str(cwd / "units")]
     env = dict(os.environ, PM_HOME=str(home), NO_COLOR="1", COLUMNS="200")
-    for key in ("PM_DAEMON_RPC_PORT", "PM_PID_FILE_PATH", "PM_LOG_FILE_PATH", "PM_DUMP_FILE_PATH",
-                "PM_DEFAULT_LOG_PATH", "PM_DEFAULT_PID_PATH", "PM_MODULE_CONF_FILE"):
+    for key in (
+        "PM_DAEMON_RPC_PORT",
+        "PM_PID_FILE_PATH",
+        "PM_LOG_FILE_PATH",
+        "PM_DUMP_FILE_PATH",
+        "PM_DEFAULT_LOG_PATH",
+        "PM_DEFAULT_PID_PATH",
+        "PM_MODULE_CONF_FILE",
+    ):
         env.pop(key, None)
     # Through entry.main, as the console script runs, so `jlist`'s fast path is covered too.
     argv = [sys.executable, "-c", "from pm.cli.entry import main; main()", *args]
     try:
-        result = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                capture_output=True, text=True, timeout=TIMEOUT)
+        result = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         result = subprocess.CompletedProcess(argv, -999, "", f"HUNG after {TIMEOUT}s\n{stderr}")
     return command, result
 
 
-@pytest.mark.parametrize("kind", ["read-only", "not-a-directory", "below-a-file", "too-long",
-                                  "another-user", "full-disk"])
+@pytest.mark.parametrize(
+    "kind",
+    ["read-only", "not-a-directory", "below-a-file", "too-long", "another-user", "full-disk"],
+)
 def test_every_command_fails_with_one_line_on_a_bad_home(kind: str, scratch: Path) -> None:
     home = _make_home(kind, scratch)
     cwd = scratch / "cwd"
@@ -236,13 +270,23 @@ def test_daemon_started_by_hand_on_a_bad_home_exits_with_one_line(scratch: Path)
     (scratch / "file").write_text("not a directory\n")
     for home in (scratch / "file", scratch / "file" / "sub"):
         env = dict(os.environ, PM_HOME=str(home))
-        result = subprocess.run([sys.executable, "-m", "pm.daemon"], env=env, cwd=scratch,
-                                capture_output=True, text=True, timeout=TIMEOUT,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [sys.executable, "-m", "pm.daemon"],
+            env=env,
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         assert result.stderr.strip().splitlines() == [
-            f"[PM][ERROR] PM_HOME {home} " + (
-                "is not a directory (it is a file); " if home.name == "file" else
-                f"cannot be created: {scratch / 'file'} is a file, not a directory; ")
-            + "set PM_HOME to a directory pm can create and write"]
+            f"[PM][ERROR] PM_HOME {home} "
+            + (
+                "is not a directory (it is a file); "
+                if home.name == "file"
+                else f"cannot be created: {scratch / 'file'} is a file, not a directory; "
+            )
+            + "set PM_HOME to a directory pm can create and write"
+        ]

@@ -65,8 +65,9 @@ def test_round_trip_target_failing_against_a_peer_that_ran_is_not_met(tmp_path: 
 
 
 def test_round_trip_target_met_only_with_every_peer(tmp_path: Path) -> None:
-    row = _with(_status_row(tmp_path), floor=20.0, pm=25.0, pm2=150.0, supervisord=90.0,
-                circus=130.0)
+    row = _with(
+        _status_row(tmp_path), floor=20.0, pm=25.0, pm2=150.0, supervisord=90.0, circus=130.0
+    )
     assert row.outcome() == MET
 
 
@@ -102,12 +103,15 @@ def test_summary_counts_only_targets_met(tmp_path: Path) -> None:
     _, stop = fleet_metrics(50)
     met = _with(stop, pm=0.1)
     diagnostic = Metric(1, "  same via the `pm` console script", "ms", "lower")
-    results = {"managers": ["pm"], "results": [as_json(metric)
-                                               for metric in (compared, met, diagnostic)]}
+    results = {
+        "managers": ["pm"],
+        "results": [as_json(metric) for metric in (compared, met, diagnostic)],
+    }
     assert [row["outcome"] for row in results["results"]] == [NOT_COMPARED, MET, ""]
     assert [row["target_met"] for row in results["results"]] == [None, True, None]
     assert report.summary(results) == (
-        "1 of 2 targets met; 1 not compared (no circus, pm2, supervisord measured).")
+        "1 of 2 targets met; 1 not compared (no circus, pm2, supervisord measured)."
+    )
     table = report.table(results)
     assert "not compared" in table.splitlines()[2]
 
@@ -134,14 +138,15 @@ def _table_rows(body: str, last: bool = False) -> list[dict[str, str]]:
         spans.append((position, position + len(run)))
         position += len(run) + 2
     names = [header[start:end].strip() for start, end in spans]
-    return [{name: line[start:end].strip() for name, (start, end) in zip(names, spans)}
-            for line in rows]
+    return [
+        {name: line[start:end].strip() for name, (start, end) in zip(names, spans)} for line in rows
+    ]
 
 
 def _close(cell: str, value: float) -> bool:
     """cell shows value rounded to the digits it has."""
     decimals = len(cell.partition(".")[2])
-    return abs(float(cell) - value) <= 0.5 * 10 ** -decimals + 1e-9
+    return abs(float(cell) - value) <= 0.5 * 10**-decimals + 1e-9
 
 
 def test_published_tables_come_from_committed_results_files() -> None:
@@ -149,12 +154,18 @@ def test_published_tables_come_from_committed_results_files() -> None:
         assert path.startswith("benchmarks/results/") and path.endswith(".json"), path
         assert (ROOT / path).is_file(), f"{path} is named by {DOC.name} but missing"
         if (ROOT / ".git").exists():
-            tracked = subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT,
-                                     capture_output=True, text=True, check=False)
+            tracked = subprocess.run(
+                ["git", "ls-files", "--error-unmatch", path],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             assert tracked.returncode == 0, f"{path} is not committed"
         assert body == report.markdown(report.load(path), path), (
             f"the block for {path} in {DOC.name} is not what `python benchmarks/report.py "
-            f"--update docs/performance.md` renders from it")
+            f"--update docs/performance.md` renders from it"
+        )
 
 
 def test_every_number_in_the_published_tables_matches_its_results_file() -> None:
@@ -169,12 +180,16 @@ def test_every_number_in_the_published_tables_matches_its_results_file() -> None
         for shown, row in zip(rows, results["results"]):
             where = f"{path}: {row['workload']} {row['metric']}"
             medians = row["medians"]
-            assert set(medians) == {column for column, values in row["samples"].items()
-                                    if values}, where
+            assert set(medians) == {
+                column for column, values in row["samples"].items() if values
+            }, where
             for column, value in medians.items():  # the medians are the samples'
                 assert value == statistics.median(row["samples"][column]), (where, column)
             assert (shown["#"], shown["metric"], shown["unit"]) == (
-                str(row["workload"]), row["metric"], row["unit"]), where
+                str(row["workload"]),
+                row["metric"],
+                row["unit"],
+            ), where
             assert shown["n"] == str(len(row["samples"].get("pm", []))), where
             for column in columns:
                 if column in medians:
@@ -184,8 +199,11 @@ def test_every_number_in_the_published_tables_matches_its_results_file() -> None
             for peer in peers:
                 cell = shown[f"pm/{peer}"]
                 if "pm" in medians and peer in medians and medians["pm"] and medians[peer]:
-                    expected = (medians[peer] / medians["pm"] if row["better"] == "higher"
-                                else medians["pm"] / medians[peer])
+                    expected = (
+                        medians[peer] / medians["pm"]
+                        if row["better"] == "higher"
+                        else medians["pm"] / medians[peer]
+                    )
                     assert _close(cell, expected), (where, peer, cell)
                 else:
                     assert cell == "", (where, peer)
@@ -198,8 +216,11 @@ def test_every_number_in_the_published_tables_matches_its_results_file() -> None
 
 
 def _reload_published() -> list[tuple[str, str, dict[str, object]]]:
-    return [(path, body, results) for path, body in _published()
-            if "reload" in (results := report.load(path))]
+    return [
+        (path, body, results)
+        for path, body in _published()
+        if "reload" in (results := report.load(path))
+    ]
 
 
 def test_the_reload_workload_is_published_from_its_results_file() -> None:
@@ -224,26 +245,38 @@ def test_every_number_in_the_published_reload_tables_matches_its_results_file() 
             assert run["requests"] == run["answered"] + run["failed"], where
             for kind, count in kinds.items():
                 assert count == sum(failure[1] == kind for failure in run["failures"]), where
-            assert sum(run["failed_per_reload"]) + run["failed_before_first_reload"] == (
-                run["failed"]), where
+            assert (
+                sum(run["failed_per_reload"]) + run["failed_before_first_reload"] == (run["failed"])
+            ), where
             assert len(run["reload_s"]) == len(run["reload_windows"]), where
             # the table shows them
             assert (shown["requests"], shown["failed"]) == (
-                str(run["requests"]), str(run["failed"])), where
-            for kind, column in (("refused", "refused"), ("reset", "reset"),
-                                 ("timeout", "timeout"), ("status", "non-2xx"),
-                                 ("other", "other")):
+                str(run["requests"]),
+                str(run["failed"]),
+            ), where
+            for kind, column in (
+                ("refused", "refused"),
+                ("reset", "reset"),
+                ("timeout", "timeout"),
+                ("status", "non-2xx"),
+                ("other", "other"),
+            ):
                 assert shown[column] == str(kinds[kind]), (where, column)
-            for column, key in (("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
-                                ("worst ms", "max_ms")):
+            for column, key in (("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"), ("worst ms", "max_ms")):
                 assert _close(shown[column], run[key]), (where, column)
             assert [float(cell) for cell in shown["reload s, each"].split()] == [
-                round(seconds, 2) for seconds in run["reload_s"]], where
+                round(seconds, 2) for seconds in run["reload_s"]
+            ], where
             assert shown["instances"] == str(run["instances_seen"]), where
             assert _close(shown["lag ms"], run["generator_max_lag_ms"]), where
         pm = next((run for run in runs if run["variant"] == "pm"), None)
-        expected = ("not measured" if pm is None else "yes"
-                    if "gave_up" not in pm and pm.get("failed") == 0 else "NO")
+        expected = (
+            "not measured"
+            if pm is None
+            else "yes"
+            if "gave_up" not in pm and pm.get("failed") == 0
+            else "NO"
+        )
         assert section["outcome"] == expected, path
         assert f"Target: {section['target']}: {expected}." in body, path
 

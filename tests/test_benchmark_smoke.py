@@ -14,9 +14,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmark_runs_and_prints_a_table(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", "1,2,6",
-         "--managers", "pm", "--apps", "2", "--reps", "1", "--json", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--only",
+            "1,2,6",
+            "--managers",
+            "pm",
+            "--apps",
+            "2",
+            "--reps",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "status round trip" in result.stdout
@@ -38,10 +55,28 @@ def test_reload_workload_runs_pm_with_a_socket_handed_over(tmp_path: Path) -> No
     the reload replaces both instances, and no request fails."""
     out = tmp_path / "reload.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", "8",
-         "--managers", "pm", "--variants", "pm", "--reloads", "1", "--rate", "100",
-         "--json", str(out)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--quick",
+            "--only",
+            "8",
+            "--managers",
+            "pm",
+            "--variants",
+            "pm",
+            "--reloads",
+            "1",
+            "--rate",
+            "100",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "reload s, each" in result.stdout

@@ -17,9 +17,13 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def _help_text() -> str:
-    result = subprocess.run([sys.executable, "-m", "pm", "--help"], capture_output=True,
-                            text=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-                            timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "pm", "--help"],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -51,8 +55,9 @@ def test_help_lists_every_command_once_with_its_aliases() -> None:
 
 def test_help_shows_whole_first_sentences() -> None:
     rows = _commands_in_help(_help_text())
-    assert rows["set"] == ("Store a setting, e.g. `pm set logrotate:max_size 1G` "
-                           "(PM_HOME/module_conf.json).")
+    assert rows["set"] == (
+        "Store a setting, e.g. `pm set logrotate:max_size 1G` (PM_HOME/module_conf.json)."
+    )
     assert not [label for label, text in rows.items() if text.endswith("...")]
 
 
@@ -98,5 +103,12 @@ def test_every_pm2_command_exists_or_says_what_to_use_instead() -> None:
         assert lines[0].startswith("[PM][ERROR] ") and "No such command" not in lines[0], name
         answered.append(name)
     assert "link" in answered and "install" in answered and "serve" in answered
-    assert not set(answered) & {"conf", "config", "unset", "multiset", "report", "dashboard",
-                                "deploy"}
+    assert not set(answered) & {
+        "conf",
+        "config",
+        "unset",
+        "multiset",
+        "report",
+        "dashboard",
+        "deploy",
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
 from conftest import APPS, pid_alive, wait_for
@@ -45,8 +44,11 @@ def test_cron_restarts_on_time_and_starts_stopped_apps(pm) -> None:
     pm.run("start", str(APPS / "ticker.py"), "--name", "cr", "--cron", "*/2 * * * * *")
     pm.wait_status("cr", "online")
     first = pm.app("cr")["pm2_env"]["restart_time"]
-    wait_for(lambda: pm.app("cr")["pm2_env"]["restart_time"] >= first + 2, timeout=10,
-             message="two cron restarts")
+    wait_for(
+        lambda: pm.app("cr")["pm2_env"]["restart_time"] >= first + 2,
+        timeout=10,
+        message="two cron restarts",
+    )
     log = (pm.home / "pm.log").read_text()
     assert "App [cr:0] cron restart (*/2 * * * * *)" in log
     # Just after a fire (the wait above ends at one), so the next is ~2 s away.
@@ -72,12 +74,16 @@ def test_cron_survives_save_and_resurrect(pm) -> None:
     pm.run("resurrect")
     pm.wait_status("cs", "online")
     start = pm.app("cs")["pm2_env"]["restart_time"]
-    wait_for(lambda: pm.app("cs")["pm2_env"]["restart_time"] > start, timeout=10,
-             message="cron restart after resurrect")
+    wait_for(
+        lambda: pm.app("cs")["pm2_env"]["restart_time"] > start,
+        timeout=10,
+        message="cron restart after resurrect",
+    )
 
 
 def test_invalid_cron_is_refused_at_start(pm) -> None:
-    result = pm.run("start", str(APPS / "ticker.py"), "--name", "bad", "--cron", "99 * * * *",
-                    check=False)
+    result = pm.run(
+        "start", str(APPS / "ticker.py"), "--name", "bad", "--cron", "99 * * * *", check=False
+    )
     assert result.returncode != 0
     assert "cron_restart" in result.stderr and "99 * * * *" in result.stderr

@@ -50,18 +50,22 @@ def test_daemon_title_names_pm_and_its_home(pm: PM) -> None:
 def test_garbage_gets_error_replies_and_the_daemon_lives(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "api")
     before = pm.jlist()
-    replies = _raw(pm, b"garbage\n[1,2]\n{\"id\":1}\n"
-                       b"{\"id\":2,\"cmd\":\"stop\",\"args\":{\"targets\":{}}}\n"
-                       b"{\"id\":3,\"cmd\":\"start\",\"args\":{\"apps\":[{\"script\":5}]}}\n"
-                       b"{\"id\":4,\"cmd\":\"list\",\"args\":[]}\n"
-                       b"\xff\xfe\x00\n{\"id\":5,\"cmd\":\"ping\"}\n{\"trunc")
+    replies = _raw(
+        pm,
+        b'garbage\n[1,2]\n{"id":1}\n'
+        b'{"id":2,"cmd":"stop","args":{"targets":{}}}\n'
+        b'{"id":3,"cmd":"start","args":{"apps":[{"script":5}]}}\n'
+        b'{"id":4,"cmd":"list","args":[]}\n'
+        b'\xff\xfe\x00\n{"id":5,"cmd":"ping"}\n{"trunc',
+    )
     assert [r["ok"] for r in replies] == [False] * 7 + [True, False]
     assert all(r["error"]["code"] and r["error"]["message"] for r in replies if not r["ok"])
     assert replies[7]["result"] == {"msg": "pong"}
     assert "no newline" in replies[8]["error"]["message"]  # the truncated frame at EOF
     after = pm.jlist()
     assert [(e["name"], e["pid"], e["pm2_env"]["status"]) for e in after] == [
-        (e["name"], e["pid"], e["pm2_env"]["status"]) for e in before]
+        (e["name"], e["pid"], e["pm2_env"]["status"]) for e in before
+    ]
 
 
 def test_version_mismatch_is_explained(pm: PM) -> None:
@@ -75,8 +79,9 @@ def test_version_mismatch_is_explained(pm: PM) -> None:
 def test_a_second_daemon_for_the_same_home_refuses(pm: PM) -> None:
     pm.run("ping")
     first = pm.daemon_pid()
-    second = subprocess.run([sys.executable, "-m", "pm.daemon"], env=pm.env,
-                            capture_output=True, text=True, timeout=30)
+    second = subprocess.run(
+        [sys.executable, "-m", "pm.daemon"], env=pm.env, capture_output=True, text=True, timeout=30
+    )
     assert second.returncode == 3
     assert "already runs" in second.stderr
     assert pm.daemon_pid() == first and pm.run("ping").returncode == 0

@@ -21,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import PM, find_program, wait_for
 
 needs_ssh = pytest.mark.needs("sshd", "ssh", "git")
 
-SSH_OPTIONS = ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null",
-               "GlobalKnownHostsFile=/dev/null", "LogLevel=ERROR", "IdentitiesOnly=yes"]
+SSH_OPTIONS = [
+    "StrictHostKeyChecking=no",
+    "UserKnownHostsFile=/dev/null",
+    "GlobalKnownHostsFile=/dev/null",
+    "LogLevel=ERROR",
+    "IdentitiesOnly=yes",
+]
 
 APP = """import time
 print("serving " + open("version.txt").read().strip(), flush=True)
@@ -79,8 +83,9 @@ def sshd(root: Path) -> Iterator[Sshd]:
     folder = root / "sshd"
     folder.mkdir()
     for name in ("host_key", "user_key"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)],
-                       check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True
+        )
     (folder / "authorized_keys").write_text((folder / "user_key.pub").read_text())
     homes = {"127.0.0.1": root / "a", "127.0.0.2": root / "b"}
     for home in homes.values():
@@ -92,12 +97,16 @@ def sshd(root: Path) -> Iterator[Sshd]:
         "PidFile none\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "PermitRootLogin prohibit-password\nStrictModes no\n"
         f"SetEnv HOME={homes['127.0.0.1']}\n"
-        f"Match LocalAddress 127.0.0.2\n    SetEnv HOME={homes['127.0.0.2']}\n")
+        f"Match LocalAddress 127.0.0.2\n    SetEnv HOME={homes['127.0.0.2']}\n"
+    )
     if os.geteuid() == 0:  # sshd started by root insists on its privilege-separation folder
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     with open(folder / "sshd.log", "wb") as log:
-        server = subprocess.Popen([program, "-D", "-e", "-f", str(folder / "sshd_config")],
-                                  stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [program, "-D", "-e", "-f", str(folder / "sshd_config")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(lambda: server.poll() is not None or _accepts(port), 10, 0.05, "sshd")
         if server.poll() is not None:
@@ -121,8 +130,9 @@ class Repo:
     env: dict[str, str]
 
     def git(self, *args: str) -> str:
-        return subprocess.run(["git", *args], cwd=self.work, env=self.env, check=True,
-                              capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=self.work, env=self.env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     def commit(self, files: dict[str, str], message: str, push: bool = True) -> str:
         for name, text in files.items():
@@ -133,38 +143,59 @@ class Repo:
             self.git("push", "-q", "origin", "main")
         return self.git("rev-parse", "HEAD")
 
-    def deploy(self, *args: str, file: str = "ecosystem.json",
-               ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "pm", "deploy", file, *args],
-                                cwd=self.work, env=self.env, capture_output=True, text=True,
-                                timeout=60)
+    def deploy(
+        self,
+        *args: str,
+        file: str = "ecosystem.json",
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "pm", "deploy", file, *args],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "Traceback" not in result.stderr, result.stderr
         return result
 
 
 def make_repo(root: Path, name: str) -> Repo:
     env = {key: value for key, value in os.environ.items() if key != "SSH_AUTH_SOCK"}
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@example.com", GIT_CONFIG_GLOBAL="/dev/null")
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+        GIT_CONFIG_GLOBAL="/dev/null",
+    )
     bare, work = root / f"{name}.git", root / f"{name}-work"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True, env=env)
-    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "clone", "-q", str(bare), str(work)], check=True, env=env, capture_output=True
+    )
     return Repo(bare, work, env)
 
 
 def ecosystem(repo: Repo, sshd: Sshd | None, **fields: Any) -> str:
-    prod = {"host": "127.0.0.1", "repo": str(repo.bare), "ref": "origin/main",
-            "ssh_options": SSH_OPTIONS, **fields}
+    prod = {
+        "host": "127.0.0.1",
+        "repo": str(repo.bare),
+        "ref": "origin/main",
+        "ssh_options": SSH_OPTIONS,
+        **fields,
+    }
     if sshd is not None:
         prod.update(port=sshd.port, key=str(sshd.key))
-    return json.dumps({"apps": [{"name": "site", "script": "app.py"}],
-                       "deploy": {"prod": prod, "staging": prod}}, indent=1)
+    return json.dumps(
+        {"apps": [{"name": "site", "script": "app.py"}], "deploy": {"prod": prod, "staging": prod}},
+        indent=1,
+    )
 
 
 def lines_of(result: subprocess.CompletedProcess[str], host: str) -> list[str]:
     prefix = f"[{host}] "
-    return [line[len(prefix):] for line in result.stdout.splitlines() if line.startswith(prefix)]
+    return [line[len(prefix) :] for line in result.stdout.splitlines() if line.startswith(prefix)]
 
 
 @needs_ssh
@@ -173,9 +204,16 @@ def test_setup_update_revert_and_the_queries_on_one_host(sshd: Sshd, root: Path)
     server, home = root / "srv", root / "pmh"
     remote = PM(home, root)
     env = {"PM_HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-    first = repo.commit({"app.py": APP, "version.txt": "v1\n", "ecosystem.json": ecosystem(
-        repo, sshd, path=str(server), env=env, **{"post-setup": "echo set up in $(pwd)"})},
-        "v1")
+    first = repo.commit(
+        {
+            "app.py": APP,
+            "version.txt": "v1\n",
+            "ecosystem.json": ecosystem(
+                repo, sshd, path=str(server), env=env, **{"post-setup": "echo set up in $(pwd)"}
+            ),
+        },
+        "v1",
+    )
     try:
         result = repo.deploy("prod", "setup")
         assert result.returncode == 0, result.stderr
@@ -200,7 +238,10 @@ def test_setup_update_revert_and_the_queries_on_one_host(sshd: Sshd, root: Path)
         wait_for(lambda: log.read_text().count("serving v1") == 2, 10, message="v1 again")
 
         assert lines_of(repo.deploy("prod", "list"), "127.0.0.1") == [
-            f"0\t{first}", f"1\t{second}", f"2\t{first}"]
+            f"0\t{first}",
+            f"1\t{second}",
+            f"2\t{first}",
+        ]
         assert lines_of(repo.deploy("prod", "prev"), "127.0.0.1") == [second]
         result = repo.deploy("prod", "exec", "cat version.txt; pm pid site | wc -l")
         assert lines_of(result, "127.0.0.1") == ["v1", "1"], result.stderr
@@ -215,14 +256,29 @@ def test_two_hosts_in_parallel_and_a_broken_post_deploy(sshd: Sshd, root: Path) 
     meet.mkdir()
     # Each host's pre-deploy waits for the other's: done one host after the other, neither
     # would ever see its partner arrive.
-    rendezvous = (f'touch {meet}/$(basename "$HOME"); n=0; '
-                  f'until [ -e {meet}/a ] && [ -e {meet}/b ]; do n=$((n+1)); '
-                  '[ $n -gt 200 ] && { echo alone; exit 9; }; sleep 0.05; done; echo met')
-    broken = ('if [ "$(basename "$HOME")" = b ]; then echo "cannot start here"; exit 3; fi; '
-              'echo "started in $(pwd)"')
-    repo.commit({"app.py": APP, "version.txt": "v1\n", "ecosystem.json": ecosystem(
-        repo, sshd, host=["127.0.0.1", "127.0.0.2"], path="~/app",
-        **{"pre-deploy": rendezvous, "post-deploy": broken})}, "v1")
+    rendezvous = (
+        f'touch {meet}/$(basename "$HOME"); n=0; '
+        f"until [ -e {meet}/a ] && [ -e {meet}/b ]; do n=$((n+1)); "
+        "[ $n -gt 200 ] && { echo alone; exit 9; }; sleep 0.05; done; echo met"
+    )
+    broken = (
+        'if [ "$(basename "$HOME")" = b ]; then echo "cannot start here"; exit 3; fi; '
+        'echo "started in $(pwd)"'
+    )
+    repo.commit(
+        {
+            "app.py": APP,
+            "version.txt": "v1\n",
+            "ecosystem.json": ecosystem(
+                repo,
+                sshd,
+                host=["127.0.0.1", "127.0.0.2"],
+                path="~/app",
+                **{"pre-deploy": rendezvous, "post-deploy": broken},
+            ),
+        },
+        "v1",
+    )
     result = repo.deploy("prod", "setup")
     assert result.returncode == 0, result.stderr
     for home in sshd.homes.values():
@@ -233,7 +289,8 @@ def test_two_hosts_in_parallel_and_a_broken_post_deploy(sshd: Sshd, root: Path) 
     assert "met" in lines_of(result, "127.0.0.1") and "met" in lines_of(result, "127.0.0.2")
     assert f"started in {sshd.homes['127.0.0.1']}/app/current" in lines_of(result, "127.0.0.1")
     assert result.stderr.splitlines() == [
-        "[PM][ERROR] deploy prod: 127.0.0.2: post-deploy failed (exit 3): cannot start here"]
+        "[PM][ERROR] deploy prod: 127.0.0.2: post-deploy failed (exit 3): cannot start here"
+    ]
     assert "--> Success" not in result.stdout
 
 
@@ -246,7 +303,8 @@ def test_an_unreachable_host_is_named_with_sshs_reason(root: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"[PM][ERROR] deploy prod: 127.0.0.1: curr: ssh failed (exit 255): ssh: connect to "
-        f"host 127.0.0.1 port {port}: Connection refused"]
+        f"host 127.0.0.1 port {port}: Connection refused"
+    ]
 
 
 @pytest.mark.needs("git")
@@ -254,21 +312,35 @@ def test_localhost_runs_here_without_ssh_and_local_changes_stop_a_deploy(root: P
     """PM2 runs the commands of host `localhost` with bash, here: no sshd in this test."""
     repo = make_repo(root, "here")
     server = root / "here-srv"
-    repo.commit({"app.py": APP, "version.txt": "v1\n", "ecosystem.json": ecosystem(
-        repo, None, host="localhost", port=1, path=str(server),
-        **{"post-deploy": "cat version.txt", "pre-deploy-local": "echo building in $(pwd)"})},
-        "v1")
+    repo.commit(
+        {
+            "app.py": APP,
+            "version.txt": "v1\n",
+            "ecosystem.json": ecosystem(
+                repo,
+                None,
+                host="localhost",
+                port=1,
+                path=str(server),
+                **{"post-deploy": "cat version.txt", "pre-deploy-local": "echo building in $(pwd)"},
+            ),
+        },
+        "v1",
+    )
     result = repo.deploy("prod", "update")
     assert result.returncode == 1 and result.stderr.splitlines() == [
         f"[PM][ERROR] deploy prod: localhost: check failed (exit 1): {server}/source is not a "
-        "git clone: run setup first"]
+        "git clone: run setup first"
+    ]
     assert repo.deploy("prod", "setup").returncode == 0
 
     (repo.work / "version.txt").write_text("v2\n")
     result = repo.deploy("prod")
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == (f"[PM][ERROR] {repo.work}: commit or stash your changes before "
-                             "deploying (--force deploys anyway)\n")
+    assert result.stderr == (
+        f"[PM][ERROR] {repo.work}: commit or stash your changes before "
+        "deploying (--force deploys anyway)\n"
+    )
     repo.git("add", "version.txt")
     assert "commit your staged changes" in repo.deploy("prod").stderr
     repo.commit({}, "v2", push=False)
@@ -280,28 +352,54 @@ def test_localhost_runs_here_without_ssh_and_local_changes_stop_a_deploy(root: P
     assert "v1" in lines_of(result, "localhost")
 
 
-@pytest.mark.parametrize(("file", "args", "message"), [
-    ("ecosystem.json", ["staging2"], "ecosystem.json: environment 'staging2' is not in the "
-                                     "deploy section (known: prod, staging)"),
-    ("ecosystem.json", ["prod", "rollback"], "unknown deploy command 'rollback': use one of "
-                                             "setup, update"),
-    ("ecosystem.json", ["prod"], "ecosystem.json: deploy.prod: field 'path': 'app' must be "
-                                 "absolute or start with ~/"),
-    ("apps.json", ["prod"], "apps.json: no 'deploy' section"),
-    ("gone.json", ["prod"], "gone.json: cannot read: No such file or directory"),
-    ("prod", ["setup"], "'prod' is not an ecosystem file, and none of ecosystem.json"),
-])
-def test_bad_input_is_one_line_without_a_traceback(root: Path, file: str, args: list[str],
-                                                   message: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "args", "message"),
+    [
+        (
+            "ecosystem.json",
+            ["staging2"],
+            "ecosystem.json: environment 'staging2' is not in the "
+            "deploy section (known: prod, staging)",
+        ),
+        (
+            "ecosystem.json",
+            ["prod", "rollback"],
+            "unknown deploy command 'rollback': use one of setup, update",
+        ),
+        (
+            "ecosystem.json",
+            ["prod"],
+            "ecosystem.json: deploy.prod: field 'path': 'app' must be absolute or start with ~/",
+        ),
+        ("apps.json", ["prod"], "apps.json: no 'deploy' section"),
+        ("gone.json", ["prod"], "gone.json: cannot read: No such file or directory"),
+        ("prod", ["setup"], "'prod' is not an ecosystem file, and none of ecosystem.json"),
+    ],
+)
+def test_bad_input_is_one_line_without_a_traceback(
+    root: Path, file: str, args: list[str], message: str
+) -> None:
     folder = root / ("bad" if file != "prod" else "empty")
     folder.mkdir(exist_ok=True)
     if file != "prod":
-        (folder / "ecosystem.json").write_text(json.dumps({"deploy": {
-            "prod": {"host": "h", "repo": "r", "ref": "origin/main", "path": "app"},
-            "staging": {}}}))
+        (folder / "ecosystem.json").write_text(
+            json.dumps(
+                {
+                    "deploy": {
+                        "prod": {"host": "h", "repo": "r", "ref": "origin/main", "path": "app"},
+                        "staging": {},
+                    }
+                }
+            )
+        )
         (folder / "apps.json").write_text('{"apps": [{"script": "a.py"}]}')
-    result = subprocess.run([sys.executable, "-m", "pm", "deploy", file, *args],
-                            cwd=folder, capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "pm", "deploy", file, *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert line.startswith("[PM][ERROR] ") and message in line

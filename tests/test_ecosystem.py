@@ -44,7 +44,11 @@ def test_strict_json_with_args_env_and_durations() -> None:
 def test_lenient_json_comments_trailing_commas_camel_case_and_aliases() -> None:
     apps = by_name(CORPUS / "lenient.json")
     worker, shell = apps["lenient-worker"], apps["lenient-shell"]
-    assert (worker["max_restarts"], worker["kill_timeout"], worker["restart_delay"]) == (3, 2500, 100)
+    assert (worker["max_restarts"], worker["kill_timeout"], worker["restart_delay"]) == (
+        3,
+        2500,
+        100,
+    )
     assert worker["interpreter_args"] == ["-u"] and worker["env"] == {"QUEUE": "emails"}
     assert shell["autorestart"] is False and shell["stop_exit_codes"] == [0, 3]
     assert shell["out_file"] == "logs/shell-out.log" and shell["error_file"] == "logs/shell-err.log"
@@ -55,8 +59,11 @@ def test_yaml_env_profile_and_append_env_to_name() -> None:
     assert plain["web"]["env"]["NODE_ENV"] == "development"
     prod = by_name(CORPUS / "profiles.yaml", env_name="production")
     web = prod["web-production"]
-    assert web["env"] == {"NODE_ENV": "production", "API_URL": "https://api.example.com",
-                          "SHARED": "base"}
+    assert web["env"] == {
+        "NODE_ENV": "production",
+        "API_URL": "https://api.example.com",
+        "SHARED": "base",
+    }
     assert web["port"] == 8080 and web["namespace"] == "shop"
     assert prod["mailer"]["env"] == {"SHARED": "mailer", "MAIL_HOST": "smtp.example.com"}
     staging = load_file(str(CORPUS / "profiles.yaml"), env_name="staging")
@@ -91,7 +98,8 @@ def test_legacy_pm2_key_and_single_object_apps(tmp_path: Path) -> None:
 def test_static_is_reported_and_deploy_is_left_to_pm_deploy(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
     (tmp_path / "e.json").write_text(
-        '{"apps": [{"script": "w.py"}], "deploy": {"prod": {"user": "x"}}, "static": []}')
+        '{"apps": [{"script": "w.py"}], "deploy": {"prod": {"user": "x"}}, "static": []}'
+    )
     warnings = load_file(str(tmp_path / "e.json")).warnings
     assert not any("deploy" in w for w in warnings)
     assert any("'static'" in w and "not supported" in w for w in warnings)
@@ -103,9 +111,16 @@ def test_static_is_reported_and_deploy_is_left_to_pm_deploy(tmp_path: Path) -> N
 def test_env_of_the_deploy_target_is_the_lowest_layer_with_env(tmp_path: Path) -> None:
     """PM2: with --env <name>, deploy.<name>.env, then the app's env, then its env_<name>."""
     (tmp_path / "w.py").write_text("")
-    (tmp_path / "e.json").write_text(json.dumps({
-        "apps": [{"script": "w.py", "env": {"A": "app", "B": "app"}, "env_prod": {"B": "prod"}}],
-        "deploy": {"prod": {"env": {"A": "deploy", "B": "deploy", "C": "deploy"}}}}))
+    (tmp_path / "e.json").write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {"script": "w.py", "env": {"A": "app", "B": "app"}, "env_prod": {"B": "prod"}}
+                ],
+                "deploy": {"prod": {"env": {"A": "deploy", "B": "deploy", "C": "deploy"}}},
+            }
+        )
+    )
     (spec,) = load_file(str(tmp_path / "e.json"), env_name="prod").specs
     assert {key: spec.env[key] for key in "ABC"} == {"A": "app", "B": "prod", "C": "deploy"}
     (plain,) = load_file(str(tmp_path / "e.json")).specs
@@ -117,7 +132,8 @@ def test_node_script_with_instances_is_clustered_as_under_pm2(tmp_path: Path) ->
     (tmp_path / "e.json").write_text(
         '[{"script": "w.js", "name": "a", "instances": 1},'
         ' {"script": "w.js", "name": "b"},'
-        ' {"script": "w.js", "name": "c", "instances": 2, "exec_mode": "fork"}]')
+        ' {"script": "w.js", "name": "c", "instances": 2, "exec_mode": "fork"}]'
+    )
     loaded = load_file(str(tmp_path / "e.json"))
     assert [spec.exec_mode for spec in loaded.specs] == ["cluster_mode", "fork_mode", "fork_mode"]
     assert loaded.warnings == []
@@ -127,7 +143,8 @@ def test_cluster_mode_off_node_runs_fork_with_one_warning(tmp_path: Path) -> Non
     (tmp_path / "w.py").write_text("")
     (tmp_path / "e.json").write_text(
         '[{"script": "w.py", "name": "a", "exec_mode": "cluster", "instances": 2},'
-        ' {"script": "w.py", "name": "b", "exec_mode": "cluster_mode"}]')
+        ' {"script": "w.py", "name": "b", "exec_mode": "cluster_mode"}]'
+    )
     loaded = load_file(str(tmp_path / "e.json"))
     assert {spec.exec_mode for spec in loaded.specs} == {"fork_mode"}
     assert sum("Node-only" in w for w in loaded.warnings) == 1
@@ -148,7 +165,8 @@ def test_cjs_config_and_default_export(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
     (tmp_path / "a.config.cjs").write_text(
         "const base = {script: 'w.py'};\n"
-        "module.exports = {apps: [1, 2].map(i => ({...base, name: `w${i}`}))};\n")
+        "module.exports = {apps: [1, 2].map(i => ({...base, name: `w${i}`}))};\n"
+    )
     assert [s.name for s in load_file(str(tmp_path / "a.config.cjs")).specs] == ["w1", "w2"]
     (tmp_path / "b.config.mjs").write_text("export default [{script: 'w.py', name: 'bare'}];\n")
     assert [s.name for s in load_file(str(tmp_path / "b.config.mjs")).specs] == ["bare"]
@@ -161,8 +179,9 @@ def test_js_syntax_error_is_explained() -> None:
     assert "bad.config.js" in info.value.message and "SyntaxError" in info.value.message
 
 
-def test_js_config_without_node_suggests_json_or_yaml(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_js_config_without_node_suggests_json_or_yaml(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no node on it
     with pytest.raises(ConfigError, match="need 'node' on PATH.*ecosystem.json or ecosystem.yaml"):
         read_file(str(CORPUS / "polyglot.config.js"))
@@ -174,14 +193,17 @@ def test_json_is_read_as_a_javascript_expression_as_pm2_reads_it(tmp_path: Path)
     path with `[".", "/", "e", "cho.js"].join('')`."""
     (tmp_path / "echo.js").write_text("")
     eco = tmp_path / "configuration.json"
-    eco.write_text('// comment\n[{ name: "echo", script: [".", "/", "e", "cho.js"].join(""),'
-                   ' instances: 1 + 1 }]\n')
+    eco.write_text(
+        '// comment\n[{ name: "echo", script: [".", "/", "e", "cho.js"].join(""),'
+        " instances: 1 + 1 }]\n"
+    )
     (spec,) = load_file(str(eco)).specs
     assert (spec.name, spec.script, spec.instances) == ("echo", "./echo.js", 2)
 
 
-def test_json_that_is_no_expression_reports_the_json5_error(monkeypatch: pytest.MonkeyPatch,
-                                                            tmp_path: Path) -> None:
+def test_json_that_is_no_expression_reports_the_json5_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     eco = tmp_path / "bad.json"
     eco.write_text('{"apps": [{"name": "x",, }]}')
     with pytest.raises(ConfigError, match=r"bad.json:1:\d+: invalid JSON"):
@@ -205,7 +227,10 @@ def test_type_errors_name_file_app_field_expected_and_found() -> None:
         load_file(str(BROKEN / "types.json"))
     message = info.value.message
     assert "nothing started" in message
-    assert f"{BROKEN / 'types.json'}: app #1 (bad): field 'max_restarts': expected a number, got 'many'" in message
+    assert (
+        f"{BROKEN / 'types.json'}: app #1 (bad): field 'max_restarts': expected a number, got 'many'"
+        in message
+    )
     assert "app #1 (bad): field 'autorestart': expected true or false, got 'perhaps'" in message
     assert "(good)" not in message
 
@@ -215,25 +240,45 @@ def test_every_error_of_every_app_in_one_run(tmp_path: Path) -> None:
     (checked on the values) and a missing script all come in the one report."""
     (tmp_path / "w.py").write_text("")
     path = tmp_path / "e.json"
-    path.write_text(json.dumps({"apps": [
-        {"name": "api", "script": "w.py", "max_memory_restart": "lots",
-         "cron_restart": "not a cron"},
-        {"name": "worker", "script": "gone.py", "max_restarts": -1, "cron": "61 * * * *"}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "name": "api",
+                        "script": "w.py",
+                        "max_memory_restart": "lots",
+                        "cron_restart": "not a cron",
+                    },
+                    {
+                        "name": "worker",
+                        "script": "gone.py",
+                        "max_restarts": -1,
+                        "cron": "61 * * * *",
+                    },
+                ]
+            }
+        )
+    )
     with pytest.raises(ConfigError) as info:
         load_file(str(path))
     lines = info.value.message.splitlines()
     assert lines[0] == f"{path}: 5 errors, nothing started:"
-    assert lines[1] == (f"{path}: app #0 (api): field 'max_memory_restart': expected a size "
-                        "like '150M' or '1G', got 'lots'")
-    assert lines[2].startswith(f"{path}: app #0 (api): field 'cron_restart' has an invalid "
-                               "cron pattern 'not a cron'")
+    assert lines[1] == (
+        f"{path}: app #0 (api): field 'max_memory_restart': expected a size "
+        "like '150M' or '1G', got 'lots'"
+    )
+    assert lines[2].startswith(
+        f"{path}: app #0 (api): field 'cron_restart' has an invalid cron pattern 'not a cron'"
+    )
     assert lines[3] == f"{path}: app #1 (worker): field 'max_restarts' must not be negative"
     assert lines[4].startswith(f"{path}: app #1 (worker): field 'cron_restart' has an invalid")
     assert lines[5].startswith(f"{path}: app #1 (worker): script not found: 'gone.py'")
 
 
-def test_command_line_flags_report_every_error(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_line_flags_report_every_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pm.cli.start_options import overrides_from
     from pm.config.ecosystem import plan_start
 
@@ -248,18 +293,28 @@ def test_command_line_flags_report_every_error(tmp_path: Path,
     assert lines[1].startswith("pm start app.py: field 'cron_restart' has an invalid")
 
 
-def test_readiness_attributes_are_taken_and_shutdown_message_warns_off_node(
-        tmp_path: Path) -> None:
+def test_readiness_attributes_are_taken_and_shutdown_message_warns_off_node(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
     (tmp_path / "w.js").write_text("")
-    (tmp_path / "e.json").write_text(json.dumps([
-        {"name": "api", "script": "w.py", "wait_ready": True, "listen_timeout": 8000,
-         "shutdown_with_message": True},
-        {"name": "node", "script": "w.js", "shutdown_with_message": True}]))
+    (tmp_path / "e.json").write_text(
+        json.dumps(
+            [
+                {
+                    "name": "api",
+                    "script": "w.py",
+                    "wait_ready": True,
+                    "listen_timeout": 8000,
+                    "shutdown_with_message": True,
+                },
+                {"name": "node", "script": "w.js", "shutdown_with_message": True},
+            ]
+        )
+    )
     loaded = load_file(str(tmp_path / "e.json"))
     assert loaded.warnings == [
         f"{tmp_path / 'e.json'}: app #0 (api): 'shutdown_with_message' needs a Node app (the "
-        "'shutdown' message goes over Node's IPC channel); this app gets the kill signal"]
+        "'shutdown' message goes over Node's IPC channel); this app gets the kill signal"
+    ]
     api = loaded.specs[0]
     assert (api.wait_ready, api.listen_timeout) == (True, 8000)
 
@@ -267,7 +322,9 @@ def test_readiness_attributes_are_taken_and_shutdown_message_warns_off_node(
 def test_missing_script_and_missing_field() -> None:
     with pytest.raises(ConfigError, match=r"app #1 \(ghost\): script not found"):
         load_file(str(BROKEN / "missing_script.json"))
-    with pytest.raises(ConfigError, match=r"app #1 \(nameless-script\): field 'script' is required"):
+    with pytest.raises(
+        ConfigError, match=r"app #1 \(nameless-script\): field 'script' is required"
+    ):
         load_file(str(BROKEN / "no_script.yaml"))
 
 
@@ -332,8 +389,8 @@ def test_unreadable_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_scale_counts() -> None:
-    from pm.errors import BadRequest
     from pm.daemon.handlers.scale import target_count
+    from pm.errors import BadRequest
 
     assert (target_count(2, "5"), target_count(2, "+3"), target_count(4, "-1")) == (5, 5, 3)
     with pytest.raises(BadRequest, match=r"N, \+N or -N"):

@@ -35,6 +35,7 @@ def child_env(pm: PM, name: str, pm_id: int, since: float = 0.0) -> dict[str, st
         if not path.exists() or path.stat().st_mtime <= since:
             return None
         return json.loads(path.read_text())["env"]  # type: ignore[no-any-return]
+
     return wait_for(read, 15, 0.05, f"{name}-{pm_id} to record its env")  # type: ignore[no-any-return]
 
 
@@ -62,8 +63,14 @@ def test_start_twice_restarts_with_the_files_env_and_no_duplicates(pm: PM) -> No
 
 
 def test_a_broken_file_starts_nothing(pm: PM) -> None:
-    eco = write_eco(pm, [{"name": "good"}, {"name": "bad", "script": "missing.py"},
-                         {"name": "worse", "max_restarts": "lots"}])
+    eco = write_eco(
+        pm,
+        [
+            {"name": "good"},
+            {"name": "bad", "script": "missing.py"},
+            {"name": "worse", "max_restarts": "lots"},
+        ],
+    )
     result = pm.run("start", str(eco), check=False)
     assert result.returncode != 0
     assert "app #1 (bad): script not found" in result.stderr
@@ -72,8 +79,18 @@ def test_a_broken_file_starts_nothing(pm: PM) -> None:
 
 
 def test_instances_env_per_id_logs_and_scale(pm: PM) -> None:
-    eco = write_eco(pm, [{"name": "w", "instances": 2, "increment_var": "PORT",
-                          "env": {"PORT": "9000"}, "port": None}])
+    eco = write_eco(
+        pm,
+        [
+            {
+                "name": "w",
+                "instances": 2,
+                "increment_var": "PORT",
+                "env": {"PORT": "9000"},
+                "port": None,
+            }
+        ],
+    )
     pm.run("start", str(eco))
     envs = [child_env(pm, "w", i) for i in (0, 1)]
     assert [e["NODE_APP_INSTANCE"] for e in envs] == ["0", "1"]
@@ -115,7 +132,9 @@ def test_only_start_or_restart_reload_stop_and_delete_a_file(pm: PM) -> None:
     assert pm.jlist() == []
 
 
-@pytest.mark.parametrize("fmt", ["json", "yaml", pytest.param("js", marks=pytest.mark.needs("node"))])
+@pytest.mark.parametrize(
+    "fmt", ["json", "yaml", pytest.param("js", marks=pytest.mark.needs("node"))]
+)
 def test_init_writes_a_sample_that_loads(pm: PM, fmt: str) -> None:
     out = pm.run("init", "--format", fmt).stdout
     written = Path(out.split("File ", 1)[1].split(" generated")[0])

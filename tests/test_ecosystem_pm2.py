@@ -5,7 +5,6 @@ Skipped when `pm2` is not on PATH (CI). Run with `-s` to see the numbers compare
 
 from __future__ import annotations
 
-
 import pytest
 from pm2_compare import compare_corpus
 

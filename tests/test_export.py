@@ -57,8 +57,11 @@ def _needs(file: str) -> list[pytest.MarkDecorator]:
     return [pytest.mark.needs("node")] if file.endswith(".js") else []
 
 
-CASE_PARAMS = [pytest.param(file, target, marks=_needs(file), id=f"{file}-{target}")
-               for file in CASES for target in TARGETS]
+CASE_PARAMS = [
+    pytest.param(file, target, marks=_needs(file), id=f"{file}-{target}")
+    for file in CASES
+    for target in TARGETS
+]
 
 
 @pytest.fixture
@@ -68,8 +71,9 @@ def fixed_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(("file", "target"), CASE_PARAMS)
 def test_matches_golden_files(file: str, target: str, fixed_path: None) -> None:
-    files = {name: text.replace(str(CORPUS), PLACEHOLDER)
-             for name, text in render(file, target).items()}
+    files = {
+        name: text.replace(str(CORPUS), PLACEHOLDER) for name, text in render(file, target).items()
+    }
     folder = GOLDEN / file / target
     if os.environ.get("PM_UPDATE_GOLDEN"):
         shutil.rmtree(folder, ignore_errors=True)
@@ -110,8 +114,13 @@ def test_kubernetes_validation_can_fail() -> None:
 
 def _check_compose(paths: list[Path]) -> subprocess.CompletedProcess[str]:
     checker = Path(sys.executable).parent / "check-jsonschema"
-    return subprocess.run([str(checker), "--builtin-schema", "vendor.compose-spec",
-                           *map(str, paths)], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_compose_files_validate(tmp_path: Path, fixed_path: None) -> None:
@@ -139,17 +148,31 @@ def test_systemd_units_verify(file: str, tmp_path: Path, fixed_path: None) -> No
     units = [tmp_path / name for name in files if name != "warnings.txt"]
     for path in units:
         path.write_text(files[path.name])
-    result = subprocess.run(["systemd-analyze", "verify", *map(str, units)],
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *map(str, units)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    assert [line for line in result.stderr.splitlines() if str(tmp_path) in line
-            or ".service" in line or ".socket" in line or ".timer" in line] == []
+    assert [
+        line
+        for line in result.stderr.splitlines()
+        if str(tmp_path) in line or ".service" in line or ".socket" in line or ".timer" in line
+    ] == []
 
 
 @pytest.mark.needs("systemd-analyze")
 def test_systemd_verify_can_fail(tmp_path: Path) -> None:
     unit = tmp_path / "broken.service"
     unit.write_text("[Service]\nExecStart=/nonexistent/app\n")
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0 and "broken.service" in result.stderr

@@ -43,8 +43,13 @@ def test_cron_patterns_as_calendars(pattern: str, expected: str | None) -> None:
 @pytest.mark.needs("systemd-analyze")
 def test_systemd_reads_every_calendar() -> None:
     expressions = [value for value in CALENDARS.values() if value]
-    result = subprocess.run(["systemd-analyze", "calendar", *expressions], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "calendar", *expressions],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Next elapse:") == len(expressions)
 
@@ -68,19 +73,32 @@ def test_endpoints_as_pm_reads_them() -> None:
     assert parse_endpoint("[::1]:8080", "x") == Endpoint("::1", 8080)
     assert str(Endpoint("::1", 8080)) == "[::1]:8080" and Endpoint("::1", 1).loopback
     for bad in ("localhost", "host:0", "h:70000", True, None):
-        with pytest.raises(ConfigError, match="expected \"host:port\""):
+        with pytest.raises(ConfigError, match='expected "host:port"'):
             parse_endpoint(bad, "eco.json: app #0 (api): field 'listen'")
 
 
 def test_health_checks() -> None:
-    check = parse_health({"http": "https://h:8443/up", "interval": "5s", "timeout": 500,
-                          "retries": 2, "action": "report"}, "w")
+    check = parse_health(
+        {
+            "http": "https://h:8443/up",
+            "interval": "5s",
+            "timeout": 500,
+            "retries": 2,
+            "action": "report",
+        },
+        "w",
+    )
     assert (check.kind, check.interval, check.timeout, check.retries) == ("http", 5000, 500, 2)
     assert check.endpoint == Endpoint("h", 8443) and check.action == "report"
     defaults = parse_health({"tcp": 5432}, "w")  # pm's defaults, Docker's
     assert defaults.endpoint == Endpoint("127.0.0.1", 5432)
-    assert (defaults.interval, defaults.timeout, defaults.retries, defaults.start_period,
-            defaults.action) == (30000, 30000, 3, 0, "restart")
+    assert (
+        defaults.interval,
+        defaults.timeout,
+        defaults.retries,
+        defaults.start_period,
+        defaults.action,
+    ) == (30000, 30000, 3, 0, "restart")
     problems = {
         "exactly one of http, tcp or cmd": {"http": "http://a", "tcp": "a:1"},
         "an http:// or https:// URL": {"http": "ftp://a"},
@@ -96,9 +114,11 @@ def test_health_checks() -> None:
 
 
 def test_extras_come_from_the_app_as_written_in_camel_case_too() -> None:
-    app = export_app(AppSpec(script="a.py", name="a"),
-                     {"healthCheck": {"cmd": "true"}, "listen": ["1.2.3.4:5", 6],
-                      "image": " img:1 "}, "label")
+    app = export_app(
+        AppSpec(script="a.py", name="a"),
+        {"healthCheck": {"cmd": "true"}, "listen": ["1.2.3.4:5", 6], "image": " img:1 "},
+        "label",
+    )
     assert app.health is not None and app.health.kind == "cmd"
     assert app.listen == [Endpoint("1.2.3.4", 5), Endpoint("127.0.0.1", 6)]
     assert app.image == "img:1"
@@ -115,32 +135,51 @@ def test_container_commands(tmp_path: Path) -> None:
     options = Options(base=str(tmp_path))
     notes = Notes()
     assert container.direct_command(_app(tmp_path, args=["-v"]), options, notes) == [
-        "python3", "a.py", "-v"]
+        "python3",
+        "a.py",
+        "-v",
+    ]
     assert container.direct_command(_app(tmp_path, script="run.sh"), options, notes)[0] == "bash"
     shell = _app(tmp_path, script="echo hi; sleep 1", args=["a b"])
     assert container.direct_command(shell, options, notes) == [
-        "/bin/sh", "-c", "echo hi; sleep 1 'a b'"]
+        "/bin/sh",
+        "-c",
+        "echo hi; sleep 1 'a b'",
+    ]
     absolute = _app(tmp_path, script=str(tmp_path / "sub" / "x.rb"), interpreter="none")
     assert container.direct_command(absolute, options, notes) == ["/app/sub/x.rb"]
     assert notes.lines == []
     outside = _app(tmp_path, script="/opt/tool/run", interpreter="none")
     assert container.direct_command(outside, options, notes) == ["/opt/tool/run"]
-    assert notes.lines == [(f"app 'a', 'script': /opt/tool/run is outside the project folder "
-                            f"{tmp_path}; kept as is, so the image must have it")]
+    assert notes.lines == [
+        (
+            f"app 'a', 'script': /opt/tool/run is outside the project folder "
+            f"{tmp_path}; kept as is, so the image must have it"
+        )
+    ]
 
 
 def test_one_image_for_several_apps_runs_pm_runtime(tmp_path: Path) -> None:
     apps = [_app(tmp_path), _app(tmp_path, name="b")]
     shared = Options(image="img", base=str(tmp_path), env_name="prod")
     assert container.command(apps[1], apps, shared, Notes()) == [
-        "pm-runtime", "start", "/app/eco.json", "--only", "b", "-i", "1", "--env", "prod"]
+        "pm-runtime",
+        "start",
+        "/app/eco.json",
+        "--only",
+        "b",
+        "-i",
+        "1",
+        "--env",
+        "prod",
+    ]
     own = Options(base=str(tmp_path))  # no --image: each app gets an image of its own
     assert container.command(apps[1], apps, own, Notes())[0] == "python3"
 
 
 def test_sizes_and_durations() -> None:
-    assert container.byte_size(150 * 1024 ** 2, ("Ki", "Mi", "Gi")) == "150Mi"
-    assert container.byte_size(1024 ** 3, ("k", "m", "g")) == "1g"
+    assert container.byte_size(150 * 1024**2, ("Ki", "Mi", "Gi")) == "150Mi"
+    assert container.byte_size(1024**3, ("k", "m", "g")) == "1g"
     assert container.byte_size(1000, ("k", "m", "g")) == "1000"
     assert (container.duration(5000), container.duration(1600)) == ("5s", "1600ms")
     assert (container.seconds(1), container.seconds(1600), container.seconds(0)) == (1, 2, 1)
@@ -157,8 +196,14 @@ def test_exec_start_words_are_quoted_for_systemd() -> None:
 def test_running_list_keeps_the_apps_own_env_and_counts_instances() -> None:
     def entry(pm_id: int) -> dict[str, Any]:
         spec = AppSpec(script="/srv/a.py", name="api", cwd="/srv", env={"TOKEN": "t"})
-        pm2_env = {**spec.env, **spec.to_dict(), "pm_id": pm_id, "status": "online",
-                   "version": "N/A", "env": {"PATH": "/usr/bin", "HOME": "/root", "TOKEN": "t"}}
+        pm2_env = {
+            **spec.env,
+            **spec.to_dict(),
+            "pm_id": pm_id,
+            "status": "online",
+            "version": "N/A",
+            "env": {"PATH": "/usr/bin", "HOME": "/root", "TOKEN": "t"},
+        }
         return {"name": "api", "pm_id": pm_id, "pm2_env": pm2_env}
 
     [app] = from_jlist([entry(0), entry(1)], None)
@@ -177,9 +222,12 @@ def test_pm_own_fields_win_once_the_spec_has_them() -> None:
         listen: list[str] = field(default_factory=list)
         health_check: dict[str, Any] | None = None
 
-    spec = SpecWithChecks(script="a.py", name="a", listen=["10.0.0.1:80"],
-                          health_check={"tcp": "127.0.0.1:80", "interval": 2000,
-                                        "on_failure": "report"})
+    spec = SpecWithChecks(
+        script="a.py",
+        name="a",
+        listen=["10.0.0.1:80"],
+        health_check={"tcp": "127.0.0.1:80", "interval": 2000, "on_failure": "report"},
+    )
     app = export_app(spec, {"listen": "1.1.1.1:1"}, "label")
     assert app.listen == [Endpoint("10.0.0.1", 80)]
     assert app.health is not None and app.health.interval == 2000

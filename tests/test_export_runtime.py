@@ -52,8 +52,13 @@ class Runtime:
         self.out = self.home.parent / f"{self.home.name}.out"
         env = {k: v for k, v in os.environ.items() if k != "PM_HOME"}
         with open(self.out, "wb") as out:
-            self.proc = subprocess.Popen([*argv, "--home", str(self.home)], cwd=ROOT, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [*argv, "--home", str(self.home)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def text(self) -> str:
         return self.out.read_text()
@@ -107,28 +112,49 @@ def test_dockerfile_entrypoint_runs_the_example(runtimes: list[Runtime]) -> None
     # its port is fixed, and another run of the example may hold it on this shared machine.
     argv = [_pm_runtime(), *image["CMD"], "--only", "worker,ticker"]
     runtimes.append(runtime := Runtime(argv))
-    wait_for(lambda: "|ticker   | tick" in runtime.text()  # every app past its start-up, so
-             and "|worker   | worker 0: processed job 1" in runtime.text()  # its SIGINT handling
-             and "|worker   | worker 1: processed job 1" in runtime.text(), 20,  # is in place
-             message="both apps' prefixed output")
+    wait_for(
+        lambda: (
+            "|ticker   | tick" in runtime.text()  # every app past its start-up, so
+            and "|worker   | worker 0: processed job 1" in runtime.text()  # its SIGINT handling
+            and "|worker   | worker 1: processed job 1" in runtime.text()
+        ),
+        20,  # is in place
+        message="both apps' prefixed output",
+    )
     pids = _stop(runtime)
     assert len(pids) == 3 and not any(pid_alive(pid) for pid in pids)
     assert "worker 0: shutting down after" in runtime.text()  # stopped with SIGINT, cleanly
 
 
 def test_exported_container_command_runs_one_instance(runtimes: list[Runtime]) -> None:
-    result = subprocess.run([sys.executable, "-m", "pm", "export", "kubernetes",
-                             "ecosystem.example.json", "--image", "pm-example"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=60, check=True)
-    workers = [doc for doc in yaml.safe_load_all(result.stdout)
-               if doc["metadata"]["name"] == "worker"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pm",
+            "export",
+            "kubernetes",
+            "ecosystem.example.json",
+            "--image",
+            "pm-example",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    workers = [
+        doc for doc in yaml.safe_load_all(result.stdout) if doc["metadata"]["name"] == "worker"
+    ]
     container = workers[0]["spec"]["template"]["spec"]["containers"][0]
     assert workers[0]["spec"]["replicas"] == 2 and container["workingDir"] == "/app"
     command = [word.replace("/app", str(ROOT)) for word in container["command"]]
     assert command[:2] == ["pm-runtime", "start"] and command[-2:] == ["-i", "1"]
     runtimes.append(runtime := Runtime([_pm_runtime(), *command[1:]]))
-    wait_for(lambda: "worker 0: processed job 2" in runtime.text(), 20,
-             message="the worker's output")
+    wait_for(
+        lambda: "worker 0: processed job 2" in runtime.text(), 20, message="the worker's output"
+    )
     assert [entry["name"] for entry in runtime.apps()] == ["worker"]  # 1 of the file's 2
     [pid] = _stop(runtime)
     assert not pid_alive(pid)

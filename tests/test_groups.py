@@ -11,10 +11,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import APPS, PM, wait_for
-from pm.errors import ConfigError
+
 from pm.daemon.core.groups import levels, start_order
+from pm.errors import ConfigError
 
 
 def spec(name: str, priority: int = 0, depends_on: tuple[str, ...] = ()) -> SimpleNamespace:
@@ -26,8 +26,12 @@ def names(items: list[SimpleNamespace]) -> list[str]:
 
 
 def test_priority_then_dependencies() -> None:
-    specs = [spec("web", depends_on=("db", "cache")), spec("db", priority=5), spec("cache"),
-             spec("worker", priority=-1)]
+    specs = [
+        spec("web", depends_on=("db", "cache")),
+        spec("db", priority=5),
+        spec("cache"),
+        spec("worker", priority=-1),
+    ]
     assert names(start_order(specs)) == ["worker", "cache", "db", "web"]
 
 
@@ -41,8 +45,13 @@ def test_cycle_is_a_clear_error() -> None:
 
 
 def _marker_app(name: str, marks: Path, **extra: object) -> dict[str, object]:
-    return {"name": name, "script": str(APPS / "marker.py"), "interpreter": sys.executable,
-            "env": {"MARKER_FILE": str(marks)}, **extra}
+    return {
+        "name": name,
+        "script": str(APPS / "marker.py"),
+        "interpreter": sys.executable,
+        "env": {"MARKER_FILE": str(marks)},
+        **extra,
+    }
 
 
 def _marks(path: Path) -> list[tuple[str, str]]:
@@ -54,43 +63,66 @@ def _marks(path: Path) -> list[tuple[str, str]]:
 def test_depends_on_start_order_and_reverse_stop(pm: PM) -> None:
     marks = pm.workdir / "marks.txt"
     eco = pm.workdir / "eco.json"
-    eco.write_text(json.dumps({"apps": [
-        _marker_app("web", marks, depends_on=["api"]),
-        _marker_app("api", marks, depends_on=["db"]),
-        _marker_app("db", marks),
-    ]}))
+    eco.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    _marker_app("web", marks, depends_on=["api"]),
+                    _marker_app("api", marks, depends_on=["db"]),
+                    _marker_app("db", marks),
+                ]
+            }
+        )
+    )
     pm.run("start", str(eco))
-    assert [entry["name"] for entry in sorted(pm.jlist(), key=lambda e: e["pm_id"])] == \
-        ["db", "api", "web"]
+    assert [entry["name"] for entry in sorted(pm.jlist(), key=lambda e: e["pm_id"])] == [
+        "db",
+        "api",
+        "web",
+    ]
     wait_for(lambda: len(_marks(marks)) == 3, 15, message="three starts")
     pm.run("stop", "all")
-    stops = wait_for(lambda: [n for n, e in _marks(marks) if e == "stop"] if len(
-        _marks(marks)) == 6 else None, 15, message="three stops")
+    stops = wait_for(
+        lambda: [n for n, e in _marks(marks) if e == "stop"] if len(_marks(marks)) == 6 else None,
+        15,
+        message="three stops",
+    )
     assert stops == ["web", "api", "db"]
     marks.unlink()
     pm.run("restart", "all")  # known apps restart in start order too
-    starts = wait_for(lambda: [n for n, e in _marks(marks) if e == "start"] if len(
-        _marks(marks)) == 3 else None, 15, message="three restarts")
+    starts = wait_for(
+        lambda: [n for n, e in _marks(marks) if e == "start"] if len(_marks(marks)) == 3 else None,
+        15,
+        message="three restarts",
+    )
     assert starts == ["db", "api", "web"]
 
 
 def test_restart_group_restarts_members_together(pm: PM) -> None:
     marks = pm.workdir / "marks.txt"
     eco = pm.workdir / "eco.json"
-    eco.write_text(json.dumps({"apps": [
-        _marker_app("g1", marks, namespace="grp", restart_group=True),
-        _marker_app("g2", marks, namespace="grp", restart_group=True),
-        _marker_app("solo", marks, namespace="grp"),
-        _marker_app("other", marks, namespace="elsewhere", restart_group=True),
-    ]}))
+    eco.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    _marker_app("g1", marks, namespace="grp", restart_group=True),
+                    _marker_app("g2", marks, namespace="grp", restart_group=True),
+                    _marker_app("solo", marks, namespace="grp"),
+                    _marker_app("other", marks, namespace="elsewhere", restart_group=True),
+                ]
+            }
+        )
+    )
     pm.run("start", str(eco))
     before = {entry["name"]: entry["pid"] for entry in pm.jlist()}
     os.kill(before["g1"], signal.SIGKILL)
 
     def restarted() -> dict[str, dict] | None:
         now = {entry["name"]: entry for entry in pm.jlist()}
-        done = all(now[n]["pid"] not in (0, before[n]) and now[n]["pm2_env"]["status"] == "online"
-                   for n in ("g1", "g2"))
+        done = all(
+            now[n]["pid"] not in (0, before[n]) and now[n]["pm2_env"]["status"] == "online"
+            for n in ("g1", "g2")
+        )
         return now if done else None
 
     now = wait_for(restarted, 15, 0.05, "g1 and g2 back with new pids")
@@ -102,8 +134,11 @@ def test_restart_group_restarts_members_together(pm: PM) -> None:
     time.sleep(1.0)
     after = {entry["name"]: entry for entry in pm.jlist()}
     assert after["g1"]["pm2_env"]["status"] == "stopped"
-    assert {name: (after[name]["pid"], after[name]["pm2_env"]["restart_time"])
-            for name in ("g2", "solo", "other")} == {
+    assert {
+        name: (after[name]["pid"], after[name]["pm2_env"]["restart_time"])
+        for name in ("g2", "solo", "other")
+    } == {
         name: (now[name]["pid"], now[name]["pm2_env"]["restart_time"])
-        for name in ("g2", "solo", "other")}
+        for name in ("g2", "solo", "other")
+    }
     assert after["g2"]["pm2_env"]["status"] == "online"

@@ -18,10 +18,18 @@ from test_reload import free_port
 
 def start_checked(pm: PM, check: dict[str, Any], **extra: Any) -> int:
     port = free_port()
-    app = {"name": "api", "script": str(APPS / "ready_http.py"), "listen": f"127.0.0.1:{port}",
-           "env": {"HANG_FILE": str(pm.workdir / "hang")}, "kill_timeout": 500,
-           "health_check": {**check, **({"http": f"http://127.0.0.1:{port}/health"}
-                                          if check.get("http") == "PORT" else {})}, **extra}
+    app = {
+        "name": "api",
+        "script": str(APPS / "ready_http.py"),
+        "listen": f"127.0.0.1:{port}",
+        "env": {"HANG_FILE": str(pm.workdir / "hang")},
+        "kill_timeout": 500,
+        "health_check": {
+            **check,
+            **({"http": f"http://127.0.0.1:{port}/health"} if check.get("http") == "PORT" else {}),
+        },
+        **extra,
+    }
     (pm.workdir / "eco.json").write_text(json.dumps({"apps": [app]}))
     pm.run("start", str(pm.workdir / "eco.json"))
     return port
@@ -35,14 +43,21 @@ def test_hung_app_is_restarted_within_interval_times_retries(pm: PM) -> None:
     start_checked(pm, {"http": "PORT", "interval": "300ms", "timeout": "300ms", "retries": 2})
     wait_for(lambda: health(pm) == "healthy", 10, message="the app to be healthy")
     assert "online (healthy)" in pm.run("list").stdout
-    events = subprocess.Popen([sys.executable, "-m", "pm", "events", "--json"], env=pm.env,
-                              stdout=subprocess.PIPE, text=True)
+    events = subprocess.Popen(
+        [sys.executable, "-m", "pm", "events", "--json"],
+        env=pm.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         old = pm.app("api")["pid"]
         (pm.workdir / "hang").write_text("")  # /health stops answering; the process lives on
         hung_at = time.monotonic()
-        restarted = wait_for(lambda: pm.app("api")["pid"] not in (0, old) and pm.app("api"),
-                             10, message="the hung app to be restarted")
+        restarted = wait_for(
+            lambda: pm.app("api")["pid"] not in (0, old) and pm.app("api"),
+            10,
+            message="the hung app to be restarted",
+        )
         elapsed = time.monotonic() - hung_at
         # 2 failures x (300 ms interval + 300 ms timeout) = 1.2 s, plus the stop and start; the
         # bound is loose for a busy machine: it tells a health restart from none at all.
@@ -61,8 +76,15 @@ def test_hung_app_is_restarted_within_interval_times_retries(pm: PM) -> None:
 
 def test_report_only_check_marks_unhealthy_without_restarting(pm: PM) -> None:
     (Path(pm.workdir) / "ok").write_text("")
-    start_checked(pm, {"cmd": f"test -e {pm.workdir / 'ok'}", "interval": "200ms",
-                       "retries": 1, "action": "report"})
+    start_checked(
+        pm,
+        {
+            "cmd": f"test -e {pm.workdir / 'ok'}",
+            "interval": "200ms",
+            "retries": 1,
+            "action": "report",
+        },
+    )
     wait_for(lambda: health(pm) == "healthy", 10, message="the app to be healthy")
     pid = pm.app("api")["pid"]
     (pm.workdir / "ok").unlink()
@@ -81,20 +103,35 @@ def test_report_only_check_marks_unhealthy_without_restarting(pm: PM) -> None:
 def test_tcp_check_and_failures_inside_start_period(pm: PM) -> None:
     """The app listens at once (the handed-over socket), so the tcp check passes."""
     port = free_port()
-    start_checked(pm, {"tcp": f"127.0.0.1:{port}", "interval": "200ms", "retries": 1,
-                       "start_period": "5s"}, listen=f"127.0.0.1:{port}")
+    start_checked(
+        pm,
+        {"tcp": f"127.0.0.1:{port}", "interval": "200ms", "retries": 1, "start_period": "5s"},
+        listen=f"127.0.0.1:{port}",
+    )
     wait_for(lambda: health(pm) == "healthy", 10, message="the tcp check to pass")
 
 
 def test_bad_health_check_is_refused_naming_file_app_and_field(pm: PM) -> None:
-    (pm.workdir / "eco.json").write_text(json.dumps({"apps": [
-        {"name": "api", "script": str(APPS / "ticker.py"),
-         "health_check": {"http": "http://x/", "tcp": "127.0.0.1:1"}}]}))
+    (pm.workdir / "eco.json").write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "name": "api",
+                        "script": str(APPS / "ticker.py"),
+                        "health_check": {"http": "http://x/", "tcp": "127.0.0.1:1"},
+                    }
+                ]
+            }
+        )
+    )
     result = pm.run("start", str(pm.workdir / "eco.json"), check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     # pm's form for a file's errors: a header, then one line per error (here one).
     header, error = [line for line in result.stderr.splitlines() if line.strip()]
     assert header.endswith("eco.json: 1 error, nothing started:")
-    assert error == (f"{pm.workdir / 'eco.json'}: app #0 (api): field 'health_check': give "
-                     "exactly one of http, tcp or cmd")
+    assert error == (
+        f"{pm.workdir / 'eco.json'}: app #0 (api): field 'health_check': give "
+        "exactly one of http, tcp or cmd"
+    )
     assert pm.jlist() == []

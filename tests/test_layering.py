@@ -8,6 +8,7 @@ function to dodge a cycle still counts. docs/architecture.md draws the same map.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pm"
 #: Module prefix -> layer; the longest matching prefix wins.
 LAYER_OF_PREFIX = {
     "pm": "entry",  # the package facade (lazy Python API) and `python -m pm`
-    "pm.version": "shared", "pm.errors": "shared", "pm.protocol": "shared", "pm.paths": "shared",
+    "pm.version": "shared",
+    "pm.errors": "shared",
+    "pm.protocol": "shared",
+    "pm.paths": "shared",
     "pm.config": "config",
     "pm.client": "client",
     "pm.deploy": "deploy",
@@ -57,7 +61,19 @@ MAY_IMPORT = {
 #: Third-party packages only some layers may use: click is the CLI's alone.
 ONLY_IN = {"click": {"cli"}}
 
-MAX_MODULE_LINES = 400
+#: Size limits that track what a reader pays: a class is one job, a function one step.
+MAX_CLASS_LINES = 250
+MAX_FUNCTION_LINES = 60
+#: A module over this is worth a look (a warning, not a failure: a long table is fine).
+WARN_MODULE_LINES = 500
+#: Known to be over a limit, to be split by job (issue "One state machine..."); must shrink.
+KNOWN_OVERSIZE = {
+    "pm/cli/start_options.py:start_options",
+    "pm/config/ecosystem.py:load_file",
+    "pm/daemon/core/lifecycle.py:Lifecycle",
+    "pm/web/metrics.py:app_metrics",
+    "pm/web/openapi.py:document",
+}
 
 
 def module_files(root: Path) -> dict[str, Path]:
@@ -81,7 +97,7 @@ def imported_names(module: str, path: Path, modules: dict[str, Path]) -> Iterato
             base = node.module or ""
             if node.level:
                 anchor = module.split(".") if is_package else module.split(".")[:-1]
-                anchor = anchor[:len(anchor) - node.level + 1]
+                anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
             for alias in node.names:  # `from pm.x import y` imports pm.x.y when y is a module
                 full = f"{base}.{alias.name}"
@@ -120,9 +136,12 @@ def import_graph(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
 
 
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
-                  for module, targets in graph.items() for target in targets
-                  if layer_of(target) not in MAY_IMPORT[layer_of(module)])
+    return sorted(
+        f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
+        for module, targets in graph.items()
+        for target in targets
+        if layer_of(target) not in MAY_IMPORT[layer_of(module)]
+    )
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -161,9 +180,12 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def misplaced_packages(outside: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{module} imports {package} (only {', '.join(sorted(ONLY_IN[package]))} may)"
-                  for module, packages in outside.items() for package in packages
-                  if package in ONLY_IN and layer_of(module) not in ONLY_IN[package])
+    return sorted(
+        f"{module} imports {package} (only {', '.join(sorted(ONLY_IN[package]))} may)"
+        for module, packages in outside.items()
+        for package in packages
+        if package in ONLY_IN and layer_of(module) not in ONLY_IN[package]
+    )
 
 
 # ------------------------------------------------------------ the checks on pm itself
@@ -192,11 +214,37 @@ def test_click_stays_in_the_cli(graph: tuple[dict[str, set[str]], dict[str, set[
     assert misplaced_packages(graph[1]) == []
 
 
-def test_no_module_is_over_400_lines() -> None:
-    long = {str(path.relative_to(PACKAGE.parent)): lines
-            for path in PACKAGE.rglob("*.py")
-            if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
-    assert long == {}
+def oversize(root: Path) -> dict[str, int]:
+    """'<file>:<name>' -> lines of every class over MAX_CLASS_LINES and every function (or
+    method) over MAX_FUNCTION_LINES under root."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                limit = MAX_CLASS_LINES
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                limit = MAX_FUNCTION_LINES
+            else:
+                continue
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            if lines > limit:
+                found[f"{path.relative_to(root.parent)}:{node.name}"] = lines
+    return found
+
+
+def test_no_class_or_function_is_too_long() -> None:
+    found = oversize(PACKAGE)
+    assert {key: lines for key, lines in found.items() if key not in KNOWN_OVERSIZE} == {}
+    assert KNOWN_OVERSIZE <= set(found), "split: drop it from KNOWN_OVERSIZE"
+
+
+def test_long_modules_are_reported() -> None:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = len(path.read_text().splitlines())
+        if lines > WARN_MODULE_LINES:
+            warnings.warn(
+                f"pm module over {WARN_MODULE_LINES} lines: {path} ({lines})", stacklevel=1
+            )
 
 
 # ------------------------------------------------------------ the checker can fail
@@ -212,36 +260,52 @@ def _plant(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_a_planted_upward_import_is_found(tmp_path: Path) -> None:
-    package = _plant(tmp_path, {
-        "__init__.py": "",
-        "errors.py": "",
-        "config/__init__.py": "",
-        "config/spec.py": "def f():\n    from pm.daemon.core import supervisor\n",
-        "daemon/__init__.py": "",
-        "daemon/core/__init__.py": "",
-        "daemon/core/supervisor.py": "from pm import errors\nfrom ..output import logs\n",
-        "daemon/output/__init__.py": "",
-        "daemon/output/logs.py": "import click\n",
-        "client/__init__.py": "",
-        "client/connection.py": "from pm.daemon import core\n",
-    })
+    package = _plant(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "errors.py": "",
+            "config/__init__.py": "",
+            "config/spec.py": "def f():\n    from pm.daemon.core import supervisor\n",
+            "daemon/__init__.py": "",
+            "daemon/core/__init__.py": "",
+            "daemon/core/supervisor.py": "from pm import errors\nfrom ..output import logs\n",
+            "daemon/output/__init__.py": "",
+            "daemon/output/logs.py": "import click\n",
+            "client/__init__.py": "",
+            "client/connection.py": "from pm.daemon import core\n",
+        },
+    )
     inside, outside = import_graph(package)
     assert upward_imports(inside) == [
         "pm.client.connection (client) imports pm.daemon.core (core)",
         "pm.config.spec (config) imports pm.daemon.core.supervisor (core)",
     ]
     assert inside["pm.daemon.core.supervisor"] == {"pm.errors", "pm.daemon.output.logs"}
-    assert misplaced_packages(outside) == [
-        "pm.daemon.output.logs imports click (only cli may)"]
+    assert misplaced_packages(outside) == ["pm.daemon.output.logs imports click (only cli may)"]
 
 
 def test_a_planted_cycle_is_found(tmp_path: Path) -> None:
-    package = _plant(tmp_path, {
-        "__init__.py": "",
-        "cli/__init__.py": "",
-        "cli/main.py": "from pm.cli.commands import logs\n",
-        "cli/commands/__init__.py": "",
-        "cli/commands/logs.py": "def client():\n    from pm.cli.main import group\n",
-        "cli/render.py": "",
-    })
+    package = _plant(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "cli/__init__.py": "",
+            "cli/main.py": "from pm.cli.commands import logs\n",
+            "cli/commands/__init__.py": "",
+            "cli/commands/logs.py": "def client():\n    from pm.cli.main import group\n",
+            "cli/render.py": "",
+        },
+    )
     assert cycles(import_graph(package)[0]) == [["pm.cli.commands.logs", "pm.cli.main"]]
+
+
+def test_a_planted_long_function_and_class_are_found(tmp_path: Path) -> None:
+    body = "".join(f"    x{n} = {n}\n" for n in range(MAX_FUNCTION_LINES))
+    method_body = body.replace("    ", "        ")
+    methods = "".join(f"    def m{n}(self):\n{method_body}" for n in range(5))
+    package = _plant(tmp_path, {"a.py": f"def long():\n{body}\nclass Big:\n{methods}"})
+    found = oversize(package)
+    assert found["pm/a.py:long"] == MAX_FUNCTION_LINES + 1
+    assert found["pm/a.py:Big"] > MAX_CLASS_LINES
+    assert "pm/a.py:m0" in found

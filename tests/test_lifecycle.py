@@ -20,10 +20,28 @@ def test_start_list_and_jlist_shape(pm: PM) -> None:
     entry = pm.wait_status("api", "online")
     assert set(entry) == {"pid", "name", "pm2_env", "pm_id", "monit"}
     env = entry["pm2_env"]
-    for key in ("status", "pm_uptime", "created_at", "restart_time", "unstable_restarts",
-                "exec_mode", "exec_interpreter", "pm_exec_path", "pm_cwd", "pm_out_log_path",
-                "pm_err_log_path", "pm_pid_path", "NODE_APP_INSTANCE", "unique_id", "username",
-                "namespace", "env", "autorestart", "instances", "node_args"):
+    for key in (
+        "status",
+        "pm_uptime",
+        "created_at",
+        "restart_time",
+        "unstable_restarts",
+        "exec_mode",
+        "exec_interpreter",
+        "pm_exec_path",
+        "pm_cwd",
+        "pm_out_log_path",
+        "pm_err_log_path",
+        "pm_pid_path",
+        "NODE_APP_INSTANCE",
+        "unique_id",
+        "username",
+        "namespace",
+        "env",
+        "autorestart",
+        "instances",
+        "node_args",
+    ):
         assert key in env, key
     assert env["exec_mode"] == "fork_mode"
     assert env["pm_exec_path"] == TICKER
@@ -68,22 +86,41 @@ def test_crash_loop_ends_errored_after_pm2s_count(pm: PM) -> None:
 
 
 def test_stop_kills_the_whole_tree_including_grandchildren(pm: PM) -> None:
-    script = pm.write_app("forker.sh", """#!/bin/bash
+    script = pm.write_app(
+        "forker.sh",
+        """#!/bin/bash
 trap '' INT TERM
 ( trap '' INT TERM; exec sleep 300 ) &
 ( setsid bash -c "trap '' INT TERM; exec sleep 301" ) &
 echo started
 while true; do sleep 0.1; done
-""")
+""",
+    )
     pm.run("start", str(script), "--name", "forker", "--kill-timeout", "300")
     root = pm.wait_status("forker", "online")["pid"]
     import psutil
 
-    tree = wait_for(lambda: [p.pid for p in psutil.Process(root).children(recursive=True)
-                             if "sleep" in " ".join(p.cmdline()) and "30" in " ".join(p.cmdline())],
-                    message="grandchildren")
-    wait_for(lambda: len([p for p in psutil.Process(root).children(recursive=True)
-                          if p.cmdline()[-1:] in (["300"], ["301"])]) == 2, message="both sleeps")
+    tree = wait_for(
+        lambda: [
+            p.pid
+            for p in psutil.Process(root).children(recursive=True)
+            if "sleep" in " ".join(p.cmdline()) and "30" in " ".join(p.cmdline())
+        ],
+        message="grandchildren",
+    )
+    wait_for(
+        lambda: (
+            len(
+                [
+                    p
+                    for p in psutil.Process(root).children(recursive=True)
+                    if p.cmdline()[-1:] in (["300"], ["301"])
+                ]
+            )
+            == 2
+        ),
+        message="both sleeps",
+    )
     tree = [p.pid for p in psutil.Process(root).children(recursive=True)]
     pm.run("stop", "forker")
     assert pm.status("forker") == "stopped"
@@ -97,7 +134,10 @@ def test_stop_restart_delete_and_selectors(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "b1")
     pm.run("stop", "blue")
     assert {e["name"]: e["pm2_env"]["status"] for e in pm.jlist()} == {
-        "a1": "stopped", "a2": "stopped", "b1": "online"}
+        "a1": "stopped",
+        "a2": "stopped",
+        "b1": "online",
+    }
     pm.run("start", "a1")  # a known name restarts it, as PM2 does
     assert pm.status("a1") == "online"
     pm.run("restart", "/^a/")
@@ -162,9 +202,18 @@ def test_child_environment_is_pm2s_and_immutable_without_update_env(pm: PM) -> N
 
 def test_script_args_after_double_dash_and_shell_command(pm: PM) -> None:
     marker = pm.workdir / "args.txt"
-    pm.run("start", sys.executable, "--name", "argy", "--no-autorestart", "--",
-           "-c", f"import sys; open({str(marker)!r}, 'w').write(' '.join(sys.argv[1:]))",
-           "x", "y z")
+    pm.run(
+        "start",
+        sys.executable,
+        "--name",
+        "argy",
+        "--no-autorestart",
+        "--",
+        "-c",
+        f"import sys; open({str(marker)!r}, 'w').write(' '.join(sys.argv[1:]))",
+        "x",
+        "y z",
+    )
     wait_for(lambda: marker.exists() and marker.read_text() == "x y z", message="args")
     pm.run("start", f"echo shell-ok > {pm.workdir}/shell.txt && sleep 30", "--name", "sh")
     wait_for(lambda: (pm.workdir / "shell.txt").exists(), message="shell command")
@@ -174,8 +223,17 @@ def test_script_args_after_double_dash_and_shell_command(pm: PM) -> None:
 def test_no_autorestart_and_stop_exit_codes(pm: PM) -> None:
     pm.run("start", sys.executable, "--name", "once", "--no-autorestart", "--", "-c", "pass")
     pm.wait_status("once", "stopped")
-    pm.run("start", sys.executable, "--name", "clean", "--stop-exit-codes", "3", "--",
-           "-c", "raise SystemExit(3)")
+    pm.run(
+        "start",
+        sys.executable,
+        "--name",
+        "clean",
+        "--stop-exit-codes",
+        "3",
+        "--",
+        "-c",
+        "raise SystemExit(3)",
+    )
     entry = pm.wait_status("clean", "stopped")
     assert entry["pm2_env"]["restart_time"] == 0 and entry["pm2_env"]["exit_code"] == 3
 
@@ -183,8 +241,17 @@ def test_no_autorestart_and_stop_exit_codes(pm: PM) -> None:
 def test_restart_delay_shows_waiting_restart(pm: PM) -> None:
     delay = 1.0  # --restart-delay, in seconds
     runs = pm.workdir / "runs"
-    pm.run("start", sys.executable, "--name", "slow", "--restart-delay", str(int(delay * 1000)),
-           "--", "-c", f"open({str(runs)!r}, 'a').write('run\\n'); raise SystemExit(1)")
+    pm.run(
+        "start",
+        sys.executable,
+        "--name",
+        "slow",
+        "--restart-delay",
+        str(int(delay * 1000)),
+        "--",
+        "-c",
+        f"open({str(runs)!r}, 'a').write('run\\n'); raise SystemExit(1)",
+    )
     pm.wait_status("slow", "waiting restart")
     assert "App [slow:0] will restart in 1000ms" in (pm.home / "pm.log").read_text()
     pm.run("stop", "slow")  # a pending restart is cancelled by stop
@@ -192,20 +259,26 @@ def test_restart_delay_shows_waiting_restart(pm: PM) -> None:
     time.sleep(delay + 0.5)  # past the moment the restart timer would have fired
     entry = pm.app("slow")
     assert (entry["pm2_env"]["status"], entry["pid"], entry["pm2_env"]["restart_time"]) == (
-        "stopped", 0, 0)
+        "stopped",
+        0,
+        0,
+    )
     assert runs.read_text() == "run\n"  # the script never ran again
 
 
 def test_send_signal_reset_pid_id_describe(pm: PM) -> None:
     flag = pm.workdir / "usr1"
     ready = pm.workdir / "ready"
-    script = pm.write_app("sig.py", f"""
+    script = pm.write_app(
+        "sig.py",
+        f"""
 import signal, time
 signal.signal(signal.SIGUSR1, lambda *a: open({str(flag)!r}, 'w').write('got'))
 open({str(ready)!r}, 'w').close()
 while True:
     time.sleep(0.1)
-""")
+""",
+    )
     pm.run("start", str(script), "--name", "sig")
     entry = pm.wait_status("sig", "online")
     wait_for(ready.exists, message="handler installed")  # before that, SIGUSR1 would kill it
@@ -229,14 +302,19 @@ def test_instances_get_their_own_ids_and_files(pm: PM) -> None:
     assert [e["pm_id"] for e in entries] == [0, 1, 2]
     assert [e["pm2_env"]["NODE_APP_INSTANCE"] for e in entries] == [0, 1, 2]
     assert [Path(e["pm2_env"]["pm_out_log_path"]).name for e in entries] == [
-        "web-out-0.log", "web-out-1.log", "web-out-2.log"]
+        "web-out-0.log",
+        "web-out-1.log",
+        "web-out-2.log",
+    ]
 
 
 def test_stop_sends_the_kill_signal_to_the_app_once(pm: PM) -> None:
     """The signal reaches the app through its process group, not a second time by pid: many
     programs take a second SIGINT as "quit now", and a handler run twice writes twice."""
     got = pm.workdir / "got"
-    app = pm.write_app("once.py", f"""
+    app = pm.write_app(
+        "once.py",
+        f"""
 import signal, sys, time
 def stop(signum, frame):
     with open({str(got)!r}, "a") as handle:
@@ -247,7 +325,8 @@ signal.signal(signal.SIGINT, stop)
 print("ready", flush=True)
 while True:
     time.sleep(1)
-""")
+""",
+    )
     pm.run("start", str(app), "--name", "once")
     out = pm.home / "logs" / "once-out.log"
     wait_for(lambda: out.exists() and "ready" in out.read_text(), message="the app's handler")
@@ -259,6 +338,7 @@ def test_quiesce_tells_a_waiting_process_from_a_busy_one() -> None:
     """quiesce.waiting reads /proc/<pid>/task/*/syscall: a process in select() waits for work,
     one spinning in Python does not."""
     import subprocess
+
     from pm.daemon.core import quiesce
 
     idle = subprocess.Popen([sys.executable, "-c", "import select; select.select([], [], [], 60)"])
@@ -266,7 +346,7 @@ def test_quiesce_tells_a_waiting_process_from_a_busy_one() -> None:
     try:
         assert wait_for(lambda: quiesce.waiting(idle.pid), 10, message="select() to block")
         assert not any(quiesce.waiting(busy.pid) for _ in range(20))
-        assert quiesce.waiting(2 ** 22 + 12345) is None  # no such process: cannot tell
+        assert quiesce.waiting(2**22 + 12345) is None  # no such process: cannot tell
     finally:
         for child in (idle, busy):
             child.kill()

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import PM, wait_for
+
 from pm.client.connection import Client
 from pm.paths import Home
 
@@ -57,7 +57,7 @@ def _stamped(line: bytes, window: tuple[float, float]) -> bytes:
     assert match, f"no timestamp prefix: {line[:120]!r}"
     when = time.mktime(time.strptime(match.group(1).decode(), "%Y-%m-%dT%H:%M:%S"))
     assert window[0] - 1 <= when <= window[1], (match.group(1), window)
-    return line[match.end():]
+    return line[match.end() :]
 
 
 def _numbers(path: Path, prefix: bytes, window: tuple[float, float] | None = None) -> list[int]:
@@ -89,8 +89,11 @@ def test_flood_every_line_whole_in_order(pm: PM, extra: list[str]) -> None:
     pm.wait_status("flood", "stopped", timeout=60)
     out, err = _logs(pm, "flood")
     expect_out = [i for i in range(count) if i % 10 != 9]
-    wait_for(lambda: out.stat().st_size and _count_lines(out) == len(expect_out), 30,
-             message="all out lines")
+    wait_for(
+        lambda: out.stat().st_size and _count_lines(out) == len(expect_out),
+        30,
+        message="all out lines",
+    )
     window = (started, time.time()) if extra else None
     assert _numbers(out, b"out", window) == expect_out
     assert _numbers(err, b"err", window) == [i for i in range(count) if i % 10 == 9]
@@ -106,8 +109,11 @@ def test_one_megabyte_lines_pass_whole(pm: PM, extra: list[str]) -> None:
     pm.run("start", str(script), "--no-autorestart", *extra)
     pm.wait_status("big", "stopped", timeout=30)
     out, _ = _logs(pm, "big")
-    lines = wait_for(lambda: (lambda ls: ls if len(ls) == 3 else None)(
-        out.read_text().splitlines()), 15, message="3 lines")
+    lines = wait_for(
+        lambda: (lambda ls: ls if len(ls) == 3 else None)(out.read_text().splitlines()),
+        15,
+        message="3 lines",
+    )
     if extra:
         lines = [json.loads(line)["message"].rstrip("\n") for line in lines]
     assert lines == [str(i) + "x" * (1 << 20) for i in range(3)]
@@ -115,8 +121,7 @@ def test_one_megabyte_lines_pass_whole(pm: PM, extra: list[str]) -> None:
 
 def test_combined_log_file_and_date_format(pm: PM) -> None:
     script = pm.write_app("two.py", "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n")
-    pm.run("start", str(script), "--no-autorestart", "-l", "both.log",
-           "--log-date-format", "YYYY")
+    pm.run("start", str(script), "--no-autorestart", "-l", "both.log", "--log-date-format", "YYYY")
     pm.wait_status("two", "stopped")
     combined = pm.workdir / "both.log"
     year = time.strftime("%Y")
@@ -141,29 +146,33 @@ while True:
 
 
 @pytest.mark.parametrize("extra", [[], ["--time"]], ids=["default", "time"])
-def test_what_apps_print_while_pm_kill_stops_them_reaches_the_log(
-        pm: PM, extra: list[str]) -> None:
+def test_what_apps_print_while_pm_kill_stops_them_reaches_the_log(pm: PM, extra: list[str]) -> None:
     """The daemon exits only once the stopped apps' last output is in their files."""
     script = pm.write_app("goodbye.py", GOODBYE)
     started = time.time()
     for index in range(3):
         pm.run("start", str(script), "-n", f"g{index}", *extra)
     outs = [_logs(pm, f"g{index}")[0] for index in range(3)]
-    wait_for(lambda: all(out.exists() and b"ready" in out.read_bytes() for out in outs), 15,
-             message="apps ready")
+    wait_for(
+        lambda: all(out.exists() and b"ready" in out.read_bytes() for out in outs),
+        15,
+        message="apps ready",
+    )
     assert "killed" in pm.run("kill").stdout
     window = (started, time.time())
     for out in outs:
         lines = out.read_bytes().splitlines()
         if extra:  # --time: each line has its date, and nothing else is added
             lines = [_stamped(line, window) for line in lines]
-        assert [line.decode() for line in lines[-5000:]] == [
-            f"bye {i}" for i in range(5000)], f"{out}: {len(lines)} lines"
+        assert [line.decode() for line in lines[-5000:]] == [f"bye {i}" for i in range(5000)], (
+            f"{out}: {len(lines)} lines"
+        )
 
 
 def test_logs_nostream_through_a_pipe(pm: PM) -> None:
-    script = pm.write_app("greet.py",
-                          "import sys\nprint('hi there')\nprint('bad', file=sys.stderr)\n")
+    script = pm.write_app(
+        "greet.py", "import sys\nprint('hi there')\nprint('bad', file=sys.stderr)\n"
+    )
     pm.run("start", str(script), "--no-autorestart")
     pm.wait_status("greet", "stopped")
     result = pm.run("logs", "greet", "--nostream", "--lines", "5")
@@ -182,8 +191,13 @@ def test_logs_nostream_through_a_pipe(pm: PM) -> None:
 
 
 def _stream(pm: PM, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "pm", "logs", *args], env=pm.env,
-                            cwd=pm.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pm", "logs", *args],
+        env=pm.env,
+        cwd=pm.workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 class Reader:
@@ -217,14 +231,20 @@ def test_logs_follow_new_apps_flush_and_rotation(pm: PM) -> None:
         out, _ = _logs(pm, "first")
         wait_for(lambda: out.stat().st_size < 200, message="flushed")
         mark = len(reader.data)
-        wait_for(lambda: reader.has("first") and b"|first" in reader.data[mark:], 15,
-                 message="following after flush")
+        wait_for(
+            lambda: reader.has("first") and b"|first" in reader.data[mark:],
+            15,
+            message="following after flush",
+        )
         flushed = pm.run("flush")  # no target: pm.log too
         assert "Logs flushed" in flushed.stdout
         assert "daemon started" not in (pm.home / "pm.log").read_text()
         mark = len(reader.data)
-        wait_for(lambda: reader.has("late") and b"1|late" in reader.data[mark:], 15,
-                 message="following after a full flush")
+        wait_for(
+            lambda: reader.has("late") and b"1|late" in reader.data[mark:],
+            15,
+            message="following after a full flush",
+        )
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGINT)
@@ -235,16 +255,26 @@ def test_logs_follow_new_apps_flush_and_rotation(pm: PM) -> None:
 
 def test_logs_piped_into_head_exits_quietly(pm: PM) -> None:
     pm.run("start", str(pm.write_app("ticker.py", TICKER)))
-    result = subprocess.run(f"{sys.executable} -m pm logs --raw | head -n 3", shell=True,
-                            env=pm.env, cwd=pm.workdir, capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        f"{sys.executable} -m pm logs --raw | head -n 3",
+        shell=True,
+        env=pm.env,
+        cwd=pm.workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert len(result.stdout.splitlines()) == 3
     assert "Traceback" not in result.stderr and "Error" not in result.stderr
 
 
 def test_rotation_keeps_retain_and_compresses(pm: PM) -> None:
-    for key, value in (("workerInterval", "1"), ("max_size", "20K"), ("retain", "3"),
-                       ("compress", "true")):
+    for key, value in (
+        ("workerInterval", "1"),
+        ("max_size", "20K"),
+        ("retain", "3"),
+        ("compress", "true"),
+    ):
         pm.run("set", f"logrotate:{key}", value)
     pm.run("start", str(pm.write_app("ticker.py", TICKER)), "--time")
     out, _ = _logs(pm, "ticker")
@@ -252,8 +282,9 @@ def test_rotation_keeps_retain_and_compresses(pm: PM) -> None:
     for _ in range(5):
         wait_for(lambda: out.exists() and out.stat().st_size > 0, message="output")
         Client(Home(pm.home)).call("rotateLogs", force=True)
-    rotated = sorted(out.parent.glob("ticker-out__*.log.gz"),
-                     key=lambda p: (p.stat().st_mtime, p.name))  # oldest first, as pruning
+    rotated = sorted(
+        out.parent.glob("ticker-out__*.log.gz"), key=lambda p: (p.stat().st_mtime, p.name)
+    )  # oldest first, as pruning
     assert len(rotated) == 3
     assert list(pm.home.glob("pm__*.log.gz"))  # the daemon's own log rotates too
     pm.run("stop", "ticker")
@@ -276,24 +307,39 @@ def test_rotation_worker_by_size_per_app_settings(pm: PM) -> None:
     pm.run("set", "logrotate:workerInterval", "1")
     pm.write_app("fast.py", FAST)
     ecosystem = pm.workdir / "eco.json"
-    ecosystem.write_text(json.dumps({"apps": [{"name": "fast", "script": "fast.py",
-                                              "logrotate": {"max_size": "10K", "retain": 2}}]}))
+    ecosystem.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "name": "fast",
+                        "script": "fast.py",
+                        "logrotate": {"max_size": "10K", "retain": 2},
+                    }
+                ]
+            }
+        )
+    )
     pm.run("start", str(ecosystem))
     out, _ = _logs(pm, "fast")
 
     def rotated() -> set[str]:
         return {p.name for p in out.parent.glob("fast-out__*.log")}
 
-    first = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(rotated()), 30,
-                     message="two size rotations")
+    first = wait_for(
+        lambda: (lambda r: r if len(r) == 2 else None)(rotated()), 30, message="two size rotations"
+    )
     wait_for(lambda: rotated() - first, 30, message="a third rotation")
     # retain holds while the writer goes on (a third copy exists only between copy and prune)
     wait_for(lambda: len(rotated()) <= 2, 10, message="pruning back to retain=2")
     assert out.stat().st_size < 200_000
     pm.run("stop", "fast")
-    lines = [line for path in sorted(
-        out.parent.glob("fast-out__*.log"), key=lambda p: p.stat().st_mtime_ns) + [out]
-        for line in path.read_text().splitlines()]
+    lines = [
+        line
+        for path in sorted(out.parent.glob("fast-out__*.log"), key=lambda p: p.stat().st_mtime_ns)
+        + [out]
+        for line in path.read_text().splitlines()
+    ]
     bad = [line for line in lines if not re.fullmatch(r"line \d{8} z{85}", line)]
     assert not bad, bad[:3]  # every line whole
     numbers = [int(line.split()[1]) for line in lines]
@@ -320,9 +366,13 @@ def test_logs_in_a_real_terminal(pm: PM) -> None:
     session = f"pmlogs{os.getpid()}"
     env_args = [f"PM_HOME={pm.home}"]
     command = f"env {' '.join(env_args)} {sys.executable} -m pm logs; echo EXIT=$?; sleep 60"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
-                    command], check=True, cwd=pm.workdir)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30", command],
+        check=True,
+        cwd=pm.workdir,
+    )
     try:
+
         def capture(escapes: bool = True) -> str:
             args = ["tmux", "capture-pane", "-p", "-t", session] + (["-e"] if escapes else [])
             return subprocess.run(args, capture_output=True, text=True).stdout

@@ -57,8 +57,12 @@ class Follower:
 
     def __init__(self, pm: PM) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pm", "logs", "app", "--raw", "--lines", "0"], env=pm.env,
-            cwd=pm.workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [sys.executable, "-m", "pm", "logs", "app", "--raw", "--lines", "0"],
+            env=pm.env,
+            cwd=pm.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         self.data = b""
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._collect, daemon=True)
@@ -73,7 +77,7 @@ class Follower:
     def numbers(self) -> list[int]:
         with self.lock:
             data = self.data
-        lines = data[:data.rfind(b"\n") + 1].decode().splitlines()
+        lines = data[: data.rfind(b"\n") + 1].decode().splitlines()
         bad = [line for line in lines if not line.startswith("n ")]
         assert not bad, bad[:5]
         return [int(line[2:]) for line in lines]
@@ -93,8 +97,7 @@ class Follower:
 
 def _start(pm: PM) -> Path:
     state = pm.workdir / "counter.txt"
-    pm.run("start", str(pm.write_app("counter.py", COUNTER.format(state=str(state)))),
-           "-n", "app")
+    pm.run("start", str(pm.write_app("counter.py", COUNTER.format(state=str(state)))), "-n", "app")
     pm.wait_status("app", "online")
     return state
 
@@ -119,7 +122,8 @@ def _check(follower: Follower, pm: PM, state: Path, minimum: int) -> list[int]:
     repeated = len(numbers) - len(seen)
     assert not missing and not repeated and numbers == expected, (
         f"{len(missing)} lines never shown ({missing[:10]}...), {repeated} shown twice, "
-        f"of {len(expected)} from n {numbers[0]} to n {last}")
+        f"of {len(expected)} from n {numbers[0]} to n {last}"
+    )
     assert len(numbers) >= minimum, numbers
     return numbers
 
@@ -171,20 +175,21 @@ def test_follow_across_a_daemon_restart(pm: PM) -> None:
 
 
 def test_follower_finishes_a_replaced_file_even_when_written_after_the_new_one_appears(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The daemon renames a file, opens the path again, and only then swaps its fd: a last
     write can reach the old file after the new one exists. The follower keeps the old file
     until the new one shows bytes, and hands out the old bytes first."""
     from pm.client.logreader import Follower as FileFollower
 
     path = tmp_path / "app-out.log"
-    old = open(path, "ab", buffering=0)  # noqa: SIM115 (closed mid-test on purpose)
+    old = open(path, "ab", buffering=0)
     old.write(b"n 0\n")
     follower = FileFollower(str(path), from_end=False)
     assert follower.poll() == [b"n 0"]
     old.write(b"n 1\n")
     os.rename(path, tmp_path / ".aside")
-    new = open(path, "ab", buffering=0)  # noqa: SIM115  (the path is reopened...)
+    new = open(path, "ab", buffering=0)
     assert follower.poll() == [b"n 1"]
     old.write(b"n 2\n")  # ...but one write still goes to the old file
     os.unlink(tmp_path / ".aside")  # as `pm flush` does: the open file stays readable

@@ -48,8 +48,15 @@ def test_rotate_interval_is_validated_as_five_cron_fields() -> None:
     config = logrotate.parse({"rotateInterval": "*/15 9-17 * * 1-5"})
     assert config.rotate_interval == "*/15 9-17 * * 1-5"
     assert logrotate.parse({"rotateInterval": "none"}).rotate_interval is None
-    for bad in ("0 0 * *", "61 * * * *", "a * * * *", "0 0 0 * *", "*/0 * * * *",
-                "0 0 * * * *", "@daily"):
+    for bad in (
+        "0 0 * *",
+        "61 * * * *",
+        "a * * * *",
+        "0 0 0 * *",
+        "*/0 * * * *",
+        "0 0 * * * *",
+        "@daily",
+    ):
         with pytest.raises(ConfigError, match="logrotate:rotateInterval"):
             logrotate.parse({"rotateInterval": bad})
         with pytest.raises(ConfigError, match="logrotate:rotateInterval"):
@@ -82,22 +89,24 @@ def raw_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return str(request.param)
 
 
-def _run_reader(chunks: list[bytes], targets: list[Target],
-                whole_lines: bool | None = None) -> None:
+def _run_reader(
+    chunks: list[bytes], targets: list[Target], whole_lines: bool | None = None
+) -> None:
     """Write chunks into a real pipe from a thread-free writer and read them with StreamReader."""
 
     async def main() -> None:
         read_end, write_end = os.pipe()
         os.set_blocking(write_end, False)
         done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, targets, on_close=lambda: done.set_result(None),
-                                      whole_lines=whole_lines)
+        reader = logpipe.StreamReader(
+            read_end, targets, on_close=lambda: done.set_result(None), whole_lines=whole_lines
+        )
         reader.start()
         for chunk in chunks:
             view = memoryview(chunk)
             while view:
                 try:
-                    view = view[os.write(write_end, view):]
+                    view = view[os.write(write_end, view) :]
                 except BlockingIOError:
                     await asyncio.sleep(0.001)
             await asyncio.sleep(0)
@@ -108,15 +117,16 @@ def _run_reader(chunks: list[bytes], targets: list[Target],
 
 
 @pytest.mark.parametrize("whole_lines", [False, True], ids=["raw", "whole-lines"])
-def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path, whole_lines: bool,
-                                                    raw_path: str) -> None:
+def test_reader_keeps_huge_lines_whole_and_in_order(
+    tmp_path: Path, whole_lines: bool, raw_path: str
+) -> None:
     path = str(tmp_path / "out.log")
     Path(path).write_bytes(b"before\n")  # a file from an earlier run: appended to
     big = b"x" * (1 << 20)
     lines = [b"a" * 100, big, b"b" * 70_000, b"", b"tail"]
     payload = b"\n".join(lines[:-1]) + b"\n" + lines[-1]  # last line has no newline
     # written in awkward pieces so lines straddle reads
-    chunks = [payload[i:i + 4097] for i in range(0, len(payload), 4097)]
+    chunks = [payload[i : i + 4097] for i in range(0, len(payload), 4097)]
     _run_reader(chunks, [Target(path, identity)], whole_lines)
     # Raw mode writes the bytes as they came; whole-lines mode ends the last line for it.
     expected = b"before\n" + payload + (b"\n" if whole_lines else b"")
@@ -126,9 +136,13 @@ def test_reader_keeps_huge_lines_whole_and_in_order(tmp_path: Path, whole_lines:
 
 def test_reader_date_prefix_and_json(tmp_path: Path) -> None:
     dated, as_json = str(tmp_path / "d.log"), str(tmp_path / "j.log")
-    _run_reader([b"one\ntw", b"o\nthree\n"],
-                [Target(dated, line_transforms.date_prefix("[T]")),
-                 Target(as_json, line_transforms.json_lines("err", 3, "api", None))])
+    _run_reader(
+        [b"one\ntw", b"o\nthree\n"],
+        [
+            Target(dated, line_transforms.date_prefix("[T]")),
+            Target(as_json, line_transforms.json_lines("err", 3, "api", None)),
+        ],
+    )
     assert Path(dated).read_text() == "T: one\nT: two\nT: three\n"
     records = [json.loads(line) for line in Path(as_json).read_text().splitlines()]
     assert [r["message"] for r in records] == ["one\n", "two\n", "three\n"]
@@ -142,8 +156,9 @@ def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
     async def main() -> None:
         read_end, write_end = os.pipe()
         done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [Target(path, identity)],
-                                      on_close=lambda: done.set_result(None))
+        reader = logpipe.StreamReader(
+            read_end, [Target(path, identity)], on_close=lambda: done.set_result(None)
+        )
         reader.start()
         for index in range(20_000):
             os.write(write_end, b"line %d\n" % index)
@@ -154,8 +169,9 @@ def test_rotation_by_rename_loses_nothing(tmp_path: Path) -> None:
         await asyncio.wait_for(done, 30)
 
     asyncio.run(main())
-    rotated = sorted(tmp_path.glob("app-out__*.log.gz"),
-                     key=lambda p: (p.stat().st_mtime, p.name))  # oldest first, as pruning
+    rotated = sorted(
+        tmp_path.glob("app-out__*.log.gz"), key=lambda p: (p.stat().st_mtime, p.name)
+    )  # oldest first, as pruning
     assert len(rotated) == 2  # retain
     kept = b"".join(gzip.decompress(p.read_bytes()) for p in rotated) + Path(path).read_bytes()
     numbers = [int(line.split()[1]) for line in kept.splitlines()]
@@ -192,9 +208,14 @@ def test_direct_file_rotation_by_collapse_loses_nothing(tmp_path: Path) -> None:
 
     path = tmp_path / "app-out.log"
     writer = subprocess.Popen(
-        [sys.executable, "-c",
-         "import os,sys\nfd=os.open(sys.argv[1], os.O_WRONLY|os.O_APPEND|os.O_CREAT)\n"
-         "for i in range(200000): os.write(fd, b'n %09d\\n' % i)\n", str(path)])
+        [
+            sys.executable,
+            "-c",
+            "import os,sys\nfd=os.open(sys.argv[1], os.O_WRONLY|os.O_APPEND|os.O_CREAT)\n"
+            "for i in range(200000): os.write(fd, b'n %09d\\n' % i)\n",
+            str(path),
+        ]
+    )
     config = logrotate.parse({"retain": "all"})
     try:
         while writer.poll() is None:
@@ -226,14 +247,17 @@ def test_follower_finds_its_place_after_a_collapse(tmp_path: Path) -> None:
     follower.close()
 
 
-def _open_raw_reader(path: Path, owner: str = "",
-                     ) -> tuple[logpipe.StreamReader, int, asyncio.Future[None]]:
+def _open_raw_reader(
+    path: Path,
+    owner: str = "",
+) -> tuple[logpipe.StreamReader, int, asyncio.Future[None]]:
     """A raw reader of a fresh pipe into path, inside the running loop: (reader, the pipe's
     write end, a future done once the reader has closed)."""
     read_end, write_end = os.pipe()
     done = asyncio.get_running_loop().create_future()
-    reader = logpipe.StreamReader(read_end, [Target(str(path), identity)],
-                                  on_close=lambda: done.set_result(None), owner=owner)
+    reader = logpipe.StreamReader(
+        read_end, [Target(str(path), identity)], on_close=lambda: done.set_result(None), owner=owner
+    )
     return reader, write_end, done
 
 
@@ -303,7 +327,8 @@ def _wait_threads_back_to(count: int) -> None:
 
 
 def test_a_small_batch_leaves_the_pipe_as_it_enters_the_file(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A quiet app's lines are spliced, so no instant exists where they are in the file and
     still in the pipe. The death is simulated right after the file write (a SIGKILL cannot be
     aimed at that instant): the first consume raises, the reader stops there."""
@@ -351,16 +376,20 @@ def test_drained_waits_for_every_reader_within_its_bound(tmp_path: Path) -> None
 
 
 def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(reader_threads, "THREADS_FROM_START", 1)
 
     async def main() -> None:
         selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
         pipes = [os.pipe() for _ in range(3)]
-        readers = [logpipe.StreamReader(pipes[0][0], [Target(str(tmp_path / "a"), identity)]),
-                   logpipe.StreamReader(pipes[1][0], [Target(str(tmp_path / "b"), identity)]),
-                   logpipe.StreamReader(pipes[2][0], [Target(str(tmp_path / "c"), identity)],
-                                        whole_lines=True)]
+        readers = [
+            logpipe.StreamReader(pipes[0][0], [Target(str(tmp_path / "a"), identity)]),
+            logpipe.StreamReader(pipes[1][0], [Target(str(tmp_path / "b"), identity)]),
+            logpipe.StreamReader(
+                pipes[2][0], [Target(str(tmp_path / "c"), identity)], whole_lines=True
+            ),
+        ]
         for reader in readers:
             reader.start()
         registered = []
@@ -385,8 +414,9 @@ def test_whole_lines_and_surplus_streams_wait_on_the_event_loop(
     assert reader_threads._THREADS == [0]
 
 
-def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
-                                                               raw_path: str) -> None:
+def test_flooding_stream_drained_by_a_thread_survives_rotation(
+    tmp_path: Path, raw_path: str
+) -> None:
     """A flooding raw stream is drained by a thread (its own from the start, or one it is
     handed when found flooding on the event loop); rotations (rename + reopen from the event
     loop) while it writes lose nothing, and the thread ends with the writer."""
@@ -399,8 +429,9 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     lines = 300_000  # ~30 MB: still flowing after the five rotations below (1 MB apart)
     before = _os_threads()
 
-    async def until(condition: Callable[[], object], done: asyncio.Future[None],
-                    message: str) -> None:
+    async def until(
+        condition: Callable[[], object], done: asyncio.Future[None], message: str
+    ) -> None:
         """A deadline poll on the event loop (which must keep running for the reader); the
         reader closing first (the flood is over) fails it too."""
         deadline = time.monotonic() + 30
@@ -415,11 +446,13 @@ def test_flooding_stream_drained_by_a_thread_survives_rotation(tmp_path: Path,
     async def main() -> None:
         read_end, child_end = pipes.open_pair()
         done = asyncio.get_running_loop().create_future()
-        reader = logpipe.StreamReader(read_end, [Target(str(path), identity)],
-                                      on_close=lambda: done.set_result(None))
+        reader = logpipe.StreamReader(
+            read_end, [Target(str(path), identity)], on_close=lambda: done.set_result(None)
+        )
         reader.start()
-        writer = subprocess.Popen([sys.executable, "-c", FLOOD_WRITER, str(lines)],
-                                  stdout=child_end)
+        writer = subprocess.Popen(
+            [sys.executable, "-c", FLOOD_WRITER, str(lines)], stdout=child_end
+        )
         os.close(child_end)
         try:
             await until(lambda: reader._threaded, done, "the stream got its own thread")

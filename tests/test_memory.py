@@ -15,8 +15,10 @@ from pm.daemon.core import monitor
 
 
 def test_tree_rss_counts_children() -> None:
-    code = "import subprocess, sys; subprocess.run([sys.executable, '-c', " \
-           "'b = bytearray(40 << 20); import time; time.sleep(60)'])"
+    code = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        "'b = bytearray(40 << 20); import time; time.sleep(60)'])"
+    )
     parent = subprocess.Popen([sys.executable, "-c", code])
     try:
         wait_for(lambda: len(monitor.tree(parent.pid)) == 2, message="child to start")
@@ -50,9 +52,11 @@ def test_sampler_cpu_percent_from_tick_deltas() -> None:
         cpu, rss = sampler.sample([busy.pid])[busy.pid]
         after_second = used()
         # The ticks between the two samples, over 1 s, in percent (rounded to 0.1).
-        assert (100 * (before_second - after_first) - 0.11 <= cpu
-                <= 100 * (after_second - before_first) + 0.11), (
-            cpu, before_first, after_first, before_second, after_second)
+        assert (
+            100 * (before_second - after_first) - 0.11
+            <= cpu
+            <= 100 * (after_second - before_first) + 0.11
+        ), (cpu, before_first, after_first, before_second, after_second)
         assert rss > 1 << 20
         assert sampler.sample([busy.pid])[busy.pid] == (cpu, rss)  # cached within MAX_AGE
     finally:
@@ -62,16 +66,33 @@ def test_sampler_cpu_percent_from_tick_deltas() -> None:
 
 def test_memory_limit_restarts_within_a_second(pm) -> None:
     trigger = pm.workdir / "grow"
-    pm.run("start", str(APPS / "memhog.py"), "--name", "hog", "--max-memory-restart", "60M",
-           "--", str(trigger), "120")
+    pm.run(
+        "start",
+        str(APPS / "memhog.py"),
+        "--name",
+        "hog",
+        "--max-memory-restart",
+        "60M",
+        "--",
+        str(trigger),
+        "120",
+    )
     pm.wait_status("hog", "online")
     assert pm.app("hog")["pm2_env"]["restart_time"] == 0
     trigger.touch()
     out_log = pm.home / "logs" / "hog-out.log"
-    allocated = float(wait_for(lambda: re.search(r"allocated (\S+)", out_log.read_text()),
-                               timeout=15, message="allocation").group(1))
-    entry = wait_for(lambda: (e := pm.app("hog"))["pm2_env"]["restart_time"] >= 1 and e,
-                     timeout=10, message="memory restart")
+    allocated = float(
+        wait_for(
+            lambda: re.search(r"allocated (\S+)", out_log.read_text()),
+            timeout=15,
+            message="allocation",
+        ).group(1)
+    )
+    entry = wait_for(
+        lambda: (e := pm.app("hog"))["pm2_env"]["restart_time"] >= 1 and e,
+        timeout=10,
+        message="memory restart",
+    )
     restarted_at = entry["pm2_env"]["pm_uptime"] / 1000
     # 0.5 s check interval + stop time; generous for a loaded 2-core machine.
     assert restarted_at - allocated < 2.5, restarted_at - allocated
@@ -87,10 +108,15 @@ def test_memory_limit_restarts_within_a_second(pm) -> None:
 def test_list_and_describe_show_tree_metrics(pm) -> None:
     pm.run("start", str(APPS / "busy.py"), "--name", "spin")
     pm.wait_status("spin", "online")
-    entry = wait_for(lambda: (e := pm.app("spin"))["monit"]["cpu"] > 20 and e, timeout=15,
-                     message="cpu above 20%")
+    entry = wait_for(
+        lambda: (e := pm.app("spin"))["monit"]["cpu"] > 20 and e,
+        timeout=15,
+        message="cpu above 20%",
+    )
     assert entry["monit"]["memory"] > 1 << 20
     described = pm.run("describe", "spin").stdout
-    assert re.search(r"│ cpu\s+│ [\d.]+%", described) and re.search(r"│ memory\s+│ [\d.]+mb", described)
+    assert re.search(r"│ cpu\s+│ [\d.]+%", described) and re.search(
+        r"│ memory\s+│ [\d.]+mb", described
+    )
     pm.run("stop", "spin")
     assert pm.app("spin")["monit"] == {"memory": 0, "cpu": 0}

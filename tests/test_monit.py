@@ -24,15 +24,34 @@ class Tmux:
     def __init__(self, command: str, env: dict[str, str]) -> None:
         self.socket = f"pmtest-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d",
-                        "-x", "160", "-y", "40", f"env {exports} bash -c {shlex.quote(command)}"],
-                       check=True)
-        subprocess.run(["tmux", "-L", self.socket, "resize-window", "-x", "160", "-y", "40"],
-                       check=False)
+        subprocess.run(
+            [
+                "tmux",
+                "-L",
+                self.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "40",
+                f"env {exports} bash -c {shlex.quote(command)}",
+            ],
+            check=True,
+        )
+        subprocess.run(
+            ["tmux", "-L", self.socket, "resize-window", "-x", "160", "-y", "40"], check=False
+        )
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p"],
-                              capture_output=True, text=True, check=False).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.socket, "capture-pane", "-p"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "-L", self.socket, "send-keys", *keys], check=True)
@@ -72,15 +91,19 @@ def test_monit_shows_live_numbers_and_restarts_on_key(pm) -> None:
         tmux.keys("Down")  # select spin, then restart it with r
         wait_for(lambda: re.search(r"name\s+spin \(id 1\)", tmux.screen()), message="selection")
         tmux.keys("r")
-        wait_for(lambda: pm.app("spin")["pm2_env"]["restart_time"] == 1, timeout=15,
-                 message="restart from monit")
+        wait_for(
+            lambda: pm.app("spin")["pm2_env"]["restart_time"] == 1,
+            timeout=15,
+            message="restart from monit",
+        )
         assert pm.app("calm")["pm2_env"]["restart_time"] == 0
         wait_for(lambda: "spin (1) restarted" in tmux.screen(), message="status line")
         tmux.keys("s")
         pm.wait_status("spin", "stopped", timeout=15)
         tmux.keys("q")
-        screen = wait_for(lambda: (s := tmux.screen()) and "MONIT-EXITED 0" in s and s,
-                          message="monit to quit")
+        screen = wait_for(
+            lambda: (s := tmux.screen()) and "MONIT-EXITED 0" in s and s, message="monit to quit"
+        )
         assert "pm monit" not in screen  # the normal screen is back
     finally:
         tmux.close()
@@ -93,8 +116,10 @@ def test_monit_ctrl_c_restores_the_terminal(pm) -> None:
     try:
         wait_for(lambda: _row(tmux.screen(), "calm"), timeout=20, message="dashboard")
         tmux.keys("C-c")
-        screen = wait_for(lambda: (s := tmux.screen()) and "MONIT-EXITED" in s and s,
-                          message="monit to exit on Ctrl-C")
+        screen = wait_for(
+            lambda: (s := tmux.screen()) and "MONIT-EXITED" in s and s,
+            message="monit to exit on Ctrl-C",
+        )
         assert "pm monit" not in screen and "Traceback" not in screen
     finally:
         tmux.close()
@@ -102,8 +127,12 @@ def test_monit_ctrl_c_restores_the_terminal(pm) -> None:
 
 def test_list_watch_refreshes_until_ctrl_c(pm) -> None:
     pm.run("start", str(APPS / "ticker.py"), "--name", "calm")
-    proc = subprocess.Popen([sys.executable, "-m", "pm", "list", "--watch"], env=pm.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pm", "list", "--watch"],
+        env=pm.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         output = b""
         assert proc.stdout is not None
@@ -124,6 +153,15 @@ def test_tail_lines_reads_only_the_end(tmp_path) -> None:
     log.write_text("".join(f"line {index}\n" for index in range(50_000)))
     assert tail_lines(str(log), 3) == ["line 49997", "line 49998", "line 49999"]
     assert tail_lines(str(tmp_path / "missing.log"), 3) == []
-    facts = dict(details({"name": "a", "pm_id": 0, "pid": 0, "monit": {"cpu": 1.5, "memory": 2048},
-                          "pm2_env": {"status": "stopped", "max_memory_restart": 1 << 20}}))
+    facts = dict(
+        details(
+            {
+                "name": "a",
+                "pm_id": 0,
+                "pid": 0,
+                "monit": {"cpu": 1.5, "memory": 2048},
+                "pm2_env": {"status": "stopped", "max_memory_restart": 1 << 20},
+            }
+        )
+    )
     assert facts["cpu"] == "1.5%" and facts["memory"] == "2.0kb" and facts["max memory"] == "1.0mb"

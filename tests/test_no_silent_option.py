@@ -14,8 +14,12 @@ from typing import Any
 import click
 import pytest
 
-from pm.cli.start_options import FLAG_ATTRIBUTES, FLAGS_WITHOUT_ATTRIBUTE, overrides_from
-from pm.cli.start_options import start_options
+from pm.cli.start_options import (
+    FLAG_ATTRIBUTES,
+    FLAGS_WITHOUT_ATTRIBUTE,
+    overrides_from,
+    start_options,
+)
 from pm.config import support
 from pm.config.attributes import COERCE, build_spec
 from pm.config.ecosystem import load_file, plan_start
@@ -36,8 +40,9 @@ def uncovered(fields: list[str]) -> list[str]:
 
 def test_every_attribute_is_in_exactly_one_table() -> None:
     assert uncovered(AppSpec.field_names()) == []
-    stale = [name for entries in TABLES.values() for name in entries
-             if name not in AppSpec.field_names()]
+    stale = [
+        name for entries in TABLES.values() for name in entries if name not in AppSpec.field_names()
+    ]
     assert stale == []
 
 
@@ -63,8 +68,9 @@ def _app_file(tmp_path: Path, extra: dict[str, Any]) -> str:
     import json
 
     (tmp_path / "app.py").write_text("")
-    (tmp_path / "e.json").write_text(json.dumps({"apps": [
-        {"name": "api", "script": "app.py", **extra}]}))
+    (tmp_path / "e.json").write_text(
+        json.dumps({"apps": [{"name": "api", "script": "app.py", **extra}]})
+    )
     return str(tmp_path / "e.json")
 
 
@@ -83,12 +89,14 @@ def test_warned_attribute_is_silent_at_its_default(tmp_path: Path, name: str) ->
     assert load_file(_app_file(tmp_path, {name: default})).warnings == []
 
 
-def test_readiness_flags_reach_the_spec_without_a_warning(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readiness_flags_reach_the_spec_without_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "app.js").write_text("")
     monkeypatch.chdir(tmp_path)
-    overrides = overrides_from({"wait_ready": True, "listen_timeout": "5000",
-                                "shutdown_with_message": True, "name": "api"})
+    overrides = overrides_from(
+        {"wait_ready": True, "listen_timeout": "5000", "shutdown_with_message": True, "name": "api"}
+    )
     plan = plan_start(["app.js"], overrides, [], None, None, lambda target: False)
     assert not [w for w in plan.warnings if "ready" in w or "listen" in w or "shutdown" in w]
     (spec,) = plan.specs
@@ -134,14 +142,20 @@ def _start_params() -> list[click.Parameter]:
 def test_every_start_flag_sets_an_attribute_or_gives_its_reason() -> None:
     names = [param.name for param in _start_params()]
     both = set(FLAG_ATTRIBUTES) & set(FLAGS_WITHOUT_ATTRIBUTE)
-    neither = [name for name in names
-               if name not in FLAG_ATTRIBUTES and name not in FLAGS_WITHOUT_ATTRIBUTE]
+    neither = [
+        name
+        for name in names
+        if name not in FLAG_ATTRIBUTES and name not in FLAGS_WITHOUT_ATTRIBUTE
+    ]
     assert not both and neither == []
     assert set(FLAG_ATTRIBUTES) | set(FLAGS_WITHOUT_ATTRIBUTE) == set(names)  # no stale entry
 
 
-@pytest.mark.parametrize("param", [param for param in _start_params()
-                                   if param.name in FLAG_ATTRIBUTES], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "param",
+    [param for param in _start_params() if param.name in FLAG_ATTRIBUTES],
+    ids=lambda p: p.name,
+)
 def test_mapped_flag_sets_its_attribute(param: click.Parameter) -> None:
     attribute = FLAG_ATTRIBUTES[param.name]
     assert len(tables_of(attribute)) == 1

@@ -32,14 +32,27 @@ def answering(port: int) -> set[int]:
 def test_instances_share_a_port_and_reload_without_a_failed_request(pm: PM) -> None:
     port = free_port()
     script = pm.write_app("server.js", SERVER)
-    (pm.workdir / "eco.json").write_text(json.dumps({"apps": [
-        {"name": "http", "script": str(script), "instances": 2, "env": {"PORT": str(port)}}]}))
+    (pm.workdir / "eco.json").write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "name": "http",
+                        "script": str(script),
+                        "instances": 2,
+                        "env": {"PORT": str(port)},
+                    }
+                ]
+            }
+        )
+    )
     pm.run("start", str(pm.workdir / "eco.json"))
     entries = pm.jlist()
     assert [e["pm2_env"]["exec_mode"] for e in entries] == ["cluster_mode", "cluster_mode"]
     before = {entry["pid"] for entry in entries}
-    wait_for(lambda: answering(port) == before, 10,
-             message="both workers to answer on the one port")
+    wait_for(
+        lambda: answering(port) == before, 10, message="both workers to answer on the one port"
+    )
     failures = reload_under_load(pm, "http", port, 3)
     assert failures == [], failures[:5]
     after = {entry["pid"] for entry in pm.jlist()}

@@ -19,8 +19,16 @@ TICKER = str(APPS / "ticker.py")
 ENV_DUMP = str(APPS / "env_dump.py")
 FIXTURES = Path(__file__).parent / "fixtures"
 #: Keys pm sets per launch; everything else a child sees must survive save/resurrect.
-RUNTIME_KEYS = {"pm_uptime", "created_at", "unique_id", "status", "restart_time",
-                "unstable_restarts", "PWD", "OLDPWD"}
+RUNTIME_KEYS = {
+    "pm_uptime",
+    "created_at",
+    "unique_id",
+    "status",
+    "restart_time",
+    "unstable_restarts",
+    "PWD",
+    "OLDPWD",
+}
 
 
 def _summary(pm: PM) -> list[tuple[int, str, str]]:
@@ -67,14 +75,30 @@ def test_list_warns_when_running_list_differs_from_saved(pm: PM) -> None:
 def test_resurrect_gives_back_the_saved_set(pm: PM) -> None:
     out = pm.workdir / "env.json"
     eco = pm.workdir / "eco.json"
-    eco.write_text(json.dumps({"apps": [
-        {"name": "web", "script": TICKER, "instances": 2},
-        {"name": "envapp", "script": ENV_DUMP, "env": {"ENV_OUT": str(out), "LEVEL": "base"},
-         "env_production": {"LEVEL": "prod"}},
-        {"name": "idle", "script": TICKER},
-    ]}))
-    pm.run("start", str(eco), "--env", "production", "-s",
-           env=dict(pm.env, SHELL_SECRET="from-the-shell"))
+    eco.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {"name": "web", "script": TICKER, "instances": 2},
+                    {
+                        "name": "envapp",
+                        "script": ENV_DUMP,
+                        "env": {"ENV_OUT": str(out), "LEVEL": "base"},
+                        "env_production": {"LEVEL": "prod"},
+                    },
+                    {"name": "idle", "script": TICKER},
+                ]
+            }
+        )
+    )
+    pm.run(
+        "start",
+        str(eco),
+        "--env",
+        "production",
+        "-s",
+        env=dict(pm.env, SHELL_SECRET="from-the-shell"),
+    )
     pm.run("stop", "idle", "-s")
     before_env = _child_env(out)
     assert before_env["LEVEL"] == "prod" and before_env["SHELL_SECRET"] == "from-the-shell"
@@ -85,8 +109,16 @@ def test_resurrect_gives_back_the_saved_set(pm: PM) -> None:
     out.unlink()
     result = pm.run("resurrect")  # from a shell without SHELL_SECRET
     assert "restored" in result.stdout
-    assert _summary(pm) == before == [(0, "web", "online"), (1, "web", "online"),
-                                      (2, "envapp", "online"), (3, "idle", "stopped")]
+    assert (
+        _summary(pm)
+        == before
+        == [
+            (0, "web", "online"),
+            (1, "web", "online"),
+            (2, "envapp", "online"),
+            (3, "idle", "stopped"),
+        ]
+    )
     assert _child_env(out) == before_env
     again = pm.run("resurrect")  # nothing twice
     assert "already known" in again.stdout
@@ -116,7 +148,8 @@ def test_resurrect_without_any_dump_says_so(pm: PM) -> None:
 def test_resurrect_from_a_real_pm2_dump(pm: PM) -> None:
     (pm.workdir / "tick.py").write_text(
         "import os, time\nprint('args', os.sys.argv[1:], os.environ.get('GREETING'), flush=True)\n"
-        "while True: time.sleep(1)\n")
+        "while True: time.sleep(1)\n"
+    )
     (pm.workdir / "srv.js").write_text("setInterval(() => {}, 1000)\n")
     text = (FIXTURES / "pm2-7.0.4-dump.pm2").read_text().replace("/tmp/p2w", str(pm.workdir))
     source = pm.workdir / "dump.pm2"
@@ -125,15 +158,21 @@ def test_resurrect_from_a_real_pm2_dump(pm: PM) -> None:
     summary = _summary(pm)
     names = [(name, status) for _, name, status in summary]
     expected_web = "online" if shutil.which("node") else "errored"
-    assert names == [("pyapp", "online"), ("web", expected_web), ("web", expected_web),
-                     ("idle", "stopped")]
+    assert names == [
+        ("pyapp", "online"),
+        ("web", expected_web),
+        ("web", expected_web),
+        ("idle", "stopped"),
+    ]
     pyapp = pm.app("pyapp")["pm2_env"]
     assert pyapp["args"] == ["--port", "9000"] and pyapp["max_restarts"] == 5
     assert pyapp["pm_out_log_path"] == str(pm.home / "logs" / "pyapp-out.log")
     assert pm.app("idle")["pm2_env"]["autorestart"] is False
     log = pm.home / "logs" / "pyapp-out.log"
-    wait_for(lambda: log.exists() and "args ['--port', '9000'] hello" in log.read_text(),
-             message="pyapp output with PM2's env and args")
+    wait_for(
+        lambda: log.exists() and "args ['--port', '9000'] hello" in log.read_text(),
+        message="pyapp output with PM2's env and args",
+    )
     assert "PM2_HOME" not in pm.run("env", "pyapp").stdout
 
 
@@ -147,11 +186,13 @@ def test_a_save_killed_mid_write_never_leaves_an_unreadable_dump(pm: PM) -> None
         "for n in itertools.count():\n"
         "    dump.write_list(home, ('[' + ','.join(['{\"n\": %d, \"pad\": \"%s\"}' % (n, 'x' * 200)]"
         " * 4000) + ']').encode())\n"
-        "    if n == 0: print('ready', flush=True)\n")
+        "    if n == 0: print('ready', flush=True)\n"
+    )
     rng = random.Random(5)
     for attempt in range(15):
-        proc = subprocess.Popen([sys.executable, "-c", writer, str(pm.home)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", writer, str(pm.home)], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0, 0.05))  # the instant of death is the variable under test

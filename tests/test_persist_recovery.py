@@ -14,8 +14,10 @@ TICKER = str(APPS / "ticker.py")
 
 
 def _table(pm: PM) -> list[tuple[int, str, int, str, int]]:
-    return [(e["pm_id"], e["name"], e["pid"], e["pm2_env"]["status"], e["pm2_env"]["restart_time"])
-            for e in pm.jlist()]
+    return [
+        (e["pm_id"], e["name"], e["pid"], e["pm2_env"]["status"], e["pm2_env"]["restart_time"])
+        for e in pm.jlist()
+    ]
 
 
 def _kill_daemon(pm: PM) -> None:
@@ -121,8 +123,11 @@ def test_a_child_unknown_to_the_state_is_adopted_from_its_environment(pm: PM) ->
     assert f"[ghost:1]: process {ghost} was started by the previous daemon" in log
     out = pm.home / "logs" / "ghost-out.log"
     lines = len(out.read_text().splitlines())
-    wait_for(lambda: len(out.read_text().splitlines()) > lines + 1, 10,
-             message="the adopted app's output to reach its log again")
+    wait_for(
+        lambda: len(out.read_text().splitlines()) > lines + 1,
+        10,
+        message="the adopted app's output to reach its log again",
+    )
     pm.run("stop", "ghost")
     wait_for(lambda: not pid_alive(ghost), message="the adopted app to stop")
 
@@ -136,7 +141,11 @@ def test_update_replaces_the_daemon_and_keeps_every_pid(pm: PM) -> None:
     assert pm.daemon_pid() not in (None, old)
     assert _table(pm) == before
     assert [e["spec"]["name"] for e in json.loads((pm.home / "dump").read_text())] == [
-        "api", "web", "web", "idle"]
+        "api",
+        "web",
+        "web",
+        "idle",
+    ]
 
 
 def test_sigterm_after_recovery_saves_and_stops_adopted_apps(pm: PM) -> None:
@@ -178,8 +187,11 @@ def test_an_adopted_app_that_crashes_later_is_restarted_at_once(pm: PM) -> None:
     _kill_daemon(pm)
     assert pm.app("api")["pid"] == app_pid  # adopted: not the new daemon's child
     os.kill(app_pid, signal.SIGKILL)
-    entry = wait_for(lambda: (e := pm.app("api"))["pid"] not in (0, app_pid) and e,
-                     timeout=10, message="respawn of an adopted app")
+    entry = wait_for(
+        lambda: (e := pm.app("api"))["pid"] not in (0, app_pid) and e,
+        timeout=10,
+        message="respawn of an adopted app",
+    )
     assert entry["pm2_env"]["restart_time"] == 1
     assert entry["pm2_env"]["exit_code"] is None  # not our child: its exit code is unknown
     assert "exited with code [unknown]" in (pm.home / "pm.log").read_text()

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import APPS
 
-from pm.daemon.persist import recovery
-from pm.daemon.persist import state
-from pm.paths import Home
-from pm.protocol import Status
 from pm.config.spec import AppSpec
 from pm.daemon.core.supervisor import Supervisor
+from pm.daemon.persist import recovery, state
+from pm.paths import Home
+from pm.protocol import Status
 
 TICKER = str(APPS / "ticker.py")
 
@@ -35,8 +34,13 @@ def _supervisor(root: Path, apps: int, instances: int) -> Supervisor:
     home.ensure()
     sup = Supervisor(home)
     for index in range(apps):
-        spec = AppSpec(script=TICKER, name=f"app{index}", cwd="/tmp", instances=instances,
-                       env={"LEVEL": str(index)})
+        spec = AppSpec(
+            script=TICKER,
+            name=f"app{index}",
+            cwd="/tmp",
+            instances=instances,
+            env={"LEVEL": str(index)},
+        )
         for app in sup.prepare(spec, {"PATH": os.environ["PATH"], "SHELL_VAR": "x"}):
             sup.apps[app.pm_id] = app
     return sup
@@ -49,8 +53,10 @@ def test_state_round_trips_every_field_recovery_needs(root: Path) -> None:
     app.counters.unstable_restarts = 2
     app.status = Status.ERRORED
     app.exit_code = 3
-    state.EXTRAS["test"] = (lambda a: {"fd": a.pm_id} if a.pm_id == 4 else None,
-                            lambda a, value: setattr(a, "exit_code", value["fd"] * 10))
+    state.EXTRAS["test"] = (
+        lambda a: {"fd": a.pm_id} if a.pm_id == 4 else None,
+        lambda a, value: setattr(a, "exit_code", value["fd"] * 10),
+    )
     try:
         state.write(sup.home, sup)
         data = state.read(sup.home)

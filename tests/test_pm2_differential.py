@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import wait_for
 
 pytestmark = [pytest.mark.needs("node", "pm2"), pytest.mark.slow]
@@ -43,17 +42,25 @@ class Manager:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("PM2_", "PM_"))}
+        env = {
+            key: value for key, value in os.environ.items() if not key.startswith(("PM2_", "PM_"))
+        }
         return dict(env, **{self.home_variable: str(self.home)})
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.argv, *args], cwd=self.workdir, env=self.env, input=stdin,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [*self.argv, *args],
+            cwd=self.workdir,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     def jlist(self) -> list[dict[str, Any]]:
         out = self.run("jlist").stdout
-        return list(json.loads(out[out.index("["):]))
+        return list(json.loads(out[out.index("[") :]))
 
     def close(self) -> None:
         self.run("kill")
@@ -62,15 +69,19 @@ class Manager:
 
 def essentials(entries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """What a script reads from jlist, in id order: id, name, status, restarts, unstable."""
-    return [(e["pm_id"], e["name"], e["pm2_env"]["status"], e["pm2_env"]["restart_time"])
-            for e in sorted(entries, key=lambda e: e["pm_id"])]
+    return [
+        (e["pm_id"], e["name"], e["pm2_env"]["status"], e["pm2_env"]["restart_time"])
+        for e in sorted(entries, key=lambda e: e["pm_id"])
+    ]
 
 
 @pytest.fixture
 def managers(tmp_path: Path) -> Iterator[dict[str, Manager]]:
     found = {}
-    for name, argv, variable in (("pm2", ["pm2"], "PM2_HOME"),
-                                 ("pm", [sys.executable, "-m", "pm"], "PM_HOME")):
+    for name, argv, variable in (
+        ("pm2", ["pm2"], "PM2_HOME"),
+        ("pm", [sys.executable, "-m", "pm"], "PM_HOME"),
+    ):
         workdir = tmp_path / name
         workdir.mkdir()
         (workdir / "echo.js").write_text(TICKER)
@@ -83,8 +94,9 @@ def managers(tmp_path: Path) -> Iterator[dict[str, Manager]]:
             manager.close()
 
 
-def run_both(managers: dict[str, Manager], steps: list[list[str]],
-             stdin: dict[int, str] | None = None) -> dict[str, list[int]]:
+def run_both(
+    managers: dict[str, Manager], steps: list[list[str]], stdin: dict[int, str] | None = None
+) -> dict[str, list[int]]:
     """Each step's exit code under each manager, waiting for every app to settle in between;
     stdin maps a step's index to what it reads on standard input."""
     codes: dict[str, list[int]] = {}
@@ -92,17 +104,28 @@ def run_both(managers: dict[str, Manager], steps: list[list[str]],
         codes[name] = []
         for index, step in enumerate(steps):
             codes[name].append(manager.run(*step, stdin=(stdin or {}).get(index)).returncode)
-            wait_for(lambda m=manager: all(e["pm2_env"]["status"] != "launching"
-                                           for e in m.jlist()), 15, message=f"{name} settles")
+            wait_for(
+                lambda m=manager: all(e["pm2_env"]["status"] != "launching" for e in m.jlist()),
+                15,
+                message=f"{name} settles",
+            )
     return codes
 
 
 def test_exit_codes_with_nothing_to_act_on(managers: dict[str, Manager]) -> None:
-    steps = [["restart", "all"], ["stop", "all"], ["delete", "all"], ["reset", "all"],
-             ["restart", "nope"], ["stop", "12"], ["delete", "toto"]]
+    steps = [
+        ["restart", "all"],
+        ["stop", "all"],
+        ["delete", "all"],
+        ["reset", "all"],
+        ["restart", "nope"],
+        ["stop", "12"],
+        ["delete", "toto"],
+    ]
     codes = run_both(managers, steps)
-    assert codes["pm"] == codes["pm2"], dict(zip(map(" ".join, steps),
-                                                 zip(codes["pm"], codes["pm2"])))
+    assert codes["pm"] == codes["pm2"], dict(
+        zip(map(" ".join, steps), zip(codes["pm"], codes["pm2"]))
+    )
 
 
 def test_one_unknown_target_among_known_ones(managers: dict[str, Manager]) -> None:
@@ -115,8 +138,13 @@ def test_one_unknown_target_among_known_ones(managers: dict[str, Manager]) -> No
 
 def test_a_script_path_names_its_app(managers: dict[str, Manager]) -> None:
     """`pm restart echo.js` from the script's folder, as PM2's fork.sh and cli-actions-2.sh do."""
-    steps = [["start", "echo.js"], ["restart", "echo.js"], ["stop", "echo.js"],
-             ["restart", "./echo.js"], ["delete", "missing.js"]]
+    steps = [
+        ["start", "echo.js"],
+        ["restart", "echo.js"],
+        ["stop", "echo.js"],
+        ["restart", "./echo.js"],
+        ["delete", "missing.js"],
+    ]
     codes = run_both(managers, steps)
     assert codes["pm"] == codes["pm2"] == [0, 0, 0, 0, 1]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
@@ -124,8 +152,14 @@ def test_a_script_path_names_its_app(managers: dict[str, Manager]) -> None:
 
 def test_an_ecosystem_piped_on_stdin(managers: dict[str, Manager]) -> None:
     """`cat eco.json | pm start -` and `... | pm delete -`, as PM2's piped-config.sh."""
-    ecosystem = json.dumps({"apps": [{"name": "a", "script": "echo.js"},
-                                     {"name": "b", "script": "other.js", "instances": 2}]})
+    ecosystem = json.dumps(
+        {
+            "apps": [
+                {"name": "a", "script": "echo.js"},
+                {"name": "b", "script": "other.js", "instances": 2},
+            ]
+        }
+    )
     steps = [["start", "-"], ["jlist"], ["delete", "-"]]
     codes = run_both(managers, steps, stdin={0: ecosystem, 2: ecosystem})
     assert codes["pm"] == codes["pm2"] == [0, 0, 0]
@@ -138,8 +172,14 @@ def test_an_ecosystem_piped_on_stdin(managers: dict[str, Manager]) -> None:
 def test_watch_follows_stop_start_and_restart_as_in_pm2(managers: dict[str, Manager]) -> None:
     """PM2's watch.sh: stop turns watching off, start --watch on a stopped app turns it on,
     restart --watch toggles it."""
-    steps = [["start", "echo.js", "--watch"], ["stop", "echo"], ["start", "echo"],
-             ["stop", "echo.js"], ["start", "echo.js", "--watch"], ["restart", "echo", "--watch"]]
+    steps = [
+        ["start", "echo.js", "--watch"],
+        ["stop", "echo"],
+        ["start", "echo"],
+        ["stop", "echo.js"],
+        ["start", "echo.js", "--watch"],
+        ["restart", "echo", "--watch"],
+    ]
     watched: dict[str, list[bool]] = {}
     for name, manager in managers.items():
         watched[name] = []
@@ -151,13 +191,23 @@ def test_watch_follows_stop_start_and_restart_as_in_pm2(managers: dict[str, Mana
 
 def test_only_picks_apps_of_a_file_for_every_action(managers: dict[str, Manager]) -> None:
     """PM2's json-file.sh: start, restart, stop and delete a file with --only."""
-    ecosystem = json.dumps({"apps": [{"name": "one", "script": "echo.js"},
-                                     {"name": "two", "script": "other.js", "instances": 2}]})
+    ecosystem = json.dumps(
+        {
+            "apps": [
+                {"name": "one", "script": "echo.js"},
+                {"name": "two", "script": "other.js", "instances": 2},
+            ]
+        }
+    )
     for manager in managers.values():
         (manager.workdir / "all.json").write_text(ecosystem)
-    steps = [["start", "all.json", "--only", "two"], ["start", "all.json", "--only", "one"],
-             ["restart", "all.json", "--only", "two"], ["stop", "all.json", "--only", "one"],
-             ["delete", "all.json", "--only", "one"]]
+    steps = [
+        ["start", "all.json", "--only", "two"],
+        ["start", "all.json", "--only", "one"],
+        ["restart", "all.json", "--only", "two"],
+        ["stop", "all.json", "--only", "one"],
+        ["delete", "all.json", "--only", "one"],
+    ]
     codes = run_both(managers, steps)
     assert codes["pm"] == codes["pm2"] == [0, 0, 0, 0, 0]
     assert essentials(managers["pm"].jlist()) == essentials(managers["pm2"].jlist())
@@ -172,9 +222,19 @@ def test_an_empty_name_falls_back_to_the_script_name(managers: dict[str, Manager
 def test_exit_codes_of_reading_commands_and_save_with_nothing(managers: dict[str, Manager]) -> None:
     """describe/pid of unknown apps and save of an empty list exit as PM2's do (pm differs on
     purpose for flush and logs of an unknown app: docs/pm2-differences.md)."""
-    steps = [["describe", "nope"], ["describe", "all"], ["pid", "nope"], ["id", "nope"],
-             ["env", "9"], ["save"], ["jlist"], ["ping"], ["reset", "all"]]
+    steps = [
+        ["describe", "nope"],
+        ["describe", "all"],
+        ["pid", "nope"],
+        ["id", "nope"],
+        ["env", "9"],
+        ["save"],
+        ["jlist"],
+        ["ping"],
+        ["reset", "all"],
+    ]
     codes = run_both(managers, steps)
-    assert codes["pm"] == codes["pm2"], dict(zip(map(" ".join, steps),
-                                                 zip(codes["pm"], codes["pm2"])))
+    assert codes["pm"] == codes["pm2"], dict(
+        zip(map(" ".join, steps), zip(codes["pm"], codes["pm2"]))
+    )
     assert managers["pm"].run("pid", "nope").stdout == managers["pm2"].run("pid", "nope").stdout

@@ -29,4 +29,9 @@ def test_errors_survive_the_wire() -> None:
 def test_status_strings_are_pm2s() -> None:
     assert str(protocol.Status.WAITING_RESTART) == "waiting restart"
     assert [s.value for s in protocol.Status][:5] == [
-        "launching", "online", "stopping", "stopped", "errored"]
+        "launching",
+        "online",
+        "stopping",
+        "stopped",
+        "errored",
+    ]

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import APPS, PM, wait_for
 
 
@@ -39,11 +38,22 @@ def _statuses_while(pm: PM, command: subprocess.Popen[str]) -> list[tuple[float,
 
 
 def test_python_app_is_launching_until_ready_and_start_waits_for_it(pm: PM) -> None:
-    eco = _eco(pm, name="api", script=str(APPS / "ready_http.py"), wait_ready=True,
-               listen_timeout=10_000, env={"READY_DELAY": "2", "PORT": "0"})
-    command = subprocess.Popen([sys.executable, "-m", "pm", "start", str(eco)], env=pm.env,
-                               cwd=pm.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    eco = _eco(
+        pm,
+        name="api",
+        script=str(APPS / "ready_http.py"),
+        wait_ready=True,
+        listen_timeout=10_000,
+        env={"READY_DELAY": "2", "PORT": "0"},
+    )
+    command = subprocess.Popen(
+        [sys.executable, "-m", "pm", "start", str(eco)],
+        env=pm.env,
+        cwd=pm.workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = _statuses_while(pm, command)
     out, err = command.communicate(timeout=30)
     assert command.returncode == 0, err
@@ -58,8 +68,14 @@ def test_python_app_is_launching_until_ready_and_start_waits_for_it(pm: PM) -> N
 
 
 def test_app_that_never_signals_goes_online_at_listen_timeout(pm: PM) -> None:
-    eco = _eco(pm, name="mute", script=str(APPS / "ready_http.py"), wait_ready=True,
-               listen_timeout=1000, env={"NO_READY": "1", "PORT": "0"})
+    eco = _eco(
+        pm,
+        name="mute",
+        script=str(APPS / "ready_http.py"),
+        wait_ready=True,
+        listen_timeout=1000,
+        env={"NO_READY": "1", "PORT": "0"},
+    )
     started = time.monotonic()
     pm.run("start", str(eco))
     elapsed = time.monotonic() - started
@@ -71,12 +87,28 @@ def test_app_that_never_signals_goes_online_at_listen_timeout(pm: PM) -> None:
 
 @pytest.mark.needs("systemd-notify")
 def test_shell_app_says_ready_with_systemd_notify(pm: PM) -> None:
-    script = pm.write_app("ready.sh", "#!/bin/sh\nsleep 1\nsystemd-notify --ready\n"
-                                      "echo told pm\nexec sleep 600\n")
+    script = pm.write_app(
+        "ready.sh", "#!/bin/sh\nsleep 1\nsystemd-notify --ready\necho told pm\nexec sleep 600\n"
+    )
     command = subprocess.Popen(
-        [sys.executable, "-m", "pm", "start", str(script), "--name", "sh", "--wait-ready",
-         "--listen-timeout", "10000"], env=pm.env, cwd=pm.workdir, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pm",
+            "start",
+            str(script),
+            "--name",
+            "sh",
+            "--wait-ready",
+            "--listen-timeout",
+            "10000",
+        ],
+        env=pm.env,
+        cwd=pm.workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = _statuses_while(pm, command)
     out, err = command.communicate(timeout=30)
     assert command.returncode == 0, err
@@ -98,8 +130,14 @@ setInterval(() => {}, 1000);
 @pytest.mark.needs("node")
 def test_node_process_send_ready_and_shutdown_message(pm: PM) -> None:
     script = pm.write_app("ready.js", NODE_APP)
-    eco = _eco(pm, name="node", script=str(script), wait_ready=True, listen_timeout=10_000,
-               shutdown_with_message=True)
+    eco = _eco(
+        pm,
+        name="node",
+        script=str(script),
+        wait_ready=True,
+        listen_timeout=10_000,
+        shutdown_with_message=True,
+    )
     started = time.monotonic()
     pm.run("start", str(eco))
     assert time.monotonic() - started >= 0.9
@@ -114,8 +152,10 @@ def test_node_process_send_ready_and_shutdown_message(pm: PM) -> None:
 @pytest.mark.needs("node")
 def test_node_app_without_wait_ready_can_call_process_send(pm: PM) -> None:
     """PM2 gives every fork-mode Node app an IPC channel: process.send must not throw."""
-    script = pm.write_app("send.js", "process.send({hello: 1}); console.log('sent ok');\n"
-                                     "setInterval(() => {}, 1000);\n")
+    script = pm.write_app(
+        "send.js",
+        "process.send({hello: 1}); console.log('sent ok');\nsetInterval(() => {}, 1000);\n",
+    )
     pm.run("start", str(script), "--name", "sender")
     out = pm.home / "logs" / "sender-out.log"
     wait_for(lambda: out.exists() and "sent ok" in out.read_text(), 10, message="'sent ok'")
@@ -123,13 +163,25 @@ def test_node_app_without_wait_ready_can_call_process_send(pm: PM) -> None:
 
 
 def test_stop_during_launching_ends_the_wait(pm: PM) -> None:
-    eco = _eco(pm, name="slow", script=str(APPS / "ready_http.py"), wait_ready=True,
-               listen_timeout=30_000, env={"NO_READY": "1", "PORT": "0"})
+    eco = _eco(
+        pm,
+        name="slow",
+        script=str(APPS / "ready_http.py"),
+        wait_ready=True,
+        listen_timeout=30_000,
+        env={"NO_READY": "1", "PORT": "0"},
+    )
     result: list[subprocess.CompletedProcess[str]] = []
     starter = threading.Thread(target=lambda: result.append(pm.run("start", str(eco))))
     starter.start()
-    wait_for(lambda: (pm.home / "pm.log").exists() and "[slow:0] launching" in
-             (pm.home / "pm.log").read_text(), 20, message="the app to launch")
+    wait_for(
+        lambda: (
+            (pm.home / "pm.log").exists()
+            and "[slow:0] launching" in (pm.home / "pm.log").read_text()
+        ),
+        20,
+        message="the app to launch",
+    )
     pm.run("stop", "slow")
     starter.join(20)
     assert not starter.is_alive(), "pm start still waits for an app that was stopped"

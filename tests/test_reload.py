@@ -21,9 +21,16 @@ def free_port() -> int:
 
 
 def write_eco(pm: PM, port: int, **extra: Any) -> Path:
-    app = {"name": "web", "script": str(APPS / "ready_http.py"), "instances": 2,
-           "listen": f"127.0.0.1:{port}", "wait_ready": True, "listen_timeout": 5000,
-           "kill_timeout": 5000, **extra}
+    app = {
+        "name": "web",
+        "script": str(APPS / "ready_http.py"),
+        "instances": 2,
+        "listen": f"127.0.0.1:{port}",
+        "wait_ready": True,
+        "listen_timeout": 5000,
+        "kill_timeout": 5000,
+        **extra,
+    }
     path = pm.workdir / "eco.json"
     path.write_text(json.dumps({"apps": [app]}))
     return path
@@ -87,8 +94,11 @@ def test_instances_share_the_handed_over_socket(pm: PM) -> None:
     pm.run("start", str(write_eco(pm, port)))
     pids = {entry["pid"] for entry in pm.jlist()}
     assert len(pids) == 2
-    wait_for(lambda: {get(port) for _ in range(40)} == pids, 10,
-             message="both instances to answer on the one port")
+    wait_for(
+        lambda: {get(port) for _ in range(40)} == pids,
+        10,
+        message="both instances to answer on the one port",
+    )
     for pid in pids:
         environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert b"LISTEN_FDS=1" in environ and f"LISTEN_PID={pid}".encode() in environ
@@ -103,8 +113,9 @@ def test_reload_under_load_fails_no_request(pm: PM) -> None:
     entries = pm.jlist()
     after = {entry["pid"] for entry in entries}
     assert not after & before and [e["pm2_env"]["restart_time"] for e in entries] == [5, 5]
-    wait_for(lambda: {get(port) for _ in range(40)} == after, 10,
-             message="the new instances to answer")
+    wait_for(
+        lambda: {get(port) for _ in range(40)} == after, 10, message="the new instances to answer"
+    )
     assert not any(pid_alive(pid) for pid in before)
 
 
@@ -112,8 +123,12 @@ def test_reload_of_a_server_with_no_signal_handling_cuts_no_request(pm: PM) -> N
     """plain_http.py dies on SIGINT wherever it is; pm stops each old instance at a moment it
     is between requests (quiesce.py), so no request is cut."""
     port = free_port()
-    app = {"name": "plain", "script": str(APPS / "plain_http.py"), "instances": 2,
-           "listen": f"127.0.0.1:{port}"}
+    app = {
+        "name": "plain",
+        "script": str(APPS / "plain_http.py"),
+        "instances": 2,
+        "listen": f"127.0.0.1:{port}",
+    }
     (pm.workdir / "plain.json").write_text(json.dumps({"apps": [app]}))
     pm.run("start", str(pm.workdir / "plain.json"))
     before = {entry["pid"] for entry in pm.jlist()}

@@ -8,11 +8,23 @@ from pm.cli import render
 
 
 def entry(**env: object) -> dict:
-    base = {"status": "online", "namespace": "default", "pm_uptime": 0, "restart_time": 2,
-            "exec_mode": "fork_mode", "username": "u", "watch": False}
+    base = {
+        "status": "online",
+        "namespace": "default",
+        "pm_uptime": 0,
+        "restart_time": 2,
+        "exec_mode": "fork_mode",
+        "username": "u",
+        "watch": False,
+    }
     base.update(env)
-    return {"pm_id": 0, "name": "api", "pid": 42, "pm2_env": base,
-            "monit": {"cpu": 1.5, "memory": 13 * 1024 * 1024}}
+    return {
+        "pm_id": 0,
+        "name": "api",
+        "pid": 42,
+        "pm2_env": base,
+        "monit": {"cpu": 1.5, "memory": 13 * 1024 * 1024},
+    }
 
 
 def test_sizes_and_durations_like_pm2() -> None:
@@ -26,8 +38,21 @@ def test_sizes_and_durations_like_pm2() -> None:
 
 
 #: The header of `pm2 ls` as PM2 7.0.4 prints it on a wide terminal (copied from its output).
-PM2_HEADER = ["id", "name", "namespace", "version", "mode", "pid", "uptime", "↺", "status",
-              "cpu", "mem", "user", "watching"]
+PM2_HEADER = [
+    "id",
+    "name",
+    "namespace",
+    "version",
+    "mode",
+    "pid",
+    "uptime",
+    "↺",
+    "status",
+    "cpu",
+    "mem",
+    "user",
+    "watching",
+]
 
 
 def test_table_has_pm2_columns_and_values() -> None:
@@ -39,9 +64,20 @@ def test_table_has_pm2_columns_and_values() -> None:
     cells = [cell.strip() for cell in lines[3].split("│")[1:-1]]
     # The row PM2 prints for such an app, cell by cell under that header.
     assert dict(zip(header, cells)) == {
-        "id": "0", "name": "api", "namespace": "default", "version": "N/A", "mode": "fork",
-        "pid": "42", "uptime": "2m", "↺": "2", "status": "online", "cpu": "1.5%",
-        "mem": "13.0mb", "user": "u", "watching": "disabled"}
+        "id": "0",
+        "name": "api",
+        "namespace": "default",
+        "version": "N/A",
+        "mode": "fork",
+        "pid": "42",
+        "uptime": "2m",
+        "↺": "2",
+        "status": "online",
+        "cpu": "1.5%",
+        "mem": "13.0mb",
+        "user": "u",
+        "watching": "disabled",
+    }
 
 
 def test_stopped_row_shows_no_uptime() -> None:

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from pm.errors import ConfigError
-from pm.paths import Home, sanitize_name
 from pm.config.command import default_name, infer_interpreter, resolve_command
 from pm.config.spec import (
     AppSpec,
@@ -18,6 +16,8 @@ from pm.config.spec import (
     split_args,
     suggest_key,
 )
+from pm.errors import ConfigError
+from pm.paths import Home, sanitize_name
 
 
 def test_durations_and_sizes() -> None:
@@ -112,10 +112,22 @@ def test_from_dict_rejects_wrong_types() -> None:
 
 def test_from_dict_lists_every_bad_field_at_once() -> None:
     with pytest.raises(ConfigError) as info:
-        AppSpec.from_dict({"script": "a.py", "max_restarts": -1, "args": 5,
-                           "cron_restart": "not a cron", "autorestart": "yes"}, where="app 'x'")
+        AppSpec.from_dict(
+            {
+                "script": "a.py",
+                "max_restarts": -1,
+                "args": 5,
+                "cron_restart": "not a cron",
+                "autorestart": "yes",
+            },
+            where="app 'x'",
+        )
     lines = info.value.message.splitlines()
     assert len(lines) == 4, lines
     assert all(line.startswith("app 'x': field '") for line in lines)
     assert {line.split("'")[3] for line in lines} == {
-        "max_restarts", "args", "cron_restart", "autorestart"}
+        "max_restarts",
+        "args",
+        "cron_restart",
+        "autorestart",
+    }

@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import APPS, PM, pid_alive, wait_for
 
 TICKER = str(APPS / "ticker.py")
@@ -60,15 +59,25 @@ def test_unknown_platform_and_user_are_clear_errors(pm: PM) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run pm as another user")
 def test_non_root_gets_the_sudo_command(pm: PM) -> None:
     try:
-        result = subprocess.run([str(Path(os.sys.executable)), "-m", "pm", "startup"],
-                                capture_output=True, text=True, user=65534, cwd="/",
-                                env=dict(pm.env, PM_HOME="/tmp"), timeout=60, check=False)
+        result = subprocess.run(
+            [str(Path(os.sys.executable)), "-m", "pm", "startup"],
+            capture_output=True,
+            text=True,
+            user=65534,
+            cwd="/",
+            env=dict(pm.env, PM_HOME="/tmp"),
+            timeout=60,
+            check=False,
+        )
     except PermissionError:
         pytest.skip("this Python is not executable by nobody")
     if "Permission denied" in result.stderr or "No module named" in result.stderr:
         pytest.skip("this checkout is not readable by nobody")
     assert result.returncode == 1
-    assert "sudo env PATH=$PATH:" in result.stdout and "startup systemd -u nobody --hp" in result.stdout
+    assert (
+        "sudo env PATH=$PATH:" in result.stdout
+        and "startup systemd -u nobody --hp" in result.stdout
+    )
 
 
 @pytest.mark.needs("systemd-analyze")
@@ -76,8 +85,13 @@ def test_non_root_gets_the_sudo_command(pm: PM) -> None:
 def test_generated_unit_passes_systemd_analyze_verify(pm: PM, flags: tuple[str, ...]) -> None:
     out = pm.workdir / "units"
     pm.run("startup", *flags, "--service-name", "pm-verify", "--unit-dir", str(out))
-    result = subprocess.run(["systemd-analyze", "verify", str(out / "pm-verify.service")],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(out / "pm-verify.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "pm-verify.service" not in result.stderr, result.stderr
 
@@ -92,14 +106,28 @@ def test_execstart_behaves_as_type_forking_needs(pm: PM) -> None:
     for assignment in unit["Environment"]:
         key, _, value = assignment.partition("=")
         env[key] = value
-    start = subprocess.run(shlex.split(unit["ExecStart"][0]), env=env, capture_output=True,
-                           text=True, timeout=60, check=False, cwd="/")
+    start = subprocess.run(
+        shlex.split(unit["ExecStart"][0]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",
+    )
     assert start.returncode == 0, start.stderr
     daemon = int(Path(unit["PIDFile"][0]).read_text())
     assert pid_alive(daemon)
     assert pm.wait_status("api", "online")["pid"]
-    stop = subprocess.run(shlex.split(unit["ExecStop"][0]), env=env, capture_output=True,
-                          text=True, timeout=60, check=False, cwd="/")
+    stop = subprocess.run(
+        shlex.split(unit["ExecStop"][0]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",
+    )
     assert stop.returncode == 0, stop.stderr
     wait_for(lambda: not pid_alive(daemon), message="daemon stopped by ExecStop")
 

@@ -211,8 +211,13 @@ class Rig:
     sup: Supervisor
 
     async def start(self, **fields: Any) -> App:
-        spec = AppSpec(script=str(self.workdir / "app.py"), name="app", cwd=str(self.workdir),
-                       disable_logs=True, **fields)
+        spec = AppSpec(
+            script=str(self.workdir / "app.py"),
+            name="app",
+            cwd=str(self.workdir),
+            disable_logs=True,
+            **fields,
+        )
         [app] = await self.sup.add(self.sup.prepare(spec, {"PATH": os.environ["PATH"]}))
         return app
 
@@ -269,10 +274,12 @@ def test_crash_loop_inside_min_uptime_ends_errored_after_max_restarts(tmp_path: 
     play(tmp_path, scenario)
 
 
-@pytest.mark.parametrize(("lifetime_ms", "status", "restarts"),
-                         [(999, Status.ERRORED, 2), (1000, Status.ONLINE, 10)])
+@pytest.mark.parametrize(
+    ("lifetime_ms", "status", "restarts"), [(999, Status.ERRORED, 2), (1000, Status.ONLINE, 10)]
+)
 def test_only_runs_shorter_than_min_uptime_count_as_unstable(
-        tmp_path: Path, lifetime_ms: int, status: Status, restarts: int) -> None:
+    tmp_path: Path, lifetime_ms: int, status: Status, restarts: int
+) -> None:
     async def scenario(rig: Rig) -> None:
         app = await rig.start(max_restarts=3, min_uptime=1000)
         for lifetime in [10, 10] + [lifetime_ms] * 8:  # two unstable runs, then the boundary
@@ -322,12 +329,26 @@ def test_stop_during_the_restart_delay_cancels_the_relaunch(tmp_path: Path) -> N
     play(tmp_path, scenario)
 
 
-def test_exp_backoff_grows_by_half_to_the_cap_and_resets_after_a_stable_run(
-        tmp_path: Path) -> None:
+def test_exp_backoff_grows_by_half_to_the_cap_and_resets_after_a_stable_run(tmp_path: Path) -> None:
     # policy.py: base delay, then x1.5 (truncated) per restart, capped; back to the base after
     # a run longer than EXP_BACKOFF_RESET_MS (30 s).
-    expected = [100, 150, 225, 337, 505, 757, 1135, 1702, 2553, 3829, 5743, 8614, 12921,
-                EXP_BACKOFF_CAP_MS, EXP_BACKOFF_CAP_MS]
+    expected = [
+        100,
+        150,
+        225,
+        337,
+        505,
+        757,
+        1135,
+        1702,
+        2553,
+        3829,
+        5743,
+        8614,
+        12921,
+        EXP_BACKOFF_CAP_MS,
+        EXP_BACKOFF_CAP_MS,
+    ]
 
     async def scenario(rig: Rig) -> None:
         app = await rig.start(exp_backoff_restart_delay=100, max_restarts=100)
@@ -385,8 +406,7 @@ def test_stop_exit_codes_stop_the_app_and_other_codes_restart_it(tmp_path: Path)
 # ---------------------------------------------------------------- stopping
 
 
-def test_a_stop_the_process_ignores_escalates_to_sigkill_after_kill_timeout(
-        tmp_path: Path) -> None:
+def test_a_stop_the_process_ignores_escalates_to_sigkill_after_kill_timeout(tmp_path: Path) -> None:
     async def scenario(rig: Rig) -> None:
         rig.spawner.ignored = {signal.SIGINT}
         app = await rig.start(kill_timeout=1600)
@@ -411,8 +431,7 @@ def test_a_stop_the_process_ignores_escalates_to_sigkill_after_kill_timeout(
 
 
 @pytest.mark.parametrize("treekill", [True, False])
-def test_a_process_that_obeys_the_kill_signal_stops_at_once(
-        tmp_path: Path, treekill: bool) -> None:
+def test_a_process_that_obeys_the_kill_signal_stops_at_once(tmp_path: Path, treekill: bool) -> None:
     async def scenario(rig: Rig) -> None:
         app = await rig.start(treekill=treekill)
         proc = rig.spawner.current
@@ -447,13 +466,24 @@ def test_a_process_that_survives_sigkill_leaves_the_app_errored(tmp_path: Path) 
 
 def test_the_policy_is_built_once_per_spec(tmp_path: Path) -> None:
     async def scenario(rig: Rig) -> None:
-        app = await rig.start(restart_delay=250, stop_exit_codes=[0, 2], max_restarts=4,
-                              min_uptime=300, exp_backoff_restart_delay=50, autorestart=False)
+        app = await rig.start(
+            restart_delay=250,
+            stop_exit_codes=[0, 2],
+            max_restarts=4,
+            min_uptime=300,
+            exp_backoff_restart_delay=50,
+            autorestart=False,
+        )
         policy = app.policy
         assert app.policy is policy
-        assert (policy.restart_delay, policy.stop_exit_codes, policy.max_restarts,
-                policy.min_uptime, policy.exp_backoff_restart_delay, policy.autorestart) == (
-            250, (0, 2), 4, 300, 50, False)
+        assert (
+            policy.restart_delay,
+            policy.stop_exit_codes,
+            policy.max_restarts,
+            policy.min_uptime,
+            policy.exp_backoff_restart_delay,
+            policy.autorestart,
+        ) == (250, (0, 2), 4, 300, 50, False)
         app.spec = dataclasses.replace(app.spec, restart_delay=900)
         assert app.policy is not policy
         assert app.policy.restart_delay == 900
@@ -480,8 +510,9 @@ async def say_ready(rig: Rig, heard: Callable[[], bool]) -> None:
     raise AssertionError("the supervisor did not take the ready datagram within 2 s")
 
 
-async def reload_started(rig: Rig, listen_timeout: int
-                         ) -> tuple[App, FakeProcess, asyncio.Task[None]]:
+async def reload_started(
+    rig: Rig, listen_timeout: int
+) -> tuple[App, FakeProcess, asyncio.Task[None]]:
     """A wait_ready app that is online, and its reload under way: (app, old process, task)."""
     app = await rig.start(wait_ready=True, listen_timeout=listen_timeout)
     await say_ready(rig, lambda: app.status == Status.ONLINE)

@@ -51,7 +51,8 @@ def test_answers_as_croniter_does_and_asks_once_until_the_time_passes() -> None:
     assert table.asked == [("0 0 * * *", midnight - 60), ("0 0 * * *", midnight + 29)]
     for since, now in ((midnight - 60, midnight - 30), (midnight - 1, midnight + 29)):
         assert cron.due("0 0 * * *", since, now) is asyncio.run(
-            cron.Timetable().due("0 0 * * *", since, now))
+            cron.Timetable().due("0 0 * * *", since, now)
+        )
 
 
 def test_a_question_about_an_earlier_time_is_asked_again() -> None:
@@ -95,8 +96,9 @@ def test_the_rotation_loop_never_imports_croniter(tmp_path: Path) -> None:
         print(json.dumps({{"rotated": [str(p) for p in done],
                            "croniter": "croniter" in sys.modules}}))
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     assert len(outcome["rotated"]) == 1 and Path(outcome["rotated"][0]).read_text() == "a line\n"
@@ -104,18 +106,21 @@ def test_the_rotation_loop_never_imports_croniter(tmp_path: Path) -> None:
 
 
 def test_the_rotation_schedule_reports_a_refused_pattern_once(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from pm.daemon.output.rotation import Schedule
 
     schedule = Schedule()
     midnight = _midnight()
 
     async def scenario() -> list[bool]:
-        return [await schedule.due("61 * * * *", midnight + i, midnight + i + 30)
-                for i in (0, 30, 60)]
+        return [
+            await schedule.due("61 * * * *", midnight + i, midnight + i + 30) for i in (0, 30, 60)
+        ]
 
     with caplog.at_level("ERROR", logger="pm"):
         assert asyncio.run(scenario()) == [False, False, False]
     assert [r.getMessage() for r in caplog.records].count(
         "logrotate:rotateInterval: invalid cron pattern '61 * * * *'; no rotation on a schedule "
-        "with it (size still counts)") == 1
+        "with it (size still counts)"
+    ) == 1

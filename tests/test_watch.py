@@ -26,16 +26,29 @@ def test_roots(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     assert watch_roots(True, str(tmp_path)) == (str(tmp_path.resolve()),)
     assert watch_roots("src", str(tmp_path)) == (str((tmp_path / "src").resolve()),)
-    assert watch_roots(["src", "/etc"], str(tmp_path)) == (str((tmp_path / "src").resolve()), "/etc")
+    assert watch_roots(["src", "/etc"], str(tmp_path)) == (
+        str((tmp_path / "src").resolve()),
+        "/etc",
+    )
     assert watch_roots(False, str(tmp_path)) == ()
 
 
 def test_default_ignores(tmp_path: Path) -> None:
     config = _config(tmp_path)
     root = tmp_path.resolve()
-    for path in (".git/index", ".env", "src/.hidden.swp", "node_modules/x/index.js",
-                 "pkg/__pycache__/m.cpython-312.pyc", "a.pyc", ".venv/lib/x.py", "venv/bin/python",
-                 "notes.txt~", "home/pm.log", "home/logs/app-out.log"):
+    for path in (
+        ".git/index",
+        ".env",
+        "src/.hidden.swp",
+        "node_modules/x/index.js",
+        "pkg/__pycache__/m.cpython-312.pyc",
+        "a.pyc",
+        ".venv/lib/x.py",
+        "venv/bin/python",
+        "notes.txt~",
+        "home/pm.log",
+        "home/logs/app-out.log",
+    ):
         assert config.ignored(str(root / path)), path
     for path in ("app.py", "src/module.py", "config/settings.json", "envs/prod.env"):
         assert not config.ignored(str(root / path)), path
@@ -100,9 +113,20 @@ def _watched_app(pm, name: str) -> Path:
     folder.mkdir()
     script = folder / "app.py"
     script.write_text((APPS / "ticker.py").read_text().replace("0.2)", "0.02)"))
-    config = {"apps": [{"name": name, "script": "app.py", "cwd": str(folder), "watch": True,
-                        "out_file": "out.log", "error_file": "err.log", "pid_file": "app.pid",
-                        "log_file": "combined.log"}]}
+    config = {
+        "apps": [
+            {
+                "name": name,
+                "script": "app.py",
+                "cwd": str(folder),
+                "watch": True,
+                "out_file": "out.log",
+                "error_file": "err.log",
+                "pid_file": "app.pid",
+                "log_file": "combined.log",
+            }
+        ]
+    }
     (folder / "eco.json").write_text(json.dumps(config))
     pm.run("start", str(folder / "eco.json"), cwd=folder)
     pm.wait_status(name, "online")
@@ -126,8 +150,11 @@ def test_own_logs_never_trigger_and_a_burst_restarts_once(pm) -> None:
     time.sleep(RESTART_WINDOW)  # a second restart for the same burst would be in by now
     assert _restarts(pm, "w") == 1
     log = (pm.home / "pm.log").read_text()
-    assert re.search(rf"Change detected on path {re.escape(str(folder.resolve()))}/mod\d\.py "
-                     r"for app w - restarting", log), log
+    assert re.search(
+        rf"Change detected on path {re.escape(str(folder.resolve()))}/mod\d\.py "
+        r"for app w - restarting",
+        log,
+    ), log
     assert log.count("Change detected") == 1
 
 
@@ -142,8 +169,10 @@ def test_watch_delay_and_restart_toggle(pm) -> None:
     pm.run("restart", "t", "--watch")  # and on again
     assert pm.app("t")["pm2_env"]["watching"] is True
     before = _restarts(pm, "t")
-    wait_for(lambda: "Start watching t" in (pm.home / "pm.log").read_text().split("Stop watching t")[-1],
-             message="watch re-armed")
+    wait_for(
+        lambda: "Start watching t" in (pm.home / "pm.log").read_text().split("Stop watching t")[-1],
+        message="watch re-armed",
+    )
     (folder / "change.py").write_text("y = 2\n")
     wait_for(lambda: _restarts(pm, "t") == before + 1, timeout=10, message="restart on change")
 
@@ -171,8 +200,17 @@ def test_watch_delay_flag_takes_seconds_or_ms_and_holds_the_restart(pm) -> None:
     folder = pm.workdir / "d-dir"
     folder.mkdir()
     (folder / "app.py").write_text((APPS / "ticker.py").read_text())
-    bad = pm.run("start", "app.py", "--name", "bad", "--watch", "--watch-delay", "soon",
-                 cwd=folder, check=False)
+    bad = pm.run(
+        "start",
+        "app.py",
+        "--name",
+        "bad",
+        "--watch",
+        "--watch-delay",
+        "soon",
+        cwd=folder,
+        check=False,
+    )
     assert bad.returncode == 2 and "--watch-delay" in bad.stderr and "'soon'" in bad.stderr
     pm.run("start", "app.py", "--name", "ms", "--watch-delay", "250ms", cwd=folder)
     pm.run("start", "app.py", "--name", "d", "--watch", "--watch-delay", "2.5", cwd=folder)

@@ -39,5 +39,3 @@ def print_table(entries: list[dict[str, Any]] | None = None) -> None:
         entries = client().call("list")
     width = shutil.get_terminal_size((200, 24)).columns
     click.echo(render.table(entries, render.narrow_columns(width)))
-
-

@@ -86,8 +86,10 @@ TEMPLATES = {
 }
 
 SIMPLE_TEMPLATES = {
-    "js": ("ecosystem.config.js",
-           'module.exports = {\n  apps: [{\n    name: "app",\n    script: "app.py",\n  }],\n};\n'),
+    "js": (
+        "ecosystem.config.js",
+        'module.exports = {\n  apps: [{\n    name: "app",\n    script: "app.py",\n  }],\n};\n',
+    ),
     "json": ("ecosystem.json", '{\n  "apps": [{"name": "app", "script": "app.py"}]\n}\n'),
     "yaml": ("ecosystem.config.yaml", "apps:\n  - name: app\n    script: app.py\n"),
 }

@@ -1,4 +1,4 @@
-"""The `pm` entry point: answers `pm jlist` without loading click, and hands the rest to pm.cli.main.
+"""The `pm` entry point: answers `pm jlist` without loading click; the rest goes to pm.cli.main.
 
 `jlist` is what scripts and dashboards poll, so it should cost little more than starting Python:
 it imports only the client (socket, json) and copies the daemon's result bytes to stdout without

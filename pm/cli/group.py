@@ -17,14 +17,21 @@ from pm.errors import NoProcess, PMError
 
 #: PM2's aliases, resolved without listing each alias in --help.
 ALIASES = {
-    "ls": "list", "l": "list", "ps": "list", "status": "list",
+    "ls": "list",
+    "l": "list",
+    "ps": "list",
+    "status": "list",
     "del": "delete",
-    "show": "describe", "info": "describe", "desc": "describe",
+    "show": "describe",
+    "info": "describe",
+    "desc": "describe",
     "dump": "save",
     "ecosystem": "init",
     "updatePM2": "update",
     "config": "conf",
-    "dashboard": "monit", "dash": "monit", "imonit": "monit",
+    "dashboard": "monit",
+    "dash": "monit",
+    "imonit": "monit",
 }
 
 
@@ -64,7 +71,7 @@ def first_sentence(text: str) -> str:
     """The help's first sentence, whole: up to the first full stop that ends a sentence."""
     paragraph = " ".join(text.strip().split("\n\n")[0].split())
     end = re.search(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)\.(?=\s|$)", paragraph)
-    return paragraph[:end.end()] if end else paragraph
+    return paragraph[: end.end()] if end else paragraph
 
 
 class PMGroup(click.Group):
@@ -120,8 +127,7 @@ class PMGroup(click.Group):
         except BrokenPipeError:
             quiet_broken_pipe()
         except OSError as exc:  # a file pm could not read or write: one line, no traceback
-            if exc.filename is None and exc.errno not in (errno.ENOSPC, errno.EDQUOT,
-                                                          errno.EROFS):
+            if exc.filename is None and exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                 raise
             click.echo(render.error(os_error_message(exc)), err=True)
             sys.exit(1)

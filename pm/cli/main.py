@@ -19,6 +19,7 @@ from pm.cli.start_options import overrides_from, start_options
 from pm.errors import NoProcess, NotFound, PMError
 from pm.version import __version__
 
+
 @click.group(cls=PMGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pm")
 def main_group() -> None:
@@ -47,10 +48,17 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
             known = client().call("list")
         return target == "all" or any(
             target in (entry["name"], entry["pm2_env"].get("namespace"), str(entry["pm_id"]))
-            for entry in known)
+            for entry in known
+        )
 
-    plan = plan_start(list(targets), overrides_from(options), SCRIPT_ARGS, options["env_name"],
-                      options["only"].split(",") if options["only"] else None, is_known)
+    plan = plan_start(
+        list(targets),
+        overrides_from(options),
+        SCRIPT_ARGS,
+        options["env_name"],
+        options["only"].split(",") if options["only"] else None,
+        is_known,
+    )
     for warning in plan.warnings:
         click.echo(render.warn(warning), err=True)
     if options["no_daemon"]:
@@ -65,11 +73,15 @@ def start(targets: tuple[str, ...], **options: Any) -> None:
     for spec in plan.specs:
         mode = spec.exec_mode
         count = spec.instances
-        click.echo(render.prefix(f"Starting {spec.script} in {mode} ({count} instance"
-                                 f"{'s' if count > 1 else ''})"))
+        click.echo(
+            render.prefix(
+                f"Starting {spec.script} in {mode} ({count} instance{'s' if count > 1 else ''})"
+            )
+        )
     if plan.specs:
-        entries += client().start_apps([spec.to_dict() for spec in plan.specs],
-                                       force=options["force"])["entries"]
+        entries += client().start_apps(
+            [spec.to_dict() for spec in plan.specs], force=options["force"]
+        )["entries"]
         click.echo(render.prefix("Done."))
     table: list[dict[str, Any]] | None = None
     if plan.file_specs:  # ecosystem files: restart known names, start the rest (PM2's rule)
@@ -89,8 +101,11 @@ SCRIPT_ARGS: list[str] = []
 
 
 def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
-    if (any("." in target or target == "-" for target in targets) or extra.get("env_name")
-            or extra.get("only")):
+    if (
+        any("." in target or target == "-" for target in targets)
+        or extra.get("env_name")
+        or extra.get("only")
+    ):
         from pm.cli.commands.ecosystem import file_action  # ecosystem files act on their apps
 
         targets = tuple(file_action(client(), cmd, targets, extra))
@@ -106,8 +121,11 @@ def _action(cmd: str, verb: str, targets: tuple[str, ...], **extra: Any) -> list
 
 @main_group.command()
 @click.argument("targets", nargs=-1, required=True)
-@click.option("--watch", is_flag=True,
-              help="Kept for PM2 compatibility: stopping an app always stops watching it.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Kept for PM2 compatibility: stopping an app always stops watching it.",
+)
 @click.option("-s", "--silent", is_flag=True)
 @click.option("--only", help="With an ecosystem file: only these of its apps (a,b).")
 def stop(targets: tuple[str, ...], watch: bool, silent: bool, only: str | None) -> None:
@@ -116,8 +134,12 @@ def stop(targets: tuple[str, ...], watch: bool, silent: bool, only: str | None) 
         client().call("watch", targets=list(targets), action="disable")
     for entry in _action("stop", "stopped", targets, only=only):
         if entry["pm2_env"].get("cron_restart") not in (None, "", "0", 0):
-            click.echo(render.warn(f"App {entry['name']} stopped but CRON RESTART is still UP "
-                                   f"{entry['pm2_env']['cron_restart']}"))
+            click.echo(
+                render.warn(
+                    f"App {entry['name']} stopped but CRON RESTART is still UP "
+                    f"{entry['pm2_env']['cron_restart']}"
+                )
+            )
     if not silent:
         print_table()
 
@@ -129,12 +151,20 @@ def stop(targets: tuple[str, ...], watch: bool, silent: bool, only: str | None) 
 @click.option("--watch", is_flag=True, help="Toggle watching (on if off, off if on).")
 @click.option("-s", "--silent", is_flag=True)
 @click.option("--only", help="With an ecosystem file: only these of its apps (a,b).")
-def restart(targets: tuple[str, ...], update_env: bool, env_name: str | None, watch: bool,
-            silent: bool, only: str | None) -> None:
+def restart(
+    targets: tuple[str, ...],
+    update_env: bool,
+    env_name: str | None,
+    watch: bool,
+    silent: bool,
+    only: str | None,
+) -> None:
     """Restart apps (stop, then start with the same id)."""
     if watch:
         client().call("watch", targets=list(targets), action="toggle")
-    extra: dict[str, Any] = {"update_env": True, "shell_env": dict(os.environ)} if update_env else {}
+    extra: dict[str, Any] = (
+        {"update_env": True, "shell_env": dict(os.environ)} if update_env else {}
+    )
     extra["env_name"] = env_name
     _action("restart", "restarted", targets, only=only, **extra)
     if not update_env:
@@ -168,7 +198,9 @@ def send_signal(signal_name: str, targets: tuple[str, ...]) -> None:
     """Send a signal (name or number) to apps."""
     entries = client().call("signal", signal=signal_name, targets=list(targets))
     for entry in entries:
-        click.echo(render.prefix(f"successfully sent signal {signal_name} to process id {entry['pm_id']}"))
+        click.echo(
+            render.prefix(f"successfully sent signal {signal_name} to process id {entry['pm_id']}")
+        )
 
 
 # ------------------------------------------------------------ reading state
@@ -183,8 +215,9 @@ def list_cmd(mini_list: bool, sort_key: str | None, watch: bool) -> None:
     if watch:
         from pm.cli.commands.monit import watch_table
 
-        return watch_table(client(), lambda entries: sort_entries(entries, sort_key)
-                           if sort_key else entries)
+        return watch_table(
+            client(), lambda entries: sort_entries(entries, sort_key) if sort_key else entries
+        )
     entries = client().call("list")
     if sort_key:
         entries = sort_entries(entries, sort_key)
@@ -200,8 +233,9 @@ def list_cmd(mini_list: bool, sort_key: str | None, watch: bool) -> None:
         click.echo(render.warn(warning), err=True)
 
 
-OUT_OF_SYNC = ("Current process list is not synchronized with saved list. "
-               "Type 'pm save' to synchronize.")
+OUT_OF_SYNC = (
+    "Current process list is not synchronized with saved list. Type 'pm save' to synchronize."
+)
 
 
 def sync_warning(entries: list[dict[str, Any]]) -> str | None:
@@ -219,8 +253,11 @@ def sync_warning(entries: list[dict[str, Any]]) -> str | None:
 def sort_entries(entries: list[dict[str, Any]], spec: str) -> list[dict[str, Any]]:
     field_name, _, order = spec.partition(":")
     keys = {
-        "name": lambda e: e["name"], "id": lambda e: e["pm_id"], "pid": lambda e: e["pid"],
-        "cpu": lambda e: e["monit"]["cpu"], "memory": lambda e: e["monit"]["memory"],
+        "name": lambda e: e["name"],
+        "id": lambda e: e["pm_id"],
+        "pid": lambda e: e["pid"],
+        "cpu": lambda e: e["monit"]["cpu"],
+        "memory": lambda e: e["monit"]["memory"],
         "uptime": lambda e: e["pm2_env"].get("pm_uptime", 0),
         "status": lambda e: e["pm2_env"].get("status", ""),
         "namespace": lambda e: e["pm2_env"].get("namespace", ""),
@@ -308,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if "--" in args:
         cut = args.index("--")
-        SCRIPT_ARGS[:] = args[cut + 1:]
+        SCRIPT_ARGS[:] = args[cut + 1 :]
         args = args[:cut]
     if "_PM_COMPLETE" in os.environ:  # shell completion: live app names for target arguments
         from pm.cli.commands.completion import enable_app_names

@@ -23,8 +23,15 @@ COMPACT = 3  # Node's default: the innermost three levels may share one line
 MAX_ARRAY_LENGTH = 100  # entries shown, then "... N more items"
 MAX_STRING_LENGTH = 10_000  # characters shown, then "... N more characters"
 _IDENTIFIER = re.compile(r"^[a-zA-Z_][a-zA-Z_0-9]*$")
-_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f", "\v": "\\x0B",
-            "\\": "\\\\"}
+_ESCAPES = {
+    "\n": "\\n",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\v": "\\x0B",
+    "\\": "\\\\",
+}
 
 
 def inspect(value: Any) -> str:
@@ -45,17 +52,26 @@ class _Formatter:
             return self._container(value, depth, indentation, "[", "]")
         return _primitive(value, indentation)
 
-    def _container(self, value: dict[str, Any] | list[Any], depth: int, indentation: int,
-                   opening: str, closing: str) -> str:
+    def _container(
+        self,
+        value: dict[str, Any] | list[Any],
+        depth: int,
+        indentation: int,
+        opening: str,
+        closing: str,
+    ) -> str:
         if not value:
             return opening + closing
         self.current_depth = depth
         if isinstance(value, dict):
-            entries = [f"{_key(key)}: {self.format(item, depth + 1, indentation + 2)}"
-                       for key, item in value.items()]
+            entries = [
+                f"{_key(key)}: {self.format(item, depth + 1, indentation + 2)}"
+                for key, item in value.items()
+            ]
         else:
-            entries = [self.format(item, depth + 1, indentation + 2)
-                       for item in value[:MAX_ARRAY_LENGTH]]
+            entries = [
+                self.format(item, depth + 1, indentation + 2) for item in value[:MAX_ARRAY_LENGTH]
+            ]
             if len(value) > MAX_ARRAY_LENGTH:
                 hidden = len(value) - MAX_ARRAY_LENGTH
                 entries.append(f"... {hidden} more item{'s' if hidden > 1 else ''}")
@@ -91,12 +107,17 @@ def _group_columns(entries: list[str], values: list[Any], indentation: int) -> l
         return entries
     bias = math.sqrt(widest - total / len(entries))
     biased = max(widest - 3 - bias, 1)
-    columns = min(round(math.sqrt(2.5 * biased * len(entries)) / biased),
-                  (BREAK_LENGTH - indentation) // widest, COMPACT * 4, 15)
+    columns = min(
+        round(math.sqrt(2.5 * biased * len(entries)) / biased),
+        (BREAK_LENGTH - indentation) // widest,
+        COMPACT * 4,
+        15,
+    )
     if columns <= 1:
         return entries
-    widths = [max(lengths[j] for j in range(i, len(entries), columns)) + separator
-              for i in range(columns)]
+    widths = [
+        max(lengths[j] for j in range(i, len(entries), columns)) + separator for i in range(columns)
+    ]
     numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
     rows = []
     for first in range(0, len(entries), columns):
@@ -104,8 +125,9 @@ def _group_columns(entries: list[str], values: list[Any], indentation: int) -> l
         cells = []
         for j in range(first, last):
             cell = f"{entries[j]}, "
-            cells.append(cell.rjust(widths[j - first]) if numbers
-                         else cell.ljust(widths[j - first]))
+            cells.append(
+                cell.rjust(widths[j - first]) if numbers else cell.ljust(widths[j - first])
+            )
         tail = entries[last]
         cells.append(tail.rjust(widths[last - first] - separator) if numbers else tail)
         rows.append("".join(cells))

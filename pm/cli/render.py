@@ -23,11 +23,37 @@ STATUS_COLOURS = {
     "errored": "red",
 }
 
-COLUMNS = ("id", "name", "namespace", "version", "mode", "pid", "uptime", "↺", "status",
-           "cpu", "mem", "user", "watching")
+COLUMNS = (
+    "id",
+    "name",
+    "namespace",
+    "version",
+    "mode",
+    "pid",
+    "uptime",
+    "↺",
+    "status",
+    "cpu",
+    "mem",
+    "user",
+    "watching",
+)
 #: PM2's minimum column widths (content width, without the padding spaces).
-MIN_WIDTHS = {"id": 2, "name": 11, "namespace": 11, "version": 7, "mode": 7, "pid": 8,
-              "uptime": 6, "↺": 4, "status": 9, "cpu": 8, "mem": 8, "user": 8, "watching": 8}
+MIN_WIDTHS = {
+    "id": 2,
+    "name": 11,
+    "namespace": 11,
+    "version": 7,
+    "mode": 7,
+    "pid": 8,
+    "uptime": 6,
+    "↺": 4,
+    "status": 9,
+    "cpu": 8,
+    "mem": 8,
+    "user": 8,
+    "watching": 8,
+}
 
 
 def row(entry: dict[str, Any], now_ms: float | None = None) -> dict[str, str]:
@@ -56,8 +82,14 @@ def row(entry: dict[str, Any], now_ms: float | None = None) -> dict[str, str]:
 def width(text: str) -> int:
     """Columns text takes in a terminal: East Asian wide and fullwidth characters take two,
     combining marks none (PM2 counts characters, so CJK names push its table out of line)."""
-    return sum(0 if unicodedata.combining(char) else
-               2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
+    return sum(
+        0
+        if unicodedata.combining(char)
+        else 2
+        if unicodedata.east_asian_width(char) in ("W", "F")
+        else 1
+        for char in text
+    )
 
 
 def pad(text: str, columns: int) -> str:
@@ -67,33 +99,37 @@ def pad(text: str, columns: int) -> str:
 
 def _style(column: str, text: str, padded: str) -> str:
     if column == "id":
-        return click.style(text, fg="cyan", bold=True) + padded[len(text):]
+        return click.style(text, fg="cyan", bold=True) + padded[len(text) :]
     if column == "status":  # "online (unhealthy)": coloured by the status, the health in words
         colour = STATUS_COLOURS.get(text.split(" ")[0])
         if text.endswith("(unhealthy)"):
             colour = "red"
-        return click.style(text, fg=colour, bold=True) + padded[len(text):]
+        return click.style(text, fg=colour, bold=True) + padded[len(text) :]
     if column == "mode":
-        return click.style(text, reverse=True, bold=True) + padded[len(text):]
+        return click.style(text, reverse=True, bold=True) + padded[len(text) :]
     if column == "user":
-        return click.style(text, bold=True) + padded[len(text):]
+        return click.style(text, bold=True) + padded[len(text) :]
     if column == "watching":
-        return click.style(text, fg="bright_black") + padded[len(text):]
+        return click.style(text, fg="bright_black") + padded[len(text) :]
     return padded
 
 
 def table(entries: Sequence[dict[str, Any]], columns: Sequence[str] = COLUMNS) -> str:
     """PM2's box-drawn process table."""
     rows = [row(entry) for entry in entries]
-    widths = {col: max([MIN_WIDTHS.get(col, 0), width(col)] + [width(r[col]) for r in rows])
-              for col in columns}
+    widths = {
+        col: max([MIN_WIDTHS.get(col, 0), width(col)] + [width(r[col]) for r in rows])
+        for col in columns
+    }
 
     def rule(left: str, mid: str, right: str) -> str:
         return left + mid.join("─" * (widths[col] + 2) for col in columns) + right
 
-    lines = [rule("┌", "┬", "┐"),
-             "│" + "│".join(f" {pad(col, widths[col])} " for col in columns) + "│",
-             rule("├", "┼", "┤")]
+    lines = [
+        rule("┌", "┬", "┐"),
+        "│" + "│".join(f" {pad(col, widths[col])} " for col in columns) + "│",
+        rule("├", "┼", "┤"),
+    ]
     for r in rows:
         cells = [" " + _style(col, r[col], pad(r[col], widths[col])) + " " for col in columns]
         lines.append("│" + "│".join(cells) + "│")
@@ -121,8 +157,11 @@ def key_values(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def describe(entry: dict[str, Any]) -> str:
-    title = click.style(f" Describing process with id {entry.get('pm_id')} - name {entry.get('name')} ",
-                        bold=True, reverse=True)
+    title = click.style(
+        f" Describing process with id {entry.get('pm_id')} - name {entry.get('name')} ",
+        bold=True,
+        reverse=True,
+    )
     return f"{title}\n{key_values(describe_pairs(entry))}"
 
 

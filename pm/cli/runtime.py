@@ -19,11 +19,20 @@ from pm.config.ecosystem import plan_start
 from pm.errors import PMError
 
 
-def exec_foreground(specs: list[Any], home_dir: str | None = None, auto_exit: bool = True,
-                    lock_file: str | None = None) -> None:
+def exec_foreground(
+    specs: list[Any],
+    home_dir: str | None = None,
+    auto_exit: bool = True,
+    lock_file: str | None = None,
+) -> None:
     """Replace this process with the foreground runtime running specs (never returns)."""
-    argv = [sys.executable, "-m", "pm.daemon.runtime",
-            "--specs", json.dumps([spec.to_dict() for spec in specs])]
+    argv = [
+        sys.executable,
+        "-m",
+        "pm.daemon.runtime",
+        "--specs",
+        json.dumps([spec.to_dict() for spec in specs]),
+    ]
     if home_dir:
         argv += ["--home", home_dir]
     if lock_file:
@@ -39,16 +48,27 @@ def exec_foreground(specs: list[Any], home_dir: str | None = None, auto_exit: bo
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--only", help="Only these apps of the ecosystem file (a,b).")
 @click.option("--env", "env_name", help="Apply env_<name> from the ecosystem file.")
-@click.option("-i", "--instances", help="Instances of each app (a number or max), in place of "
-                                        "the file's (PM2's pm2-runtime -i).")
+@click.option(
+    "-i",
+    "--instances",
+    help="Instances of each app (a number or max), in place of the file's (PM2's pm2-runtime -i).",
+)
 @click.option("--no-auto-exit", is_flag=True, help="Keep running when every app has stopped.")
-@click.option("--lock", "lock_file", metavar="FILE",
-              help="Refuse to run while another holder locks FILE.")
-@click.option("--home", "home_dir", metavar="DIR",
-              help="Use this PM_HOME instead of a private temporary one.")
-def runtime(targets: tuple[str, ...], only: str | None, env_name: str | None,
-            instances: str | None, no_auto_exit: bool, lock_file: str | None,
-            home_dir: str | None) -> None:
+@click.option(
+    "--lock", "lock_file", metavar="FILE", help="Refuse to run while another holder locks FILE."
+)
+@click.option(
+    "--home", "home_dir", metavar="DIR", help="Use this PM_HOME instead of a private temporary one."
+)
+def runtime(
+    targets: tuple[str, ...],
+    only: str | None,
+    env_name: str | None,
+    instances: str | None,
+    no_auto_exit: bool,
+    lock_file: str | None,
+    home_dir: str | None,
+) -> None:
     """Run apps in the foreground: pm-runtime [start] ecosystem.json|script ..."""
     if targets[0] == "start":
         targets = targets[1:]
@@ -56,8 +76,14 @@ def runtime(targets: tuple[str, ...], only: str | None, env_name: str | None,
         raise click.UsageError("name an ecosystem file or a script to start")
     try:
         overrides = {} if instances is None else {"instances": instances}
-        plan = plan_start(list(targets), overrides, [], env_name,
-                          only.split(",") if only else None, lambda target: False)
+        plan = plan_start(
+            list(targets),
+            overrides,
+            [],
+            env_name,
+            only.split(",") if only else None,
+            lambda target: False,
+        )
     except PMError as exc:
         raise click.ClickException(exc.message) from None
     for warning in plan.warnings:

@@ -46,8 +46,13 @@ def pm_command() -> str:
     return f"{shlex.quote(sys.executable)} -m pm"
 
 
-def resolve(user: str | None = None, home: str | None = None, service_name: str | None = None,
-            user_unit: bool = False, wait_ip: bool = False) -> Startup:
+def resolve(
+    user: str | None = None,
+    home: str | None = None,
+    service_name: str | None = None,
+    user_unit: bool = False,
+    wait_ip: bool = False,
+) -> Startup:
     """Fill in PM2's defaults: current user, their home, PM_HOME, `pm-<user>` as the name.
 
     For the current user the home is $HOME, as for every other pm command (and PM2); for
@@ -66,8 +71,9 @@ def resolve(user: str | None = None, home: str | None = None, service_name: str 
     user = user or getpass.getuser()
     path = _join_path(os.environ.get("PATH", ""), str(Path(sys.executable).parent))
     name = service_name or ("pm" if user_unit else f"pm-{user}")
-    return Startup(user, home, os.path.abspath(pm_home), pm_command(), path, name, user_unit,
-                   wait_ip)
+    return Startup(
+        user, home, os.path.abspath(pm_home), pm_command(), path, name, user_unit, wait_ip
+    )
 
 
 def _join_path(current: str, python_dir: str) -> str:
@@ -78,8 +84,11 @@ def _join_path(current: str, python_dir: str) -> str:
 def unit_text(startup: Startup) -> str:
     """The unit file, line for line PM2's template with pm's names."""
     target = "network-online.target" if startup.wait_ip else "network.target"
-    wanted = "default.target" if startup.user_unit else (
-        "network-online.target" if startup.wait_ip else "multi-user.target")
+    wanted = (
+        "default.target"
+        if startup.user_unit
+        else ("network-online.target" if startup.wait_ip else "multi-user.target")
+    )
     pm = startup.pm_command
     lines = [
         "[Unit]",
@@ -126,8 +135,10 @@ def systemd_running() -> bool:
 def sudo_command(startup: Startup, verb: str = "startup") -> str:
     """What a non-root user runs to install the system unit (PM2 prints the same)."""
     python_dir = str(Path(sys.executable).parent)
-    return (f"sudo env PATH=$PATH:{python_dir} {startup.pm_command} {verb} systemd "
-            f"-u {shlex.quote(startup.user)} --hp {shlex.quote(startup.home)}")
+    return (
+        f"sudo env PATH=$PATH:{python_dir} {startup.pm_command} {verb} systemd "
+        f"-u {shlex.quote(startup.user)} --hp {shlex.quote(startup.home)}"
+    )
 
 
 def _systemctl(startup: Startup, *args: str) -> str:
@@ -150,14 +161,17 @@ def install(startup: Startup, directory: Path | None = None) -> list[str]:
         return done  # an alternate folder: nothing to tell systemd
     if not systemd_running():
         verb = "systemctl --user" if startup.user_unit else "systemctl"
-        done.append(f"systemd is not running here; enable it later with: "
-                    f"{verb} enable {startup.service_name}")
+        done.append(
+            f"systemd is not running here; enable it later with: "
+            f"{verb} enable {startup.service_name}"
+        )
         return done
     done.append(_systemctl(startup, "daemon-reload"))
     done.append(_systemctl(startup, "enable", startup.service_name))
     if startup.user_unit:
-        done.append(f"to start it at boot without a login, run: "
-                    f"sudo loginctl enable-linger {startup.user}")
+        done.append(
+            f"to start it at boot without a login, run: sudo loginctl enable-linger {startup.user}"
+        )
     return done
 
 

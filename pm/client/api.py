@@ -95,9 +95,14 @@ class Connection(Client):
 
     # ------------------------------------------------------------ starting
 
-    def start(self, app: dict[str, Any] | str | Path | builtins.list[dict[str, Any]], *,
-              env_name: str | None = None, only: builtins.list[str] | None = None,
-              force: bool = False) -> builtins.list[ProcessInfo]:
+    def start(
+        self,
+        app: dict[str, Any] | str | Path | builtins.list[dict[str, Any]],
+        *,
+        env_name: str | None = None,
+        only: builtins.list[str] | None = None,
+        force: bool = False,
+    ) -> builtins.list[ProcessInfo]:
         """Start apps from an app dict (ecosystem attributes), a list of them, an ecosystem file
         or a script path/command. Relative paths resolve against the current directory.
 
@@ -105,21 +110,31 @@ class Connection(Client):
         name is already managed restart with the file's settings, the others start."""
         specs = self._specs(app, env_name, only)
         from_file = isinstance(app, (str, Path)) and _is_config_file(str(app))
-        reply = self.start_apps([spec.to_dict() for spec in specs], from_file=from_file,
-                                force=force)
+        reply = self.start_apps(
+            [spec.to_dict() for spec in specs], from_file=from_file, force=force
+        )
         return [_records().ProcessInfo.from_entry(entry) for entry in reply["entries"]]
 
     @staticmethod
-    def _specs(app: Any, env_name: str | None,
-               only: builtins.list[str] | None) -> builtins.list[Any]:
+    def _specs(
+        app: Any, env_name: str | None, only: builtins.list[str] | None
+    ) -> builtins.list[Any]:
         from pm.config.attributes import build_spec
         from pm.config.ecosystem import load_file
 
         cwd = os.getcwd()
         warnings: builtins.list[str] = []
         if isinstance(app, dict):
-            return [build_spec(app, f"app {app.get('name', app.get('script', '?'))}", cwd,
-                               env_name, {}, warnings)]
+            return [
+                build_spec(
+                    app,
+                    f"app {app.get('name', app.get('script', '?'))}",
+                    cwd,
+                    env_name,
+                    {},
+                    warnings,
+                )
+            ]
         if isinstance(app, builtins.list):
             return [spec for item in app for spec in Connection._specs(item, env_name, only)]
         path = str(app)
@@ -145,8 +160,9 @@ class Connection(Client):
     def send_signal(self, signal: str | int, *targets: Target) -> builtins.list[ProcessInfo]:
         return self._action("signal", targets, signal=str(signal))
 
-    def _action(self, cmd: str, targets: tuple[Target, ...],
-                **extra: Any) -> builtins.list[ProcessInfo]:
+    def _action(
+        self, cmd: str, targets: tuple[Target, ...], **extra: Any
+    ) -> builtins.list[ProcessInfo]:
         entries = self.call(cmd, targets=_targets(targets), **extra)
         return [_records().ProcessInfo.from_entry(entry) for entry in entries]
 
@@ -166,8 +182,10 @@ class Connection(Client):
                 if not path or path in seen or path == "/dev/null":
                     continue
                 seen.add(path)
-                found += [_records().LogLine(proc.pm_id, proc.name, stream, text)
-                          for text in tail(path, lines)]
+                found += [
+                    _records().LogLine(proc.pm_id, proc.name, stream, text)
+                    for text in tail(path, lines)
+                ]
         return found
 
     def events(self, timeout: float | None = None) -> EventStream:
@@ -186,8 +204,9 @@ class EventStream:
         self._sock = sock
         self._buffer = b""
         try:
-            sock.sendall(protocol.encode({"id": 0, "cmd": "subscribe",
-                                          "v": protocol.PROTOCOL_VERSION}))
+            sock.sendall(
+                protocol.encode({"id": 0, "cmd": "subscribe", "v": protocol.PROTOCOL_VERSION})
+            )
             _unwrap(self._next_message())  # the daemon's ack: subscribed from here on
         except BaseException:
             sock.close()
@@ -212,7 +231,8 @@ class EventStream:
             except OSError:  # the daemon went away, or the timeout passed
                 raise StopIteration from None
             if message.get("event") == "process":
-                return _records().Event.from_message(message)
+                event: Event = _records().Event.from_message(message)
+                return event
 
     def close(self) -> None:
         self._sock.close()

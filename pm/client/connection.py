@@ -43,8 +43,7 @@ class Client:
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
             if not self.autostart:
-                raise DaemonUnavailable(
-                    f"no pm daemon is running for {self.home.root}") from None
+                raise DaemonUnavailable(f"no pm daemon is running for {self.home.root}") from None
             self.start_daemon()
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
@@ -53,12 +52,14 @@ class Client:
                 sock.close()
                 raise DaemonUnavailable(
                     f"the pm daemon started but {self.home.socket} does not answer "
-                    f"({exc.strerror or exc}); see {self.home.daemon_log}") from None
+                    f"({exc.strerror or exc}); see {self.home.daemon_log}"
+                ) from None
         except PermissionError:
             sock.close()
             raise DaemonUnavailable(
                 f"permission denied on {self.home.socket}: it belongs to another user; "
-                "set PM_HOME to a home of your own") from None
+                "set PM_HOME to a home of your own"
+            ) from None
         except OSError as exc:  # ENOTDIR, ELOOP...: the home itself is wrong
             sock.close()
             raise home_error(self.home.root, exc) from None
@@ -91,8 +92,12 @@ class Client:
                 raise home_error(self.home.root, exc) from None
             launcher = subprocess.Popen(
                 [sys.executable, "-m", "pm.daemon", "--detach"],
-                stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                start_new_session=True, close_fds=True, env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+                close_fds=True,
+                env=env,
             )
         try:
             code = launcher.wait(START_TIMEOUT)
@@ -127,16 +132,28 @@ class Client:
         _, frame = self._exchange(cmd, args)
         return _unwrap(_decode_reply(frame))
 
-    def start_apps(self, specs: list[dict[str, Any]], *, from_file: bool = False,
-                        force: bool = False, with_table: bool = False,
-                        reload: bool = False) -> dict[str, Any]:
+    def start_apps(
+        self,
+        specs: list[dict[str, Any]],
+        *,
+        from_file: bool = False,
+        force: bool = False,
+        with_table: bool = False,
+        reload: bool = False,
+    ) -> dict[str, Any]:
         """The one request that starts apps, whatever their source (pm/daemon/handlers/start.py):
         specs as plain dicts; `from_file` applies PM2's rule for ecosystem files (known names
         restart with the file's settings; `reload`: reload them instead, one at a time).
         Returns {entries, started, restarted[, table]}."""
-        reply: dict[str, Any] = self.call("start", apps=specs, shell_env=dict(os.environ),
-                                          file=from_file, force=force, table=with_table,
-                                          reload=reload)
+        reply: dict[str, Any] = self.call(
+            "start",
+            apps=specs,
+            shell_env=dict(os.environ),
+            file=from_file,
+            force=force,
+            table=with_table,
+            reload=reload,
+        )
         return reply
 
     def start_known(self, targets: list[str]) -> dict[str, Any]:
@@ -162,7 +179,7 @@ class Client:
         request_id, frame = self._exchange(cmd, args)
         prefix = b'{"id":%d,"ok":true,"result":' % request_id
         if frame.startswith(prefix) and frame.endswith(b"}\n"):
-            return frame[len(prefix):-2]
+            return frame[len(prefix) : -2]
         try:
             reply = protocol.decode(frame)
         except protocol.FrameError as exc:
@@ -173,7 +190,9 @@ class Client:
         """Yield daemon events (process state changes) until the daemon goes away."""
         sock = self._connect()
         try:
-            sock.sendall(protocol.encode({"id": 0, "cmd": "subscribe", "v": protocol.PROTOCOL_VERSION}))
+            sock.sendall(
+                protocol.encode({"id": 0, "cmd": "subscribe", "v": protocol.PROTOCOL_VERSION})
+            )
             buffer = b""
             first = True
             while True:
@@ -215,8 +234,9 @@ def _read_raw_frame(sock: socket.socket) -> bytes:
     while True:
         chunk = sock.recv(1 << 20)
         if not chunk:
-            raise DaemonUnavailable("the pm daemon closed the connection without replying; "
-                                    "see pm.log in PM_HOME")
+            raise DaemonUnavailable(
+                "the pm daemon closed the connection without replying; see pm.log in PM_HOME"
+            )
         chunks.append(chunk)
         if chunk.endswith(b"\n"):
             break

@@ -33,8 +33,10 @@ def _health_check_text(check: dict[str, Any] | None) -> str:
     if not check:
         return "N/A"
     kind = next((kind for kind in ("http", "tcp", "cmd") if kind in check), "?")
-    return (f"{kind} {check.get(kind)} every {check.get('interval')}ms (timeout "
-            f"{check.get('timeout')}ms, {check.get('retries')} retries, {check.get('action')})")
+    return (
+        f"{kind} {check.get(kind)} every {check.get('interval')}ms (timeout "
+        f"{check.get('timeout')}ms, {check.get('retries')} retries, {check.get('action')})"
+    )
 
 
 def _health_text(env: dict[str, Any]) -> str:
@@ -79,18 +81,25 @@ def describe_pairs(entry: dict[str, Any], now_ms: float | None = None) -> list[t
         ("memory", human_bytes((entry.get("monit") or {}).get("memory", 0))),
         ("watch & reload", "✔" if env.get("watch") else "✘"),
         ("listen", ", ".join(env.get("listen") or []) or "N/A"),
-        ("wait ready", f"✔ (listen timeout {env.get('listen_timeout')}ms)"
-         if env.get("wait_ready") else "✘"),
+        (
+            "wait ready",
+            f"✔ (listen timeout {env.get('listen_timeout')}ms)" if env.get("wait_ready") else "✘",
+        ),
         ("health check", _health_check_text(env.get("health_check"))),
         ("health", _health_text(env)),
-        ("max memory restart", human_bytes(env["max_memory_restart"])
-         if env.get("max_memory_restart") else "N/A"),
+        (
+            "max memory restart",
+            human_bytes(env["max_memory_restart"]) if env.get("max_memory_restart") else "N/A",
+        ),
         ("cron restart", str(env.get("cron_restart") or "N/A")),
         ("unstable restarts", str(env.get("unstable_restarts", 0))),
         ("autorestart", str(env.get("autorestart"))),
         ("max restarts", str(env.get("max_restarts"))),
         ("min uptime", f"{env.get('min_uptime')}ms"),
         ("kill timeout", f"{env.get('kill_timeout')}ms"),
-        ("last exit code", str(env.get("exit_code") if env.get("exit_code") is not None else "N/A")),
+        (
+            "last exit code",
+            str(env.get("exit_code") if env.get("exit_code") is not None else "N/A"),
+        ),
         ("created at", time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(created / 1000))),
     ]

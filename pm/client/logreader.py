@@ -48,8 +48,9 @@ def matches(entry: dict[str, Any], target: str | None) -> bool:
     return target in (entry.get("name"), env.get("namespace"))
 
 
-def sources_for(entries: list[dict[str, Any]], target: str | None, streams: tuple[str, ...]
-                ) -> list[Source]:
+def sources_for(
+    entries: list[dict[str, Any]], target: str | None, streams: tuple[str, ...]
+) -> list[Source]:
     found: list[Source] = []
     seen: set[tuple[str, str]] = set()
     for entry in entries:
@@ -124,7 +125,7 @@ class Follower:
 
     @staticmethod
     def _read_all(handle: Any) -> bytes:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             chunk = handle.read(READ_SIZE)
             if not chunk:
@@ -175,7 +176,8 @@ class Follower:
 
     def _after_collapse(self, size: int, block: int) -> int:
         """Where our old position is now if whole blocks were cut off the front; else 0."""
-        position, sign = self.handle.tell(), self.recent
+        position: int = self.handle.tell()
+        sign = self.recent
         if len(sign) < SIGNATURE:
             return 0
         cut = max(block, ((position - size) // block) * block)

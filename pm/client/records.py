@@ -1,7 +1,7 @@
 """The typed records the Python API returns (`pm.ProcessInfo`, `pm.Event`, `pm.LogLine`).
 
-Kept apart from `pm.client.api` so the CLI, whose client is a `pm.client.api.Connection`, does not pay for
-building these classes on every `pm list`.
+Kept apart from `pm.client.api` so the CLI, whose client is a `pm.client.api.Connection`, does
+not pay for building these classes on every `pm list`.
 """
 
 from __future__ import annotations
@@ -35,14 +35,22 @@ class ProcessInfo:
         env = entry.get("pm2_env", {})
         monit = entry.get("monit", {})
         return cls(
-            name=entry["name"], pm_id=int(entry["pm_id"]), pid=int(entry.get("pid") or 0),
-            status=str(env.get("status", "")), namespace=str(env.get("namespace", "default")),
+            name=entry["name"],
+            pm_id=int(entry["pm_id"]),
+            pid=int(entry.get("pid") or 0),
+            status=str(env.get("status", "")),
+            namespace=str(env.get("namespace", "default")),
             restart_time=int(env.get("restart_time", 0)),
             unstable_restarts=int(env.get("unstable_restarts", 0)),
-            pm_uptime=int(env.get("pm_uptime") or 0), created_at=int(env.get("created_at") or 0),
-            cpu=float(monit.get("cpu", 0)), memory=int(monit.get("memory", 0)),
-            exit_code=env.get("exit_code"), out_log=str(env.get("pm_out_log_path", "")),
-            err_log=str(env.get("pm_err_log_path", "")), raw=entry)
+            pm_uptime=int(env.get("pm_uptime") or 0),
+            created_at=int(env.get("created_at") or 0),
+            cpu=float(monit.get("cpu", 0)),
+            memory=int(monit.get("memory", 0)),
+            exit_code=env.get("exit_code"),
+            out_log=str(env.get("pm_out_log_path", "")),
+            err_log=str(env.get("pm_err_log_path", "")),
+            raw=entry,
+        )
 
     @property
     def online(self) -> bool:
@@ -67,11 +75,18 @@ class Event:
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Event:
         data = message.get("data") or {}
-        return cls(event=str(data.get("event", message.get("event", ""))),
-                   at=int(message.get("at") or 0), name=str(data.get("name", "")),
-                   pm_id=int(data.get("pm_id", -1)), namespace=str(data.get("namespace", "")),
-                   status=str(data.get("status", "")), pid=int(data.get("pid") or 0),
-                   exit_code=data.get("exit_code"), manually=data.get("manually"), data=data)
+        return cls(
+            event=str(data.get("event", message.get("event", ""))),
+            at=int(message.get("at") or 0),
+            name=str(data.get("name", "")),
+            pm_id=int(data.get("pm_id", -1)),
+            namespace=str(data.get("namespace", "")),
+            status=str(data.get("status", "")),
+            pid=int(data.get("pid") or 0),
+            exit_code=data.get("exit_code"),
+            manually=data.get("manually"),
+            data=data,
+        )
 
 
 @dataclass(frozen=True)

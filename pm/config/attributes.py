@@ -26,7 +26,6 @@ from pm.config.spec import (
 )
 from pm.errors import ConfigError
 
-
 Coerce = Callable[[Any, str], Any]
 
 
@@ -134,34 +133,58 @@ def _exec_mode(value: Any, where: str) -> str:
 
 
 COERCE: dict[str, Coerce] = {
-    "script": _str, "name": _str, "namespace": _str, "cwd": _str, "version": _str,
-    "args": _str_list, "interpreter_args": _str_list, "ignore_watch": _str_list,
+    "script": _str,
+    "name": _str,
+    "namespace": _str,
+    "cwd": _str,
+    "version": _str,
+    "args": _str_list,
+    "interpreter_args": _str_list,
+    "ignore_watch": _str_list,
     "depends_on": _str_list,
     "interpreter": _str,
     "instances": resolve_instances,
     "exec_mode": _exec_mode,
     "env": _env,
-    "autorestart": _bool, "autostart": _bool, "wait_ready": _bool, "treekill": _bool,
-    "shutdown_with_message": _bool, "time": _bool, "disable_logs": _bool,
-    "append_env_to_name": _bool, "merge_logs": _bool, "restart_group": _bool,
-    "max_restarts": _int, "port": _int, "priority": _int,
-    "min_uptime": parse_duration_ms, "restart_delay": parse_duration_ms,
-    "exp_backoff_restart_delay": parse_duration_ms, "kill_timeout": parse_duration_ms,
+    "autorestart": _bool,
+    "autostart": _bool,
+    "wait_ready": _bool,
+    "treekill": _bool,
+    "shutdown_with_message": _bool,
+    "time": _bool,
+    "disable_logs": _bool,
+    "append_env_to_name": _bool,
+    "merge_logs": _bool,
+    "restart_group": _bool,
+    "max_restarts": _int,
+    "port": _int,
+    "priority": _int,
+    "min_uptime": parse_duration_ms,
+    "restart_delay": parse_duration_ms,
+    "exp_backoff_restart_delay": parse_duration_ms,
+    "kill_timeout": parse_duration_ms,
     "listen_timeout": parse_duration_ms,
     "watch_delay": parse_duration_ms,
     "stop_exit_codes": _codes,
     "cron_restart": _cron,
     "max_memory_restart": parse_size,
     "watch": _watch,
-    "log_date_format": _str, "log_type": _str,
-    "out_file": _str, "error_file": _str, "pid_file": _str,
+    "log_date_format": _str,
+    "log_type": _str,
+    "out_file": _str,
+    "error_file": _str,
+    "pid_file": _str,
     "log_file": _bool_or_str,
-    "instance_var": _str, "increment_var": _str,
+    "instance_var": _str,
+    "increment_var": _str,
     "filter_env": _filter_env,
-    "uid": _optional_id, "gid": _optional_id,
+    "uid": _optional_id,
+    "gid": _optional_id,
     "hooks": _hooks,
-    "watch_options": _object, "kill_retry_time": parse_duration_ms,
-    "vizion": _bool, "force": _bool,
+    "watch_options": _object,
+    "kill_retry_time": parse_duration_ms,
+    "vizion": _bool,
+    "force": _bool,
     "logrotate": app_logrotate,
     "listen": parse_listen,
     "health_check": parse_health_check,
@@ -171,8 +194,14 @@ COERCE: dict[str, Coerce] = {
 IGNORED_KEYS = support.IGNORED_KEYS
 
 
-def build_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str | None,
-               overrides: dict[str, Any], warnings: list[str]) -> AppSpec:
+def build_spec(
+    raw: dict[str, Any],
+    label: str,
+    base_dir: str,
+    env_name: str | None,
+    overrides: dict[str, Any],
+    warnings: list[str],
+) -> AppSpec:
     """Normalise one user-written app object (plus CLI overrides) into an AppSpec.
 
     Every field is checked; the ConfigError raised lists all bad fields of the app at once.
@@ -193,8 +222,14 @@ class Built:
     bad_fields: set[str]
 
 
-def collect_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str | None,
-                 overrides: dict[str, Any], warnings: list[str]) -> Built:
+def collect_spec(
+    raw: dict[str, Any],
+    label: str,
+    base_dir: str,
+    env_name: str | None,
+    overrides: dict[str, Any],
+    warnings: list[str],
+) -> Built:
     """build_spec without raising: every error of the app (coercion, then the checks on the
     values that passed, cron patterns included), one line each, so none waits for a next run."""
     values: dict[str, Any] = {}
@@ -227,8 +262,10 @@ def collect_spec(raw: dict[str, Any], label: str, base_dir: str, env_name: str |
         warnings.append(CLUSTER_WARNING)
         values["exec_mode"] = "fork_mode"
     if values.get("shutdown_with_message") and not node:
-        warnings.append(f"{label}: 'shutdown_with_message' needs a Node app (the 'shutdown' "
-                        "message goes over Node's IPC channel); this app gets the kill signal")
+        warnings.append(
+            f"{label}: 'shutdown_with_message' needs a Node app (the 'shutdown' "
+            "message goes over Node's IPC channel); this app gets the kill signal"
+        )
     spec = AppSpec(**values)
     checked = validation_errors(spec, label)
     errors += checked
@@ -242,9 +279,11 @@ def _defaults() -> dict[str, Any]:
     return AppSpec(script="-").to_dict()
 
 
-CLUSTER_WARNING = ("exec_mode 'cluster' is Node-only (it shares a port between Node workers); "
-                   "pm runs other apps in fork mode, one process per instance: give the app "
-                   "'listen' to share a port between its instances")
+CLUSTER_WARNING = (
+    "exec_mode 'cluster' is Node-only (it shares a port between Node workers); "
+    "pm runs other apps in fork mode, one process per instance: give the app "
+    "'listen' to share a port between its instances"
+)
 
 
 def _runs_on_node(values: dict[str, Any]) -> bool:
@@ -256,8 +295,14 @@ def _runs_on_node(values: dict[str, Any]) -> bool:
     return INTERPRETER_BY_EXTENSION.get(extension) == "node"
 
 
-def _take(key: str, value: Any, label: str, values: dict[str, Any],
-          profiles: dict[str, dict[str, str]], warnings: list[str]) -> None:
+def _take(
+    key: str,
+    value: Any,
+    label: str,
+    values: dict[str, Any],
+    profiles: dict[str, dict[str, str]],
+    warnings: list[str],
+) -> None:
     """Read one attribute into values (or an env profile into profiles); raise on a bad value."""
     if not isinstance(key, str):
         raise ConfigError(f"{label}: attribute names must be strings, got {key!r}")
@@ -272,8 +317,10 @@ def _take(key: str, value: Any, label: str, values: dict[str, Any],
     canonical = canonical_key(key)
     if canonical not in COERCE:
         hint = suggest_key(key)
-        warnings.append(f"{label}: unknown attribute '{key}' ignored"
-                        + (f" (did you mean '{hint}'?)" if hint else ""))
+        warnings.append(
+            f"{label}: unknown attribute '{key}' ignored"
+            + (f" (did you mean '{hint}'?)" if hint else "")
+        )
         return
     if value is None:
         return

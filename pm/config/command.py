@@ -128,9 +128,7 @@ def resolve_command(spec: Any, path_env: str | None) -> Command:
     interpreter = spec.interpreter or infer_interpreter(exec_path, path_env)
     if interpreter == "none":
         if not os.access(exec_path, os.X_OK):
-            raise ConfigError(
-                f"{exec_path} is not executable; chmod +x it or set an interpreter"
-            )
+            raise ConfigError(f"{exec_path} is not executable; chmod +x it or set an interpreter")
         return Command([exec_path, *spec.args], exec_path, "none")
     interpreter_path = which(interpreter, path=path_env)
     if interpreter_path is None:
@@ -149,4 +147,5 @@ def is_python(interpreter: str) -> bool:
 def is_node(interpreter: str) -> bool:
     """Node runs the script (PM2 gives such apps an IPC channel: process.send works)."""
     return Path(interpreter).name in ("node", "nodejs") or Path(interpreter).name.startswith(
-        "node-")
+        "node-"
+    )

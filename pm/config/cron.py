@@ -43,11 +43,13 @@ def check(value: Any, where: str = "app") -> None:
     from croniter import croniter
 
     if len(expr.split()) not in (5, 6) or not croniter.is_valid(
-            expr, second_at_beginning=_six_fields(expr)):
+        expr, second_at_beginning=_six_fields(expr)
+    ):
         raise ConfigError(
             f"{where}: field 'cron_restart' has an invalid cron pattern {expr!r}; expected "
             "5 fields (minute hour day month weekday) or 6 with seconds first, "
-            "e.g. '0 */6 * * *' or '*/30 * * * * *'")
+            "e.g. '0 */6 * * *' or '*/30 * * * * *'"
+        )
 
 
 def next_fire(expr: str, after: float) -> float:
@@ -87,8 +89,11 @@ class Timetable:
     async def due(self, expr: str, since: float, now: float) -> bool:
         """Whether a time matching expr falls in (since, now]; ConfigError for a bad pattern."""
         answer = self._answers.get(expr)
-        if answer is None or answer.after > since or (
-                answer.next is not None and answer.next <= since):
+        if (
+            answer is None
+            or answer.after > since
+            or (answer.next is not None and answer.next <= since)
+        ):
             answer = await self._ask(expr, since)
             self._answers[expr] = answer
         if answer.invalid:
@@ -98,8 +103,14 @@ class Timetable:
     @staticmethod
     async def _ask(expr: str, after: float) -> _Answer:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pm.config.cron", expr, repr(after),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            sys.executable,
+            "-m",
+            "pm.config.cron",
+            expr,
+            repr(after),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         out, _ = await child.communicate()
         word, _, rest = out.decode().strip().partition(" ")  # see _answer
         if word == "next":

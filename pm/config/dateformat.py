@@ -15,8 +15,20 @@ TIME_FORMAT = "YYYY-MM-DDTHH:mm:ss"
 #: Default of `pm logs --timestamp`.
 LOGS_TIMESTAMP_FORMAT = "YYYY-MM-DD-HH:mm:ss"
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
 _TOKEN = re.compile(

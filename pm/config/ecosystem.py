@@ -12,7 +12,7 @@ from typing import Any
 
 from pm.config.attributes import build_spec, collect_spec
 from pm.config.command import resolve_command
-from pm.config.readers import STDIN, apps_of, read_file  # noqa: F401 (STDIN: for importers)
+from pm.config.readers import STDIN, apps_of, read_file
 from pm.config.spec import AppSpec
 from pm.errors import ConfigError
 
@@ -44,8 +44,13 @@ def app_label(path: str, index: int, raw: dict[str, Any]) -> str:
     return f"{path}: app #{index} ({name})"
 
 
-def load_file(path: str, env_name: str | None = None, only: list[str] | None = None,
-              overrides: dict[str, Any] | None = None, check_scripts: bool = True) -> Loaded:
+def load_file(
+    path: str,
+    env_name: str | None = None,
+    only: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    check_scripts: bool = True,
+) -> Loaded:
     """All apps of an ecosystem file as specs; ConfigError listing every problem found.
 
     Every app is validated (and, with check_scripts, its script and interpreter resolved)
@@ -62,8 +67,12 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
     raw_apps = apps_of(data, path, loaded.warnings)
     deploy_env = _deploy_env(data, env_name)
     if deploy_env:  # PM2: the deploy target's env is the lowest layer, under env and env_<name>
-        raw_apps = [{**raw, "env": {**deploy_env, **(raw.get("env") or {})}}
-                    if isinstance(raw.get("env") or {}, dict) else raw for raw in raw_apps]
+        raw_apps = [
+            {**raw, "env": {**deploy_env, **(raw.get("env") or {})}}
+            if isinstance(raw.get("env") or {}, dict)
+            else raw
+            for raw in raw_apps
+        ]
     errors: list[str] = []
     for index, raw in enumerate(raw_apps):
         label = app_label(path, index, raw)
@@ -83,15 +92,21 @@ def load_file(path: str, env_name: str | None = None, only: list[str] | None = N
         count = f"{len(errors)} error{'s' if len(errors) > 1 else ''}"
         raise ConfigError(f"{path}: {count}, nothing started:\n" + "\n".join(errors))
     for name in _duplicate_names(loaded.specs):
-        loaded.warnings.append(f"{path}: several apps are named '{name}'; actions by name "
-                               "will reach all of them")
+        loaded.warnings.append(
+            f"{path}: several apps are named '{name}'; actions by name will reach all of them"
+        )
     if env_name and not deploy_env and not any(f"env_{env_name}" in raw for raw in raw_apps):
-        loaded.warnings.append(f"{path}: no app has 'env_{env_name}'; --env {env_name} "
-                               "changes no environment")
+        loaded.warnings.append(
+            f"{path}: no app has 'env_{env_name}'; --env {env_name} changes no environment"
+        )
     loaded.warnings = list(dict.fromkeys(loaded.warnings))
     if only:
         wanted = set(only)
-        kept = [(spec, raw) for spec, raw in zip(loaded.specs, loaded.raw) if spec.name in wanted]
+        kept = [
+            (spec, raw)
+            for spec, raw in zip(loaded.specs, loaded.raw, strict=True)
+            if spec.name in wanted
+        ]
         loaded.specs, loaded.raw = [spec for spec, _ in kept], [raw for _, raw in kept]
         if not loaded.specs:
             raise ConfigError(f"{path}: no app named {', '.join(only)}")
@@ -112,8 +127,8 @@ def _deploy_env(data: Any, env_name: str | None) -> dict[str, Any]:
 
 
 def _duplicate_names(specs: list[AppSpec]) -> list[str]:
-    seen: set[str] = set()
-    return sorted({spec.name for spec in specs if spec.name in seen or seen.add(spec.name)})
+    names = [spec.name for spec in specs]
+    return sorted({name for name in names if names.count(name) > 1})
 
 
 def check_runnable(spec: AppSpec, label: str) -> None:
@@ -141,9 +156,14 @@ class StartPlan:
     file_specs: list[AppSpec] = field(default_factory=list)
 
 
-def plan_start(targets: list[str], overrides: dict[str, Any], script_args: list[str],
-               env_name: str | None, only: list[str] | None,
-               is_known: Callable[[str], bool]) -> StartPlan:
+def plan_start(
+    targets: list[str],
+    overrides: dict[str, Any],
+    script_args: list[str],
+    env_name: str | None,
+    only: list[str] | None,
+    is_known: Callable[[str], bool],
+) -> StartPlan:
     """PM2's reading of start targets: config file, known app (restart), or script/command."""
     plan = StartPlan()
     cwd = os.getcwd()
@@ -166,8 +186,9 @@ def plan_start(targets: list[str], overrides: dict[str, Any], script_args: list[
             if script_args:
                 raw["args"] = script_args
             try:
-                plan.specs.append(build_spec(raw, f"pm start {target}", cwd, env_name, {},
-                                             plan.warnings))
+                plan.specs.append(
+                    build_spec(raw, f"pm start {target}", cwd, env_name, {}, plan.warnings)
+                )
             except ConfigError as exc:  # every target's problems in one report
                 errors.append(exc.message)
     if errors:

@@ -33,8 +33,7 @@ DEFAULTS: dict[str, str] = {
 
 #: Keys an app may set for itself in the ecosystem (`logrotate: {...}`); the check interval
 #: is the daemon's, so it stays global.
-APP_KEYS = ("max_size", "retain", "compress", "dateFormat", "rotateInterval", "enabled",
-            "lossless")
+APP_KEYS = ("max_size", "retain", "compress", "dateFormat", "rotateInterval", "enabled", "lossless")
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -77,12 +76,15 @@ def check_interval(pattern: str) -> None:
     try:
         cron.check(pattern)
     except ConfigError:
-        raise ConfigError(f"logrotate:rotateInterval: invalid cron pattern {pattern!r}; expected "
-                          "minute hour day month weekday, e.g. '0 0 * * *'") from None
+        raise ConfigError(
+            f"logrotate:rotateInterval: invalid cron pattern {pattern!r}; expected "
+            "minute hour day month weekday, e.g. '0 0 * * *'"
+        ) from None
 
 
-def parse(raw: dict[str, Any],
-          check_pattern: Callable[[str], None] = check_interval) -> RotateConfig:
+def parse(
+    raw: dict[str, Any], check_pattern: Callable[[str], None] = check_interval
+) -> RotateConfig:
     """The settings in raw (string values, as stored) over the defaults; ConfigError if bad.
 
     The daemon passes `has_five_fields` as check_pattern: croniter stays out of it, and its
@@ -94,15 +96,17 @@ def parse(raw: dict[str, Any],
     elif retain_text.isdigit() and int(retain_text) >= 1:
         retain = int(retain_text)
     else:
-        raise ConfigError("logrotate:retain: expected a count >= 1 or 'all', "
-                          f"got {values['retain']!r}")
+        raise ConfigError(
+            f"logrotate:retain: expected a count >= 1 or 'all', got {values['retain']!r}"
+        )
     try:
         interval = float(values["workerInterval"])
     except ValueError:
         interval = 0
     if interval < 1:
-        raise ConfigError(f"logrotate:workerInterval: expected seconds >= 1, "
-                          f"got {values['workerInterval']!r}")
+        raise ConfigError(
+            f"logrotate:workerInterval: expected seconds >= 1, got {values['workerInterval']!r}"
+        )
     max_size = parse_size(values["max_size"], "logrotate:max_size")
     if max_size <= 0:
         raise ConfigError(f"logrotate:max_size: expected a size > 0, got {values['max_size']!r}")
@@ -111,10 +115,16 @@ def parse(raw: dict[str, Any],
         check_pattern(pattern)
     else:
         pattern = ""
-    return RotateConfig(max_size, retain, _bool("compress", values["compress"]),
-                        values["dateFormat"], interval, pattern or None,
-                        _bool("enabled", values["enabled"]),
-                        _bool("lossless", values["lossless"]))
+    return RotateConfig(
+        max_size,
+        retain,
+        _bool("compress", values["compress"]),
+        values["dateFormat"],
+        interval,
+        pattern or None,
+        _bool("enabled", values["enabled"]),
+        _bool("lossless", values["lossless"]),
+    )
 
 
 def validate_setting(key: str, value: str) -> None:
@@ -132,8 +142,9 @@ def section(stored: dict[str, Any], source: object) -> dict[str, Any]:
     return found
 
 
-def app_config(shared: dict[str, Any], app: Any,
-               check_pattern: Callable[[str], None] = check_interval) -> RotateConfig:
+def app_config(
+    shared: dict[str, Any], app: Any, check_pattern: Callable[[str], None] = check_interval
+) -> RotateConfig:
     """The global settings (shared, a `section`) overridden by the app's own `logrotate`."""
     own = getattr(app.spec, "logrotate", None) or {}
     return parse({**shared, **own} if own else shared, check_pattern)

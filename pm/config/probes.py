@@ -15,8 +15,13 @@ from pm.config.spec import parse_duration_ms
 from pm.errors import ConfigError
 
 #: Docker's HEALTHCHECK defaults (interval 30 s, timeout 30 s, 3 retries, no start period).
-HEALTH_DEFAULTS: dict[str, Any] = {"interval": 30_000, "timeout": 30_000, "retries": 3,
-                                   "start_period": 0, "action": "restart"}
+HEALTH_DEFAULTS: dict[str, Any] = {
+    "interval": 30_000,
+    "timeout": 30_000,
+    "retries": 3,
+    "start_period": 0,
+    "action": "restart",
+}
 HEALTH_KINDS = ("http", "tcp", "cmd")
 HEALTH_ACTIONS = ("restart", "report")
 
@@ -62,12 +67,16 @@ def parse_health_check(value: Any, where: str) -> dict[str, Any] | None:
     if value in (None, False):
         return None
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected an object like {{\"http\": \"http://127.0.0.1:8000/"
-                          f"health\", \"interval\": \"10s\"}}, got {value!r}")
+        raise ConfigError(
+            f'{where}: expected an object like {{"http": "http://127.0.0.1:8000/'
+            f'health", "interval": "10s"}}, got {value!r}'
+        )
     unknown = sorted(set(value) - set(HEALTH_KINDS) - set(HEALTH_DEFAULTS))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; use one of "
-                          f"{', '.join(HEALTH_KINDS + tuple(HEALTH_DEFAULTS))}")
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}; use one of "
+            f"{', '.join(HEALTH_KINDS + tuple(HEALTH_DEFAULTS))}"
+        )
     kinds = [kind for kind in HEALTH_KINDS if kind in value]
     if len(kinds) != 1:
         raise ConfigError(f"{where}: give exactly one of http, tcp or cmd")
@@ -79,7 +88,7 @@ def parse_health_check(value: Any, where: str) -> dict[str, Any] | None:
         raise ConfigError(f"{where}.http: expected an http:// URL, got {target!r}")
     if kind == "tcp":
         listen_address(target, f"{where}.tcp")
-    check = {kind: target.strip()}
+    check: dict[str, Any] = {kind: target.strip()}
     for key in ("interval", "timeout", "start_period"):
         check[key] = parse_duration_ms(value.get(key, HEALTH_DEFAULTS[key]), f"{where}.{key}")
     if check["interval"] <= 0 or check["timeout"] <= 0:
@@ -110,5 +119,12 @@ class HealthCheck:
     @classmethod
     def from_spec(cls, check: dict[str, Any]) -> HealthCheck:
         kind = next(kind for kind in HEALTH_KINDS if kind in check)
-        return cls(kind, check[kind], check["interval"] / 1000, check["timeout"] / 1000,
-                   check["retries"], check["start_period"] / 1000, check["action"])
+        return cls(
+            kind,
+            check[kind],
+            check["interval"] / 1000,
+            check["timeout"] / 1000,
+            check["retries"],
+            check["start_period"] / 1000,
+            check["action"],
+        )

@@ -15,10 +15,11 @@ from typing import Any
 
 from pm.errors import ConfigError
 
-
 #: Top-level keys PM2 reads besides the apps; pm reports them instead of dropping them silently.
 UNSUPPORTED_SECTIONS = {
-    "static": "'static' (static file servers) is not supported by pm; the section was read and ignored",
+    "static": (
+        "'static' (static file servers) is not supported by pm; the section was read and ignored"
+    ),
 }
 
 #: Top-level keys that are not apps: `deploy` is read by `pm deploy` (and its env by --env).
@@ -126,8 +127,14 @@ def _eval_js_expression(text: str) -> tuple[Any] | None:
     if node is None:
         return None
     try:
-        result = subprocess.run([node, "-e", _NODE_EXPRESSION], input=text, capture_output=True,
-                                text=True, timeout=NODE_TIMEOUT, check=False)
+        result = subprocess.run(
+            [node, "-e", _NODE_EXPRESSION],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=NODE_TIMEOUT,
+            check=False,
+        )
         return (json.loads(result.stdout),) if result.returncode == 0 else None
     except (subprocess.TimeoutExpired, json.JSONDecodeError):
         return None
@@ -153,17 +160,26 @@ def _read_js(path: str) -> Any:
     if node is None:
         raise ConfigError(
             f"{path}: JavaScript config files need 'node' on PATH to be evaluated, and it was not "
-            "found; install Node.js or write the same apps as ecosystem.json or ecosystem.yaml")
+            "found; install Node.js or write the same apps as ecosystem.json or ecosystem.yaml"
+        )
     try:
         result = subprocess.run(
-            [node, "-e", _NODE_LOADER, path], cwd=str(Path(path).parent),
-            capture_output=True, text=True, timeout=NODE_TIMEOUT, stdin=subprocess.DEVNULL,
-            check=False)
+            [node, "-e", _NODE_LOADER, path],
+            cwd=str(Path(path).parent),
+            capture_output=True,
+            text=True,
+            timeout=NODE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{path}: node did not finish evaluating the file "
-                          f"within {NODE_TIMEOUT:.0f}s") from None
+        raise ConfigError(
+            f"{path}: node did not finish evaluating the file within {NODE_TIMEOUT:.0f}s"
+        ) from None
     if result.returncode != 0:
-        raise ConfigError(f"{path}: node could not evaluate the file:\n{_node_error(result.stderr)}")
+        raise ConfigError(
+            f"{path}: node could not evaluate the file:\n{_node_error(result.stderr)}"
+        )
     try:
         return json.loads(result.stdout or "null")
     except json.JSONDecodeError as exc:
@@ -197,8 +213,15 @@ def apps_of(data: Any, path: str, warnings: list[str] | None = None) -> list[dic
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-             type(None): "nothing", int: "a number", float: "a number"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "nothing",
+        int: "a number",
+        float: "a number",
+    }
     if isinstance(value, list) and not value:
         return "an empty list"
     return names.get(type(value), type(value).__name__)

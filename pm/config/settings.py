@@ -90,14 +90,15 @@ def app_logrotate(value: Any, where: str) -> dict[str, str]:
     """The ecosystem's per-app `logrotate: {max_size, retain, compress, dateFormat,
     rotateInterval, enabled}` object, validated like `pm set logrotate:<key>`."""
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected an object like {{\"max_size\": \"1M\"}}")
+        raise ConfigError(f'{where}: expected an object like {{"max_size": "1M"}}')
     from pm.config import logrotate
 
     result = {}
     for key, item in value.items():
         if key not in logrotate.APP_KEYS:
-            raise ConfigError(f"{where}: unknown key {key!r}; "
-                              f"per-app keys: {', '.join(logrotate.APP_KEYS)}")
+            raise ConfigError(
+                f"{where}: unknown key {key!r}; per-app keys: {', '.join(logrotate.APP_KEYS)}"
+            )
         text = str(item).lower() if isinstance(item, bool) else str(item)
         try:
             logrotate.validate_setting(key, text)

@@ -118,7 +118,7 @@ class AppSpec:
 
     @classmethod
     def field_names(cls) -> list[str]:
-        return list(_field_names(cls))
+        return list(_field_names(AppSpec))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str = "app") -> AppSpec:
@@ -133,7 +133,7 @@ class AppSpec:
 
 
 @functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type[AppSpec]) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
@@ -274,7 +274,8 @@ def validation_errors(spec: AppSpec, where: str) -> list[str]:
     if "args" not in bad and not all(isinstance(arg, str) for arg in spec.args):
         errors.append(f"{where}: field 'args' expects strings, got {spec.args!r}")
     if "stop_exit_codes" not in bad and not all(
-            isinstance(code, int) for code in spec.stop_exit_codes):
+        isinstance(code, int) for code in spec.stop_exit_codes
+    ):
         errors.append(f"{where}: field 'stop_exit_codes' expects integers")
     if spec.cron_restart is not None and "cron_restart" not in bad:
         from pm.config.cron import check as check_cron
@@ -289,9 +290,11 @@ def validation_errors(spec: AppSpec, where: str) -> list[str]:
 def _declared_type_errors(spec: AppSpec, where: str) -> dict[str, str]:
     """Every field against its annotation, so a wrong type from the wire (e.g. `args: 5`)
     is a ConfigError naming the field, not a TypeError deep inside the spawn code."""
-    return {name: f"{where}: field '{name}' expects {_hint_name(hint)}, "
-                  f"got {getattr(spec, name)!r}"
-            for name, hint, matches in _field_checks() if not matches(getattr(spec, name))}
+    return {
+        name: f"{where}: field '{name}' expects {_hint_name(hint)}, got {getattr(spec, name)!r}"
+        for name, hint, matches in _field_checks()
+        if not matches(getattr(spec, name))
+    }
 
 
 Predicate = Callable[[Any], bool]
@@ -325,8 +328,9 @@ def _predicate(hint: Any) -> Predicate:
         return lambda value: isinstance(value, list) and all(map(item, value))
     if origin is dict:
         key, item = _predicate(args[0]), _predicate(args[1])
-        return lambda value: isinstance(value, dict) and all(
-            key(k) and item(v) for k, v in value.items())
+        return lambda value: (
+            isinstance(value, dict) and all(key(k) and item(v) for k, v in value.items())
+        )
     if hint is int:
         return lambda value: isinstance(value, int) and not isinstance(value, bool)
     return lambda value: isinstance(value, hint)

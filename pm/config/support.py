@@ -75,18 +75,27 @@ USED: dict[str, str] = {
 
 #: Attribute -> (a non-default value, what the warning says after naming it).
 WARNED: dict[str, tuple[Any, str]] = {
-    "kill_retry_time": (250, "has no effect in pm; it waits kill_timeout for the app to exit, "
-                             "checking on its own schedule"),
-    "watch_options": ({"usePolling": True}, "has no effect in pm (they are Node chokidar "
-                                            "options); use watch, ignore_watch and watch_delay"),
-    "force": (True, "has no effect in an app's settings in pm; pass -f to pm start to start "
-                    "an app that already runs"),
+    "kill_retry_time": (
+        250,
+        "has no effect in pm; it waits kill_timeout for the app to exit, "
+        "checking on its own schedule",
+    ),
+    "watch_options": (
+        {"usePolling": True},
+        "has no effect in pm (they are Node chokidar "
+        "options); use watch, ignore_watch and watch_delay",
+    ),
+    "force": (
+        True,
+        "has no effect in an app's settings in pm; pass -f to pm start to start "
+        "an app that already runs",
+    ),
 }
 
 #: Attribute -> why its value needs no warning.
 ALWAYS_TRUE: dict[str, str] = {
     "vizion": "pm reads no version-control metadata: false asks for exactly that, and the "
-              "default true is only reported in jlist, as PM2 reports it",
+    "default true is only reported in jlist, as PM2 reports it",
 }
 
 #: Keys PM2 accepts that pm does not store, warned about when set to a true value.
@@ -108,9 +117,9 @@ IGNORED_SILENT: dict[str, str] = {
     "disable_source_map_support": "asks for no source-map injection; pm never injects one",
     "disable_trace": "asks for no PM2.io tracing; pm has none",
     "pmx": "PM2.io instrumentation switch: pm has none, so false is what it does and true "
-           "is PM2's default",
+    "is PM2's default",
     "automation": "PM2.io instrumentation switch: pm has none, so false is what it does and "
-                  "true is PM2's default",
+    "true is PM2's default",
     "instance_id": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
     "km_link": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
     "vizion_running": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
@@ -129,12 +138,16 @@ def _where(label: str, name: str) -> str:
     return label if f"({name})" in label else f"{label}: app '{name}'"
 
 
-def unsupported_warnings(values: dict[str, Any], defaults: dict[str, Any], label: str,
-                         name: str) -> list[str]:
+def unsupported_warnings(
+    values: dict[str, Any], defaults: dict[str, Any], label: str, name: str
+) -> list[str]:
     """One warning per WARNED attribute whose value (canonical, normalised) is not its default."""
     where = _where(label, name)
-    return [f"{where}: '{attr}' {reason}" for attr, (_, reason) in WARNED.items()
-            if attr in values and values[attr] != defaults.get(attr)]
+    return [
+        f"{where}: '{attr}' {reason}"
+        for attr, (_, reason) in WARNED.items()
+        if attr in values and values[attr] != defaults.get(attr)
+    ]
 
 
 def ignored_key_warning(key: str, value: Any, label: str) -> str | None:

@@ -17,20 +17,18 @@ import sys
 from collections.abc import Callable
 from typing import IO
 
-from pm.daemon.persist import dump
-from pm.daemon.handlers import logs as handlers_logs
-from pm.daemon.output import rotation as logrotate
-from pm.daemon.persist import recovery
-from pm.daemon.persist import state
-from pm.daemon.automation.restarts import Automation
-from pm.errors import PMError
-from pm.daemon.core.groups import GroupRestarter
-from pm.daemon.handlers import Context
 from pm.daemon.automation.health import HealthChecks
 from pm.daemon.automation.hooks import HookRunner
-from pm.paths import Home, home_error
-from pm.daemon.server import Server
+from pm.daemon.automation.restarts import Automation
+from pm.daemon.core.groups import GroupRestarter
 from pm.daemon.core.supervisor import Supervisor
+from pm.daemon.handlers import Context
+from pm.daemon.handlers import logs as handlers_logs
+from pm.daemon.output import rotation as logrotate
+from pm.daemon.persist import dump, recovery, state
+from pm.daemon.server import Server
+from pm.errors import PMError
+from pm.paths import Home, home_error
 
 log = logging.getLogger("pm")
 
@@ -108,9 +106,12 @@ class Daemon:
         self.on_ready = on_ready
         self.supervisor = Supervisor(home)
         self.keeper = state.StateKeeper(home, self.supervisor)
-        self.ctx = Context(self.supervisor, request_shutdown=self.request_shutdown,
-                           request_exit_leaving_apps=self.request_exit_leaving_apps,
-                           persist_now=self.keeper.flush)
+        self.ctx = Context(
+            self.supervisor,
+            request_shutdown=self.request_shutdown,
+            request_exit_leaving_apps=self.request_exit_leaving_apps,
+            persist_now=self.keeper.flush,
+        )
         self.leave_apps = False
         self.server = Server(self.ctx, str(home.socket))
         self.automation = Automation(self.supervisor)
@@ -147,8 +148,10 @@ class Daemon:
         self._rotation = logrotate.start(self.supervisor, self.home)
         self.automation.start()
         self.extras: list[HookRunner | GroupRestarter | HealthChecks] = [
-            HookRunner(self.supervisor), GroupRestarter(self.supervisor),
-            HealthChecks(self.supervisor)]
+            HookRunner(self.supervisor),
+            GroupRestarter(self.supervisor),
+            HealthChecks(self.supervisor),
+        ]
         for extra in self.extras:
             extra.start()
         self.home.pid_file.write_text(str(os.getpid()))
@@ -185,8 +188,10 @@ class Daemon:
         """Let the stopped apps' last output reach their files before the daemon exits."""
         logpipe = sys.modules.get("pm.daemon.output.logpipe")  # not imported: no app had a pipe
         if logpipe is not None and not await logpipe.drained(OUTPUT_DRAIN_SECONDS):
-            log.warning("exiting with app output still unread: a pipe is held open by a "
-                        "process that outlived its app")
+            log.warning(
+                "exiting with app output still unread: a pipe is held open by a "
+                "process that outlived its app"
+            )
 
     def _save_on_exit(self) -> None:
         apps = list(self.supervisor.apps.values())

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pm.protocol import DOWN_STATUSES, Status
 from pm.config.spec import AppSpec
+from pm.protocol import DOWN_STATUSES, Status
 
 LOCKED_EXIT = 3
 POLL_INTERVAL = 0.05
@@ -120,8 +120,8 @@ def _as_status(code: int | None) -> int:
 
 
 async def _run(specs: list[AppSpec], home: Any, auto_exit: bool, from_start: bool) -> int:
-    from pm.daemon.main import Daemon
     from pm.daemon.handlers import HANDLERS
+    from pm.daemon.main import Daemon
 
     ready = asyncio.Event()
     daemon = Daemon(home, on_ready=ready.set)
@@ -148,8 +148,9 @@ async def _run(specs: list[AppSpec], home: Any, auto_exit: bool, from_start: boo
     daemon.supervisor.on_change(check_done)
     failed = False
     try:
-        await HANDLERS["start"](daemon.ctx, {"apps": [spec.to_dict() for spec in specs],
-                                             "shell_env": dict(os.environ)})
+        await HANDLERS["start"](
+            daemon.ctx, {"apps": [spec.to_dict() for spec in specs], "shell_env": dict(os.environ)}
+        )
     except Exception as exc:  # a bad spec or a failed dependency: stop what started
         print(f"[PM][ERROR] {getattr(exc, 'message', exc)}", file=sys.stderr, flush=True)
         failed = True
@@ -166,8 +167,12 @@ async def _run(specs: list[AppSpec], home: Any, auto_exit: bool, from_start: boo
     return 1 if failed and status == 0 else status
 
 
-def run_foreground(specs: list[AppSpec], home_dir: str | None = None, auto_exit: bool = True,
-                   lock_file: str | None = None) -> int:
+def run_foreground(
+    specs: list[AppSpec],
+    home_dir: str | None = None,
+    auto_exit: bool = True,
+    lock_file: str | None = None,
+) -> int:
     """Run specs in the foreground until they are all down (or a signal); return the exit status."""
     from pm.daemon.main import acquire_lock, setup_logging
     from pm.paths import Home
@@ -178,8 +183,10 @@ def run_foreground(specs: list[AppSpec], home_dir: str | None = None, auto_exit:
 
         lock_fd = acquire_file_lock(lock_file)
         if lock_fd is None:
-            print(f"[PM][ERROR] another instance holds the lock {lock_file}; not starting",
-                  file=sys.stderr)
+            print(
+                f"[PM][ERROR] another instance holds the lock {lock_file}; not starting",
+                file=sys.stderr,
+            )
             return LOCKED_EXIT
     private = home_dir is None
     root = Path(home_dir or tempfile.mkdtemp(prefix="pmrt", dir="/tmp")).absolute()
@@ -214,10 +221,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lock", dest="lock_file")
     parser.add_argument("--no-auto-exit", action="store_true")
     options = parser.parse_args(argv)
-    specs = [AppSpec.from_dict(raw, where=f"app #{index}")
-             for index, raw in enumerate(json.loads(options.specs))]
-    sys.exit(run_foreground(specs, options.home_dir, not options.no_auto_exit,
-                            options.lock_file))
+    specs = [
+        AppSpec.from_dict(raw, where=f"app #{index}")
+        for index, raw in enumerate(json.loads(options.specs))
+    ]
+    sys.exit(run_foreground(specs, options.home_dir, not options.no_auto_exit, options.lock_file))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ import os
 from typing import Any
 
 from pm import protocol
-from pm.errors import BadRequest, PMError, VersionMismatch
 from pm.daemon.handlers import HANDLERS, READ_ONLY, Context
 from pm.daemon.heap import HeapTrimmer
+from pm.errors import BadRequest, PMError, VersionMismatch
 
 log = logging.getLogger("pm")
 
@@ -61,21 +61,31 @@ class Server:
                 self._connections.discard(task)
             writer.close()
 
-    async def _read_requests(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+    async def _read_requests(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         buffer = b""
         while True:
             chunk = await reader.read(READ_CHUNK)
             if not chunk:
                 if buffer.strip():
-                    await self._send(writer, protocol.reply_error(
-                        None, BadRequest.code, "malformed frame: no newline before end of input"))
+                    await self._send(
+                        writer,
+                        protocol.reply_error(
+                            None, BadRequest.code, "malformed frame: no newline before end of input"
+                        ),
+                    )
                 return
             buffer += chunk
             if len(buffer) > protocol.MAX_FRAME_BYTES and b"\n" not in buffer:
-                await self._send(writer, protocol.reply_error(
-                    None, BadRequest.code,
-                    f"frame larger than {protocol.MAX_FRAME_BYTES} bytes; closing"))
+                await self._send(
+                    writer,
+                    protocol.reply_error(
+                        None,
+                        BadRequest.code,
+                        f"frame larger than {protocol.MAX_FRAME_BYTES} bytes; closing",
+                    ),
+                )
                 return
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
@@ -84,8 +94,9 @@ class Server:
                 if await self._handle_line(line, reader, writer):
                     return
 
-    async def _handle_line(self, line: bytes, reader: asyncio.StreamReader,
-                           writer: asyncio.StreamWriter) -> bool:
+    async def _handle_line(
+        self, line: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
         """Answer one frame; True when the connection became a stream and is now finished."""
         try:
             message = protocol.decode(line)
@@ -107,7 +118,8 @@ class Server:
             if version is not None and version != protocol.PROTOCOL_VERSION:
                 raise VersionMismatch(
                     f"the daemon speaks protocol {protocol.PROTOCOL_VERSION}, this pm speaks "
-                    f"{version}; run `pm update` (keeps apps running) or `pm kill`")
+                    f"{version}; run `pm update` (keeps apps running) or `pm kill`"
+                )
             if not isinstance(cmd, str) or cmd not in HANDLERS:
                 raise BadRequest(f"unknown command {cmd!r}")
             if args is None:
@@ -126,8 +138,9 @@ class Server:
             log.exception("command %r failed", cmd)
             return protocol.reply_error(request_id, "internal", f"internal error: {exc}")
 
-    async def _stream(self, request_id: Any, reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+    async def _stream(
+        self, request_id: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         """Send every bus event until the client goes away."""
         queue = self.ctx.supervisor.bus.subscribe()
         closed = asyncio.ensure_future(reader.read())  # EOF (or anything) ends the stream

@@ -13,13 +13,20 @@ GIT_TIMEOUT = 30.0
 
 def _git(folder: str, *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, timeout=GIT_TIMEOUT, check=False)
+        return subprocess.run(
+            ["git", "-C", folder, *args],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
     except FileNotFoundError:
         raise ConfigError("git is not installed: pm deploy needs it") from None
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"{folder}: git {args[0]} did not finish within "
-                          f"{GIT_TIMEOUT:.0f}s") from None
+        raise ConfigError(
+            f"{folder}: git {args[0]} did not finish within {GIT_TIMEOUT:.0f}s"
+        ) from None
 
 
 def local_changes(folder: str) -> str | None:

@@ -11,9 +11,19 @@ from pm.deploy.target import DeployTarget
 from pm.errors import ConfigError
 
 #: Sub-command -> its canonical name (PM2's spellings).
-ACTIONS = {"setup": "setup", "update": "update", "revert": "revert", "curr": "curr",
-           "current": "curr", "prev": "prev", "previous": "prev", "list": "list",
-           "exec": "exec", "run": "exec", "ref": "ref"}
+ACTIONS = {
+    "setup": "setup",
+    "update": "update",
+    "revert": "revert",
+    "curr": "curr",
+    "current": "curr",
+    "prev": "prev",
+    "previous": "prev",
+    "list": "list",
+    "exec": "exec",
+    "run": "exec",
+    "ref": "ref",
+}
 
 USAGE = 'setup, update, revert [n], curr, prev, list, exec "<cmd>", ref <ref>'
 
@@ -49,9 +59,10 @@ def parse_action(words: list[str]) -> Action:
             raise ConfigError('exec needs a command: pm deploy <file> <env> exec "<cmd>"')
         return Action(name, " ".join(rest))
     if name == "revert":
-        if len(rest) > 1 or rest and not (rest[0].isdigit() and int(rest[0]) > 0):
-            raise ConfigError(f"revert takes a number of deploys to go back (1 or more), "
-                              f"not {' '.join(rest)!r}")
+        if len(rest) > 1 or (rest and not (rest[0].isdigit() and int(rest[0]) > 0)):
+            raise ConfigError(
+                f"revert takes a number of deploys to go back (1 or more), not {' '.join(rest)!r}"
+            )
         return Action(name, rest[0] if rest else "1")
     if name == "ref":
         if len(rest) != 1:
@@ -84,8 +95,10 @@ def revert(session: HostSession, target: DeployTarget, n: int, base_dir: str) ->
     commits = history(session, target)
     commit = steps.commit_back(commits, n)
     if commit is None:
-        raise DeployFailed(f"{session.label}: revert: {len(commits)} deploy(s) recorded in "
-                           f"{target.path}/.deploys, cannot go back {n}")
+        raise DeployFailed(
+            f"{session.label}: revert: {len(commits)} deploy(s) recorded in "
+            f"{target.path}/.deploys, cannot go back {n}"
+        )
     session.say(f"reverting {n} deploy(s)")
     deploy(session, target, commit, base_dir)
 
@@ -93,8 +106,9 @@ def revert(session: HostSession, target: DeployTarget, n: int, base_dir: str) ->
 def previous(session: HostSession, target: DeployTarget) -> None:
     commit = steps.commit_back(history(session, target), 1)
     if commit is None:
-        raise DeployFailed(f"{session.label}: prev: no previous deploy recorded in "
-                           f"{target.path}/.deploys")
+        raise DeployFailed(
+            f"{session.label}: prev: no previous deploy recorded in {target.path}/.deploys"
+        )
     session.emit(commit)
 
 
@@ -106,8 +120,7 @@ def listing(session: HostSession, target: DeployTarget) -> None:
         session.say("no deploy recorded yet")
 
 
-def run_action(action: Action, session: HostSession, target: DeployTarget,
-               base_dir: str) -> None:
+def run_action(action: Action, session: HostSession, target: DeployTarget, base_dir: str) -> None:
     """What `action` does on the host of `session`."""
     if action.name == "setup":
         setup(session, target, base_dir)

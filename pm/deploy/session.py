@@ -32,9 +32,14 @@ class HostSession:
     """Runs steps on one host (or locally) and writes their output through `emit`, which the
     caller serialises across threads."""
 
-    def __init__(self, label: str, argv_of: Callable[[str], list[str]],
-                 emit: Callable[[str], None], cwd: str | None = None,
-                 over_ssh: bool = True) -> None:
+    def __init__(
+        self,
+        label: str,
+        argv_of: Callable[[str], list[str]],
+        emit: Callable[[str], None],
+        cwd: str | None = None,
+        over_ssh: bool = True,
+    ) -> None:
         self.label = label
         self.argv_of = argv_of
         self.emit_line = emit
@@ -62,18 +67,29 @@ class HostSession:
         argv = self.argv_of(step.script)
         with contextlib.ExitStack() as stack:
             try:
-                stdin: IO[bytes] | int = (stack.enter_context(open(step.stdin_file, "rb"))
-                                          if step.stdin_file else subprocess.DEVNULL)
+                stdin: IO[bytes] | int = (
+                    stack.enter_context(open(step.stdin_file, "rb"))
+                    if step.stdin_file
+                    else subprocess.DEVNULL
+                )
             except OSError as exc:
-                raise DeployFailed(f"{self.label}: {step.name}: cannot read {step.stdin_file}: "
-                                   f"{exc.strerror}") from None
+                raise DeployFailed(
+                    f"{self.label}: {step.name}: cannot read {step.stdin_file}: {exc.strerror}"
+                ) from None
             try:
-                process = stack.enter_context(subprocess.Popen(
-                    argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                    cwd=self.cwd))
+                process = stack.enter_context(
+                    subprocess.Popen(
+                        argv,
+                        stdin=stdin,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        cwd=self.cwd,
+                    )
+                )
             except OSError as exc:
-                raise DeployFailed(f"{self.label}: {step.name}: cannot run {argv[0]}: "
-                                   f"{exc.strerror}") from None
+                raise DeployFailed(
+                    f"{self.label}: {step.name}: cannot run {argv[0]}: {exc.strerror}"
+                ) from None
             assert process.stdout is not None
             lines = self._lines(process.stdout.fileno(), show)
             code = process.wait()
@@ -111,8 +127,11 @@ class HostSession:
         return f"{self.label}: {step.name} failed (exit {code}){said}"
 
 
-def run_on_hosts(hosts: Sequence[str], job: Callable[[HostSession], None],
-                 session_of: Callable[[str], HostSession]) -> list[str]:
+def run_on_hosts(
+    hosts: Sequence[str],
+    job: Callable[[HostSession], None],
+    session_of: Callable[[str], HostSession],
+) -> list[str]:
     """Run `job` for every host at once, each in its own thread; the errors of the hosts that
     failed, in the order of `hosts`. An unexpected exception (a bug) is raised again here."""
     errors: dict[str, str] = {}
@@ -123,11 +142,13 @@ def run_on_hosts(hosts: Sequence[str], job: Callable[[HostSession], None],
             job(session_of(host))
         except DeployFailed as exc:
             errors[host] = exc.message
-        except Exception as exc:  # noqa: BLE001 (a bug: raised again in the caller's thread)
+        except Exception as exc:
             crashes.append(exc)
 
-    threads = [threading.Thread(target=work, args=(host,), name=f"deploy {host}", daemon=True)
-               for host in hosts]  # daemon: Ctrl-C (which the ssh children get too) exits
+    threads = [
+        threading.Thread(target=work, args=(host,), name=f"deploy {host}", daemon=True)
+        for host in hosts
+    ]  # daemon: Ctrl-C (which the ssh children get too) exits
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -135,4 +156,3 @@ def run_on_hosts(hosts: Sequence[str], job: Callable[[HostSession], None],
     if crashes:
         raise crashes[0]
     return [errors[host] for host in hosts if host in errors]
-

@@ -92,12 +92,18 @@ def setup_steps(target: DeployTarget, base_dir: str) -> list[Step]:
     depth = "--depth=5 " if target.fetch == "fast" else ""
     steps = [
         hook_step(target, "pre-setup", base_dir),
-        Step("folders", f"mkdir -p {on_server(target, 'shared', 'logs')} "
-                        f"{on_server(target, 'shared', 'pids')} {source}",
-             f"creating {target.path}/{{source,shared}}"),
-        Step("clone", f"git clone {depth}--branch {shlex.quote(target.branch)} "
-                      f"{shlex.quote(target.repo)} {source}",
-             f"cloning {target.repo} ({target.branch})"),
+        Step(
+            "folders",
+            f"mkdir -p {on_server(target, 'shared', 'logs')} "
+            f"{on_server(target, 'shared', 'pids')} {source}",
+            f"creating {target.path}/{{source,shared}}",
+        ),
+        Step(
+            "clone",
+            f"git clone {depth}--branch {shlex.quote(target.branch)} "
+            f"{shlex.quote(target.repo)} {source}",
+            f"cloning {target.repo} ({target.branch})",
+        ),
         Step("link", f"ln -sfn {source} {on_server(target, 'current')}", "linking current"),
         hook_step(target, "post-setup", base_dir),
     ]
@@ -108,16 +114,19 @@ def deploy_steps(target: DeployTarget, ref: str, base_dir: str) -> list[Step]:
     """Check the clone, pre-deploy, fetch, reset to `ref`, link and record, post-deploy."""
     source = on_server(target, "source")
     depth = "--depth=5 " if target.fetch == "fast" else ""
-    check = (f"[ -d {source}/.git ] || {{ echo {shlex.quote(target.path + '/source')} is not a "
-             "git clone: run setup first; exit 1; }")
-    record = (f"ln -sfn {source} {on_server(target, 'current')} && cd {source} && "
-              f"git rev-parse HEAD >> {on_server(target, '.deploys')}")
+    check = (
+        f"[ -d {source}/.git ] || {{ echo {shlex.quote(target.path + '/source')} is not a "
+        "git clone: run setup first; exit 1; }"
+    )
+    record = (
+        f"ln -sfn {source} {on_server(target, 'current')} && cd {source} && "
+        f"git rev-parse HEAD >> {on_server(target, '.deploys')}"
+    )
     steps = [
         Step("check", check),
         hook_step(target, "pre-deploy", base_dir),
         Step("fetch", f"cd {source} && git fetch {depth}--all --tags", "fetching updates"),
-        Step("reset", f"cd {source} && git reset --hard {shlex.quote(ref)}",
-             f"resetting to {ref}"),
+        Step("reset", f"cd {source} && git reset --hard {shlex.quote(ref)}", f"resetting to {ref}"),
         Step("link", record, "linking current"),
         hook_step(target, "post-deploy", base_dir),
     ]

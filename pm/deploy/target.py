@@ -53,22 +53,26 @@ def deploy_section(data: Any, path: str) -> dict[str, Any]:
     """The file's `deploy` object; ConfigError when it has none."""
     section = data.get("deploy") if isinstance(data, dict) else None
     if section is None:
-        raise ConfigError(f"{path}: no 'deploy' section: add one with an environment, e.g. "
-                          '"deploy": {"production": {"host": ..., "repo": ..., "ref": ..., '
-                          '"path": ...}}')
+        raise ConfigError(
+            f"{path}: no 'deploy' section: add one with an environment, e.g. "
+            '"deploy": {"production": {"host": ..., "repo": ..., "ref": ..., '
+            '"path": ...}}'
+        )
     if not isinstance(section, dict) or not section:
         raise ConfigError(f"{path}: field 'deploy': expected an object of environments")
     return section
 
 
-def read_target(data: Any, path: str, env_name: str,
-                warnings: list[str] | None = None) -> DeployTarget:
+def read_target(
+    data: Any, path: str, env_name: str, warnings: list[str] | None = None
+) -> DeployTarget:
     """The environment `env_name` of the file's deploy section, checked in full."""
     section = deploy_section(data, path)
     if env_name not in section:
         known = ", ".join(sorted(section))
-        raise ConfigError(f"{path}: environment '{env_name}' is not in the deploy section "
-                          f"(known: {known})")
+        raise ConfigError(
+            f"{path}: environment '{env_name}' is not in the deploy section (known: {known})"
+        )
     raw = section[env_name]
     label = f"{path}: deploy.{env_name}"
     if not isinstance(raw, dict):
@@ -78,20 +82,28 @@ def read_target(data: Any, path: str, env_name: str,
             warnings.append(f"{label}: unknown attribute '{key}' ignored{_hint(key)}")
     for key in _STRINGS:
         if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise ConfigError(f"{label}: field '{key}': expected a string, "
-                              f"got {type(raw[key]).__name__}")
+            raise ConfigError(
+                f"{label}: field '{key}': expected a string, got {type(raw[key]).__name__}"
+            )
     for key in ("host", "repo", "ref", "path"):
         if not raw.get(key):
             raise ConfigError(f"{label}: field '{key}' is required")
     base = str(Path(path).parent) if path != "<stdin>" else os.getcwd()
     return DeployTarget(
-        env_name=env_name, hosts=_hosts(raw["host"], label), repo=raw["repo"], ref=raw["ref"],
-        path=_remote_path(raw["path"], label), user=raw.get("user") or None,
-        port=_port(raw.get("port"), label), key=_key(raw.get("key"), base, label),
+        env_name=env_name,
+        hosts=_hosts(raw["host"], label),
+        repo=raw["repo"],
+        ref=raw["ref"],
+        path=_remote_path(raw["path"], label),
+        user=raw.get("user") or None,
+        port=_port(raw.get("port"), label),
+        key=_key(raw.get("key"), base, label),
         ssh_options=_ssh_options(raw.get("ssh_options"), label),
-        forward_agent=bool(raw.get("forward-agent")), fetch=raw.get("fetch"),
+        forward_agent=bool(raw.get("forward-agent")),
+        fetch=raw.get("fetch"),
         hooks={hook: raw[hook] for hook in HOOKS if raw.get(hook)},
-        env=_env(raw.get("env"), label))
+        env=_env(raw.get("env"), label),
+    )
 
 
 def _hint(key: str) -> str:
@@ -106,8 +118,12 @@ def _hosts(value: Any, label: str) -> tuple[str, ...]:
     if not isinstance(hosts, list) or not hosts:
         raise ConfigError(f"{label}: field 'host': expected a host name or a list of them")
     for host in hosts:
-        if not isinstance(host, str) or not host.strip() or host.startswith("-") \
-                or any(char.isspace() for char in host):
+        if (
+            not isinstance(host, str)
+            or not host.strip()
+            or host.startswith("-")
+            or any(char.isspace() for char in host)
+        ):
             raise ConfigError(f"{label}: field 'host': {host!r} is not a host name")
     if len(set(hosts)) != len(hosts):
         raise ConfigError(f"{label}: field 'host': a host is listed twice")
@@ -117,8 +133,10 @@ def _hosts(value: Any, label: str) -> tuple[str, ...]:
 def _remote_path(value: str, label: str) -> str:
     """An absolute path on the server, or one under its home (`~`, `~/...`)."""
     if not (value.startswith(("/", "~/")) or value == "~"):
-        raise ConfigError(f"{label}: field 'path': {value!r} must be absolute or start with "
-                          "~/ (a folder on the server)")
+        raise ConfigError(
+            f"{label}: field 'path': {value!r} must be absolute or start with "
+            "~/ (a folder on the server)"
+        )
     return value.rstrip("/") or "/"
 
 
@@ -155,8 +173,10 @@ def _ssh_options(value: Any, label: str) -> tuple[str, ...]:
         words = shlex.split(item)
         options += [word for word in words if word != "-o"]
     if any(option.startswith("-") or "=" not in option for option in options):
-        raise ConfigError(f"{label}: field 'ssh_options': {value!r}: expected ssh -o options "
-                          "such as 'StrictHostKeyChecking=no'")
+        raise ConfigError(
+            f"{label}: field 'ssh_options': {value!r}: expected ssh -o options "
+            "such as 'StrictHostKeyChecking=no'"
+        )
     return tuple(options)
 
 

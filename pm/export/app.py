@@ -49,8 +49,13 @@ class Endpoint:
 
 
 #: pm's (Docker's) defaults for a health check: a check always has every field.
-HEALTH_DEFAULTS: dict[str, Any] = {"interval": 30_000, "timeout": 30_000, "retries": 3,
-                                   "start_period": 0, "action": "restart"}
+HEALTH_DEFAULTS: dict[str, Any] = {
+    "interval": 30_000,
+    "timeout": 30_000,
+    "retries": 3,
+    "start_period": 0,
+    "action": "restart",
+}
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,11 @@ def guess_interpreter(script: str, cwd: str) -> str:
 
 def extras_of(raw: dict[str, Any]) -> dict[str, Any]:
     """The export's attributes of a user-written app, by canonical name (camelCase accepted)."""
-    return {canonical_key(key): value for key, value in raw.items()
-            if isinstance(key, str) and canonical_key(key) in EXTRA_KEYS}
+    return {
+        canonical_key(key): value
+        for key, value in raw.items()
+        if isinstance(key, str) and canonical_key(key) in EXTRA_KEYS
+    }
 
 
 def export_app(spec: AppSpec, raw: dict[str, Any], label: str, source: str = "") -> ExportApp:
@@ -143,24 +151,30 @@ def export_app(spec: AppSpec, raw: dict[str, Any], label: str, source: str = "")
         raise ConfigError(f"{label}: field 'image' expects an image name, got {image!r}")
     listen = values.get("listen")
     health = values.get("health_check")
-    return ExportApp(spec, label, source, image.strip() if image else None,
-                     parse_listen(listen, f"{label}: field 'listen'") if listen else [],
-                     parse_health(health, f"{label}: field 'health_check'",
-                                  strict="health_check" not in checked) if health else None)
+    return ExportApp(
+        spec,
+        label,
+        source,
+        image.strip() if image else None,
+        parse_listen(listen, f"{label}: field 'listen'") if listen else [],
+        parse_health(health, f"{label}: field 'health_check'", strict="health_check" not in checked)
+        if health
+        else None,
+    )
 
 
 def parse_endpoint(value: Any, where: str) -> Endpoint:
-    """"host:port", "[v6]:port", ":port" (0.0.0.0), or a port (127.0.0.1), as pm reads them."""
+    """ "host:port", "[v6]:port", ":port" (0.0.0.0), or a port (127.0.0.1), as pm reads them."""
     if isinstance(value, int) and not isinstance(value, bool):
         text = str(value)
     elif isinstance(value, str):
         text = value.strip()
     else:
-        raise ConfigError(f"{where}: expected \"host:port\" or a port, got {value!r}")
+        raise ConfigError(f'{where}: expected "host:port" or a port, got {value!r}')
     match = _ENDPOINT.match(f"127.0.0.1:{text}" if text.isdigit() else text)
     port = int(match.group("port")) if match else 0
     if not match or not 0 < port < 65536:
-        raise ConfigError(f"{where}: expected \"host:port\" or a port (1-65535), got {value!r}")
+        raise ConfigError(f'{where}: expected "host:port" or a port (1-65535), got {value!r}')
     return Endpoint(match.group("v6") or match.group("host") or "0.0.0.0", port)
 
 
@@ -176,12 +190,15 @@ def parse_health(value: Any, where: str, strict: bool = True) -> HealthCheck:
         raise ConfigError(f"{where}: expected an object with http, tcp or cmd, got {value!r}")
     kinds = [kind for kind in _HEALTH_KINDS if value.get(kind) not in (None, "")]
     if len(kinds) != 1:
-        raise ConfigError(f"{where}: expected exactly one of http, tcp or cmd, got "
-                          f"{', '.join(kinds) or 'none'}")
+        raise ConfigError(
+            f"{where}: expected exactly one of http, tcp or cmd, got {', '.join(kinds) or 'none'}"
+        )
     unknown = sorted(set(value) - set(_HEALTH_KINDS) - set(HEALTH_DEFAULTS))
     if unknown and strict:
-        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (known: http, tcp, cmd, "
-                          "interval, timeout, retries, start_period, action)")
+        raise ConfigError(
+            f"{where}: unknown key '{unknown[0]}' (known: http, tcp, cmd, "
+            "interval, timeout, retries, start_period, action)"
+        )
     kind = kinds[0]
     target = value[kind]
     if not isinstance(target, str) and not (kind == "tcp" and isinstance(target, int)):
@@ -191,14 +208,18 @@ def parse_health(value: Any, where: str, strict: bool = True) -> HealthCheck:
         raise ConfigError(f"{where}.http: expected an http:// or https:// URL, got {target!r}")
     if kind == "tcp":
         parse_endpoint(target, f"{where}.tcp")
-    times = {name: _positive_ms(value[name], f"{where}.{name}")
-             for name in _HEALTH_TIMES if value.get(name) is not None}
+    times = {
+        name: _positive_ms(value[name], f"{where}.{name}")
+        for name in _HEALTH_TIMES
+        if value.get(name) is not None
+    }
     if times.get("interval") == 0 or times.get("timeout") == 0:
         raise ConfigError(f"{where}: interval and timeout must be more than 0")
     retries = value.get("retries", HEALTH_DEFAULTS["retries"])
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
-        raise ConfigError(f"{where}.retries: expected a whole number of at least 1, "
-                          f"got {retries!r}")
+        raise ConfigError(
+            f"{where}.retries: expected a whole number of at least 1, got {retries!r}"
+        )
     action = value.get("action", HEALTH_DEFAULTS["action"])
     if action not in ("restart", "report"):
         raise ConfigError(f"{where}.action: expected 'restart' or 'report', got {action!r}")

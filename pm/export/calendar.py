@@ -16,8 +16,14 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _SYSTEMD_DAYS = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")
 
 #: Field -> (lowest, highest): a `*/n` counts from the lowest.
-_RANGES = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day": (1, 31),
-           "month": (1, 12), "weekday": (0, 7)}
+_RANGES = {
+    "second": (0, 59),
+    "minute": (0, 59),
+    "hour": (0, 23),
+    "day": (1, 31),
+    "month": (1, 12),
+    "weekday": (0, 7),
+}
 
 
 class Untranslatable(ValueError):
@@ -38,7 +44,8 @@ def on_calendar(pattern: str) -> Calendar:
     if len(fields) != 6:
         raise Untranslatable(f"expected 5 or 6 fields, got {len(fields)}")
     second, minute, hour, day, month, weekday = (
-        _field(text, name) for text, name in zip(fields, _RANGES))
+        _field(text, name) for text, name in zip(fields, _RANGES, strict=True)
+    )
     days = "" if weekday == "*" else weekday + " "
     expression = f"{days}*-{month}-{day} {hour}:{minute}:{second}"
     return Calendar(expression, either_day=day != "*" and weekday != "*")
@@ -51,8 +58,7 @@ def _field(text: str, name: str) -> str:
         return "*"
     if text.startswith("*/"):
         step = _number(text[2:], name, 1, high)
-        return f"{low:02d}/{step}" if name != "weekday" else _listed(
-            range(0, 7, step), name)
+        return f"{low:02d}/{step}" if name != "weekday" else _listed(range(0, 7, step), name)
     values: list[int] = []
     for part in text.split(","):
         values += _part(part, name, low, high)
@@ -92,4 +98,3 @@ def _listed(values: range | list[int], name: str) -> str:
     if name == "weekday":
         return ",".join(dict.fromkeys(_SYSTEMD_DAYS[value % 7] for value in values))
     return ",".join(f"{value:02d}" for value in values)
-

@@ -23,19 +23,25 @@ def service_name(name: str) -> str:
 def document(apps: list[ExportApp], options: Options, notes: Notes) -> dict[str, Any]:
     container.check_images(apps, options, notes)
     names = {app.name for app in apps}
-    return {"services": {service_name(app.key): service(app, apps, names, options, notes)
-                         for app in apps}}
+    return {
+        "services": {
+            service_name(app.key): service(app, apps, names, options, notes) for app in apps
+        }
+    }
 
 
-def service(app: ExportApp, apps: list[ExportApp], names: set[str], options: Options,
-            notes: Notes) -> dict[str, Any]:
+def service(
+    app: ExportApp, apps: list[ExportApp], names: set[str], options: Options, notes: Notes
+) -> dict[str, Any]:
     spec = app.spec
     pm_runtime = container.runs_pm_runtime(app, apps, options)
     reasons = container.unmapped(ENGINE, pm_runtime)
     reasons["priority"] = "not mapped: order services with depends_on"
     if spec.cron_restart and not pm_runtime:
-        reasons["cron_restart"] = ("not mapped: Compose has no schedule; run the service "
-                                   "from the host's cron or a systemd timer")
+        reasons["cron_restart"] = (
+            "not mapped: Compose has no schedule; run the service "
+            "from the host's cron or a systemd timer"
+        )
     warn_unmapped(spec, reasons, notes)
     container.check_listen(app, ENGINE, pm_runtime, notes)
     scheduled = pm_runtime and bool(spec.cron_restart)  # pm-runtime's cron runs it again
@@ -61,8 +67,11 @@ def service(app: ExportApp, apps: list[ExportApp], names: set[str], options: Opt
     if app.health:
         found["healthcheck"] = healthcheck(app.health)
         if app.health.action == "restart":
-            notes.warn(app.name, "health_check", "Compose marks a failing container unhealthy "
-                                                 "but does not restart it (pm would)")
+            notes.warn(
+                app.name,
+                "health_check",
+                "Compose marks a failing container unhealthy but does not restart it (pm would)",
+            )
     after = _depends_on(app, names, notes)
     if after:
         found["depends_on"] = after
@@ -76,8 +85,12 @@ def ports(app: ExportApp, notes: Notes) -> dict[str, list[str]]:
     """Published on the host as pm would bind them; with replicas, only to other services."""
     numbers = list(dict.fromkeys(point.port for point in app.listen))
     if app.spec.instances > 1:
-        notes.warn(app.name, "listen", "several replicas cannot publish one host port: the "
-                                       "port is exposed to the other services only")
+        notes.warn(
+            app.name,
+            "listen",
+            "several replicas cannot publish one host port: the "
+            "port is exposed to the other services only",
+        )
         return {"expose": [str(port) for port in numbers]}
     return {"ports": [f"{port}:{port}" for port in numbers]}
 
@@ -94,9 +107,12 @@ def healthcheck(check: HealthCheck) -> dict[str, Any]:
         test = ["CMD", "bash", "-c", f"exec 3<>/dev/tcp/{host}/{point.port}"]
     else:
         test = ["CMD-SHELL", check.target]
-    found: dict[str, Any] = {"test": test, "interval": container.duration(check.interval),
-                             "timeout": container.duration(check.timeout),
-                             "retries": check.retries}
+    found: dict[str, Any] = {
+        "test": test,
+        "interval": container.duration(check.interval),
+        "timeout": container.duration(check.timeout),
+        "retries": check.retries,
+    }
     if check.start_period:
         found["start_period"] = container.duration(check.start_period)
     return found
@@ -108,8 +124,7 @@ def _depends_on(app: ExportApp, names: set[str], notes: Notes) -> list[str]:
         if name in names:
             wanted.append(service_name(name))
         else:
-            notes.warn(app.name, "depends_on", f"'{name}' is not among the exported apps: "
-                                               "dropped")
+            notes.warn(app.name, "depends_on", f"'{name}' is not among the exported apps: dropped")
     return wanted
 
 
@@ -117,7 +132,8 @@ def _user(app: ExportApp, notes: Notes) -> str:
     uid, gid = app.spec.uid, app.spec.gid
     if uid is None:
         if gid is not None:
-            notes.warn(app.name, "gid", "without uid: Compose sets a group only with a user; "
-                                        "not mapped")
+            notes.warn(
+                app.name, "gid", "without uid: Compose sets a group only with a user; not mapped"
+            )
         return ""
     return f"{uid}:{gid}" if gid is not None else str(uid)

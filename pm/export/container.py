@@ -50,9 +50,13 @@ def image_name(app: ExportApp, options: Options) -> str:
 def check_images(apps: list[ExportApp], options: Options, notes: Notes) -> None:
     for app in apps:
         if not app.image and not options.image:
-            notes.warn(app.name, "image", f"not set and no --image given; wrote "
-                                          f"'{image_name(app, options)}': build it under that "
-                                          "name, or pass --image")
+            notes.warn(
+                app.name,
+                "image",
+                f"not set and no --image given; wrote "
+                f"'{image_name(app, options)}': build it under that "
+                "name, or pass --image",
+            )
 
 
 def runs_pm_runtime(app: ExportApp, apps: list[ExportApp], options: Options) -> bool:
@@ -80,19 +84,35 @@ def _in_image(app: ExportApp, attribute: str, path: str, options: Options, notes
     """image_path, with a warning when the path is outside the project folder."""
     mapped = image_path(path, options)
     if not mapped.startswith(options.workdir.rstrip("/") + "/") and mapped != options.workdir:
-        notes.warn(app.name, attribute, f"{path} is outside the project folder "
-                                        f"{os.path.abspath(options.base)}; kept as is, so the "
-                                        "image must have it")
+        notes.warn(
+            app.name,
+            attribute,
+            f"{path} is outside the project folder "
+            f"{os.path.abspath(options.base)}; kept as is, so the "
+            "image must have it",
+        )
     return mapped
 
 
-def command(app: ExportApp, apps: list[ExportApp], options: Options, notes: Notes,
-            keep_running: bool = False) -> list[str]:
+def command(
+    app: ExportApp,
+    apps: list[ExportApp],
+    options: Options,
+    notes: Notes,
+    keep_running: bool = False,
+) -> list[str]:
     """What the app's container runs (replacing the image's entrypoint). keep_running: pm's
     cron starts the app again, so pm-runtime must not exit when it ends."""
     if runs_pm_runtime(app, apps, options):
-        line = ["pm-runtime", "start", _in_image(app, "script", app.source, options, notes),
-                "--only", app.name, "-i", "1"]
+        line = [
+            "pm-runtime",
+            "start",
+            _in_image(app, "script", app.source, options, notes),
+            "--only",
+            app.name,
+            "-i",
+            "1",
+        ]
         line += ["--env", options.env_name] if options.env_name else []
         return line + (["--no-auto-exit"] if keep_running else [])
     return direct_command(app, options, notes)
@@ -127,9 +147,13 @@ def environment(app: ExportApp, pm_runtime: bool, notes: Notes) -> dict[str, str
     if app.spec.port is not None:
         env["PORT"] = str(app.spec.port)
     if app.spec.increment_var and app.spec.instances > 1:
-        notes.warn(app.name, "increment_var", "cannot be mapped: every replica gets "
-                                              f"{app.spec.increment_var}="
-                                              f"{env.get(app.spec.increment_var, '0')}")
+        notes.warn(
+            app.name,
+            "increment_var",
+            "cannot be mapped: every replica gets "
+            f"{app.spec.increment_var}="
+            f"{env.get(app.spec.increment_var, '0')}",
+        )
     return {} if pm_runtime else env
 
 
@@ -146,8 +170,8 @@ def duration(ms: int) -> str:
 def byte_size(size: int, units: tuple[str, str, str]) -> str:
     """Bytes in the largest unit that divides them exactly (K/M/G spelled by units)."""
     for power, unit in ((3, units[2]), (2, units[1]), (1, units[0])):
-        if size % 1024 ** power == 0:
-            return f"{size // 1024 ** power}{unit}"
+        if size % 1024**power == 0:
+            return f"{size // 1024**power}{unit}"
     return str(size)
 
 
@@ -157,23 +181,40 @@ _RESTARTS = "{engine} restarts a container with its own back-off, not pm's polic
 
 def unmapped(engine: str, pm_runtime: bool) -> dict[str, str]:
     """Attribute -> why a container without pm (or with pm-runtime) cannot honour it."""
-    across = {"restart_group": "restarts apps together across their containers: not mapped "
-                               f"({engine} restarts each on its own)"}
+    across = {
+        "restart_group": "restarts apps together across their containers: not mapped "
+        f"({engine} restarts each on its own)"
+    }
     if pm_runtime:
         return across
     reasons = {
         **across,
-        **{name: _LOGS for name in ("out_file", "error_file", "log_file", "pid_file", "time",
-                                     "log_date_format", "log_type", "logrotate")},
-        **{name: "no file watching in a container: build and roll out a new image instead"
-           for name in ("watch", "ignore_watch", "watch_delay")},
-        **{name: _RESTARTS for name in ("restart_delay", "exp_backoff_restart_delay",
-                                         "max_restarts", "min_uptime")},
+        **{
+            name: _LOGS
+            for name in (
+                "out_file",
+                "error_file",
+                "log_file",
+                "pid_file",
+                "time",
+                "log_date_format",
+                "log_type",
+                "logrotate",
+            )
+        },
+        **{
+            name: "no file watching in a container: build and roll out a new image instead"
+            for name in ("watch", "ignore_watch", "watch_delay")
+        },
+        **{
+            name: _RESTARTS
+            for name in ("restart_delay", "exp_backoff_restart_delay", "max_restarts", "min_uptime")
+        },
         "stop_exit_codes": "not mapped: {engine} restarts whatever the exit code",
         "hooks": "pm's event hooks need pm: not mapped (run the service under pm-runtime to "
-                 "keep them)",
+        "keep them)",
         "cron_restart": "a scheduled restart of a long-running app needs pm: not mapped "
-                        "(give several apps one --image to run them under pm-runtime)",
+        "(give several apps one --image to run them under pm-runtime)",
         "treekill": "not mapped: stopping a container stops every process in it",
         "shutdown_with_message": "not mapped: a container is stopped with a signal",
         "wait_ready": "not mapped: say when the app is ready with a health_check",
@@ -187,10 +228,18 @@ def check_listen(app: ExportApp, engine: str, pm_runtime: bool, notes: Notes) ->
     """The two ways a `listen` of pm's can fail in a container."""
     loopback = [str(point) for point in app.listen if point.loopback]
     if loopback:
-        notes.warn(app.name, "listen", f"{', '.join(loopback)} is the container's own "
-                                       f"loopback: nothing outside it (the {engine} port or "
-                                       "service) reaches it; listen on 0.0.0.0")
+        notes.warn(
+            app.name,
+            "listen",
+            f"{', '.join(loopback)} is the container's own "
+            f"loopback: nothing outside it (the {engine} port or "
+            "service) reaches it; listen on 0.0.0.0",
+        )
     if app.listen and not pm_runtime:
-        notes.warn(app.name, "listen", "no pm hands the socket over in this container: the "
-                                       "app must bind the port itself (or run under "
-                                       "pm-runtime: give several apps one --image)")
+        notes.warn(
+            app.name,
+            "listen",
+            "no pm hands the socket over in this container: the "
+            "app must bind the port itself (or run under "
+            "pm-runtime: give several apps one --image)",
+        )

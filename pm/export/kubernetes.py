@@ -28,14 +28,15 @@ def manifests(apps: list[ExportApp], options: Options, notes: Notes) -> dict[str
     return {f"{dns_name(app.key)}.yaml": objects(app, apps, options, notes) for app in apps}
 
 
-def objects(app: ExportApp, apps: list[ExportApp], options: Options,
-            notes: Notes) -> list[dict[str, Any]]:
+def objects(
+    app: ExportApp, apps: list[ExportApp], options: Options, notes: Notes
+) -> list[dict[str, Any]]:
     spec = app.spec
     pm_runtime = container.runs_pm_runtime(app, apps, options)
     reasons = container.unmapped(ENGINE, pm_runtime)
     reasons["depends_on"] = reasons["priority"] = (
-        "not mapped: Kubernetes starts workloads in no order; make the app wait for what it "
-        "needs")
+        "not mapped: Kubernetes starts workloads in no order; make the app wait for what it needs"
+    )
     if spec.cron_restart and not spec.autorestart:
         reasons.pop("cron_restart", None)  # it is the CronJob's schedule
     warn_unmapped(spec, reasons, notes)
@@ -58,48 +59,83 @@ def labels(app: ExportApp) -> dict[str, str]:
 
 
 def _object(api: str, kind: str, app: ExportApp, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": api, "kind": kind,
-            "metadata": {"name": dns_name(app.key), "labels": labels(app)}, "spec": spec}
+    return {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {"name": dns_name(app.key), "labels": labels(app)},
+        "spec": spec,
+    }
 
 
 def deployment(app: ExportApp, pod: dict[str, Any]) -> dict[str, Any]:
     replicas = app.spec.instances if app.spec.autostart else 0
-    return _object("apps/v1", "Deployment", app, {
-        "replicas": replicas,
-        "selector": {"matchLabels": {"app.kubernetes.io/name": dns_name(app.key)}},
-        "template": {"metadata": {"labels": labels(app)}, "spec": pod},
-    })
+    return _object(
+        "apps/v1",
+        "Deployment",
+        app,
+        {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": dns_name(app.key)}},
+            "template": {"metadata": {"labels": labels(app)}, "spec": pod},
+        },
+    )
 
 
 def job_spec(app: ExportApp, pod: dict[str, Any]) -> dict[str, Any]:
     """Run to completion, not again (autorestart false): one pod per instance, no retry."""
     instances = app.spec.instances
-    return {"parallelism": instances, "completions": instances, "backoffLimit": 0,
-            "template": {"metadata": {"labels": labels(app)},
-                         "spec": {**pod, "restartPolicy": "Never"}}}
+    return {
+        "parallelism": instances,
+        "completions": instances,
+        "backoffLimit": 0,
+        "template": {
+            "metadata": {"labels": labels(app)},
+            "spec": {**pod, "restartPolicy": "Never"},
+        },
+    }
 
 
 def cron_job(app: ExportApp, pod: dict[str, Any], notes: Notes) -> dict[str, Any]:
     schedule = str(app.spec.cron_restart)
     fields = schedule.split()
     if len(fields) == 6:  # croner's seconds come first; Kubernetes schedules by the minute
-        notes.warn(app.name, "cron_restart", f"'{schedule}' has seconds, which Kubernetes "
-                                             "does not schedule: they were dropped")
+        notes.warn(
+            app.name,
+            "cron_restart",
+            f"'{schedule}' has seconds, which Kubernetes does not schedule: they were dropped",
+        )
         schedule = " ".join(fields[1:])
-    return _object("batch/v1", "CronJob", app, {
-        "schedule": schedule,
-        "concurrencyPolicy": "Forbid",  # pm never starts an app that is still running
-        "suspend": not app.spec.autostart,
-        "jobTemplate": {"metadata": {"labels": labels(app)}, "spec": job_spec(app, pod)},
-    })
+    return _object(
+        "batch/v1",
+        "CronJob",
+        app,
+        {
+            "schedule": schedule,
+            "concurrencyPolicy": "Forbid",  # pm never starts an app that is still running
+            "suspend": not app.spec.autostart,
+            "jobTemplate": {"metadata": {"labels": labels(app)}, "spec": job_spec(app, pod)},
+        },
+    )
 
 
 def service(app: ExportApp) -> dict[str, Any]:
-    return _object("v1", "Service", app, {
-        "selector": {"app.kubernetes.io/name": dns_name(app.key)},
-        "ports": [{"name": f"tcp-{point.port}", "port": point.port, "targetPort": point.port,
-                   "protocol": "TCP"} for point in _unique_ports(app)],
-    })
+    return _object(
+        "v1",
+        "Service",
+        app,
+        {
+            "selector": {"app.kubernetes.io/name": dns_name(app.key)},
+            "ports": [
+                {
+                    "name": f"tcp-{point.port}",
+                    "port": point.port,
+                    "targetPort": point.port,
+                    "protocol": "TCP",
+                }
+                for point in _unique_ports(app)
+            ],
+        },
+    )
 
 
 def _unique_ports(app: ExportApp) -> list[Any]:
@@ -109,8 +145,9 @@ def _unique_ports(app: ExportApp) -> list[Any]:
     return list(seen.values())
 
 
-def pod_spec(app: ExportApp, apps: list[ExportApp], options: Options,
-             notes: Notes) -> dict[str, Any]:
+def pod_spec(
+    app: ExportApp, apps: list[ExportApp], options: Options, notes: Notes
+) -> dict[str, Any]:
     spec = app.spec
     pm_runtime = container.runs_pm_runtime(app, apps, options)
     box: dict[str, Any] = {
@@ -123,8 +160,10 @@ def pod_spec(app: ExportApp, apps: list[ExportApp], options: Options,
     if env:
         box["env"] = [{"name": key, "value": value} for key, value in env.items()]
     if app.listen:
-        box["ports"] = [{"containerPort": point.port, "name": f"tcp-{point.port}",
-                         "protocol": "TCP"} for point in _unique_ports(app)]
+        box["ports"] = [
+            {"containerPort": point.port, "name": f"tcp-{point.port}", "protocol": "TCP"}
+            for point in _unique_ports(app)
+        ]
     if spec.max_memory_restart:
         limit = container.byte_size(spec.max_memory_restart, ("Ki", "Mi", "Gi"))
         box["resources"] = {"limits": {"memory": limit}}
@@ -145,8 +184,7 @@ def probe(check: HealthCheck, liveness: bool) -> dict[str, Any]:
     if check.kind == "http":
         url = urlsplit(check.target)
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        found["httpGet"] = {"path": path, "port": check.endpoint.port,
-                            "scheme": url.scheme.upper()}
+        found["httpGet"] = {"path": path, "port": check.endpoint.port, "scheme": url.scheme.upper()}
     elif check.kind == "tcp":
         found["tcpSocket"] = {"port": check.endpoint.port}
     else:
@@ -166,6 +204,9 @@ def _security_context(app: ExportApp, notes: Notes) -> dict[str, int]:
         if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
             context[key] = int(value)
         elif value is not None:
-            notes.warn(app.name, attribute, f"'{value}' is a name; Kubernetes takes a number "
-                                            f"({key}): not mapped")
+            notes.warn(
+                app.name,
+                attribute,
+                f"'{value}' is a name; Kubernetes takes a number ({key}): not mapped",
+            )
     return context

@@ -15,8 +15,9 @@ from pm.export.app import EXTRA_KEYS, ExportApp, export_app, give_keys
 from pm.export.notes import Notes
 
 
-def from_file(path: str, env_name: str | None, only: list[str] | None,
-              notes: Notes) -> list[ExportApp]:
+def from_file(
+    path: str, env_name: str | None, only: list[str] | None, notes: Notes
+) -> list[ExportApp]:
     """The file's apps (those named in only, when given); ConfigError on any bad app."""
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: no such ecosystem file")
@@ -31,8 +32,10 @@ def from_file(path: str, env_name: str | None, only: list[str] | None,
         if _concerns_export(line):
             notes.add(line)
     absolute = os.path.abspath(path)
-    apps = [export_app(spec, raw, app_label(absolute, index, raw), absolute)
-            for index, (spec, raw) in enumerate(zip(loaded.specs, loaded.raw))]
+    apps = [
+        export_app(spec, raw, app_label(absolute, index, raw), absolute)
+        for index, (spec, raw) in enumerate(zip(loaded.specs, loaded.raw, strict=True))
+    ]
     return _only(apps, only, path)
 
 
@@ -40,11 +43,14 @@ def _concerns_export(line: str) -> bool:
     """Keep the reader's warnings that matter here: not the ones about the export's own
     attributes (unknown to pm's spec), nor those saying pm itself does not honour a value
     (each target maps or warns about that attribute itself)."""
-    if any(f"unknown attribute '{key}'" in line or f"unknown attribute '{_camel(key)}'" in line
-           for key in EXTRA_KEYS):
+    if any(
+        f"unknown attribute '{key}'" in line or f"unknown attribute '{_camel(key)}'" in line
+        for key in EXTRA_KEYS
+    ):
         return False
-    return not any(line.endswith(f"'{attr}' {reason}")
-                   for attr, (_, reason) in support.WARNED.items())
+    return not any(
+        line.endswith(f"'{attr}' {reason}") for attr, (_, reason) in support.WARNED.items()
+    )
 
 
 def _camel(key: str) -> str:
@@ -86,8 +92,11 @@ def _running_app(entry: dict[str, Any], instances: int) -> ExportApp:
     fields["version"] = None if pm2_env.get("version") == "N/A" else pm2_env.get("version")
     merged = pm2_env.get("env") or {}
     pm_set = {"env", "PM_HOME", str(pm2_env.get("instance_var") or "NODE_APP_INSTANCE")}
-    fields["env"] = {key: str(value) for key, value in merged.items()
-                     if key in pm2_env and key not in names and key not in pm_set}
+    fields["env"] = {
+        key: str(value)
+        for key, value in merged.items()
+        if key in pm2_env and key not in names and key not in pm_set
+    }
     fields["instances"] = instances
     label = f"running app '{entry.get('name')}'"
     spec = AppSpec.from_dict(fields, where=label)

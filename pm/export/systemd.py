@@ -32,7 +32,7 @@ UNMAPPED = {
     "priority": "not mapped: order the units with depends_on (After=/Wants=)",
     "shutdown_with_message": "not mapped: systemd stops a service with a signal",
     "listen_timeout": "not mapped: systemd fails a start that is not ready within "
-                      "TimeoutStartSec= (90 s by default), where pm proceeds",
+    "TimeoutStartSec= (90 s by default), where pm proceeds",
     "pid_file": "not mapped: systemd tracks the main pid itself",
     "log_type": "not mapped: systemd writes the app's lines as they are",
     "logrotate": "not mapped: rotate the files with logrotate(8), or log to the journal",
@@ -57,8 +57,12 @@ def app_units(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) -> di
     spec = app.spec
     warn_unmapped(spec, UNMAPPED, notes)
     if app.health:
-        notes.warn(app.name, "health_check", "not mapped: systemd has no health checks (an app "
-                                             "can ping WatchdogSec= with sd_notify WATCHDOG=1)")
+        notes.warn(
+            app.name,
+            "health_check",
+            "not mapped: systemd has no health checks (an app "
+            "can ping WatchdogSec= with sd_notify WATCHDOG=1)",
+        )
     base = unit_name(app.key)
     template = spec.instances > 1
     service = f"{base}@.service" if template else f"{base}.service"
@@ -88,28 +92,33 @@ def service_text(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) ->
         if needed in by_name:
             wants += instance_units(by_name[needed])
         else:
-            notes.warn(app.name, "depends_on", f"'{needed}' is not among the exported apps: "
-                                               "dropped")
+            notes.warn(
+                app.name, "depends_on", f"'{needed}' is not among the exported apps: dropped"
+            )
     if app.listen:
         wants.append(f"{base}.socket")
-    unit = [_escape(f"Description={app.name} ({spec.script}), exported by pm"),
-            f"After={' '.join(after + wants)}"]
+    unit = [
+        _escape(f"Description={app.name} ({spec.script}), exported by pm"),
+        f"After={' '.join(after + wants)}",
+    ]
     if wants:
         unit.append(f"Wants={' '.join(wants)}")
     unit += start_limits(app)
-    service = [f"Type={'notify' if spec.wait_ready else 'exec'}",
-               *(["NotifyAccess=all"] if spec.wait_ready else []),
-               f"ExecStart={exec_line(app, notes)}",
-               f"WorkingDirectory={_escape(spec.cwd)}",
-               *environment(app, notes),
-               *user_lines(app),
-               *restart_lines(app, notes),
-               "KillSignal=SIGINT",  # pm's and PM2's stop signal
-               f"TimeoutStopSec={spec.kill_timeout}ms",
-               *([] if spec.treekill else ["KillMode=process"]),
-               *([f"MemoryMax={spec.max_memory_restart}"] if spec.max_memory_restart else []),
-               *([f"Sockets={base}.socket"] if app.listen else []),
-               *log_lines(app, notes)]
+    service = [
+        f"Type={'notify' if spec.wait_ready else 'exec'}",
+        *(["NotifyAccess=all"] if spec.wait_ready else []),
+        f"ExecStart={exec_line(app, notes)}",
+        f"WorkingDirectory={_escape(spec.cwd)}",
+        *environment(app, notes),
+        *user_lines(app),
+        *restart_lines(app, notes),
+        "KillSignal=SIGINT",  # pm's and PM2's stop signal
+        f"TimeoutStopSec={spec.kill_timeout}ms",
+        *([] if spec.treekill else ["KillMode=process"]),
+        *([f"MemoryMax={spec.max_memory_restart}"] if spec.max_memory_restart else []),
+        *([f"Sockets={base}.socket"] if app.listen else []),
+        *log_lines(app, notes),
+    ]
     return _sections(("Unit", unit), ("Service", service), *_install(app, "multi-user.target"))
 
 
@@ -122,16 +131,22 @@ def exec_line(app: ExportApp, notes: Notes) -> str:
         argv = resolve_command(spec, path_env).argv
     except ConfigError as exc:
         attribute = "interpreter" if "interpreter" in exc.message else "script"
-        notes.warn(app.name, attribute, f"{exc.message}; the unit runs it as written, so "
-                                        "the host must have it")
+        notes.warn(
+            app.name,
+            attribute,
+            f"{exc.message}; the unit runs it as written, so the host must have it",
+        )
         script = os.path.normpath(os.path.join(spec.cwd, os.path.expanduser(spec.script)))
         interpreter = spec.interpreter or guess_interpreter(spec.script, spec.cwd)
         if interpreter == "none":
             return " ".join(_word(word) for word in [script, *spec.args])
         found = which(interpreter, path_env)
         if found is None and attribute == "script":
-            notes.warn(app.name, "interpreter", f"{interpreter!r} is not on PATH here; the "
-                                                "unit names it as written")
+            notes.warn(
+                app.name,
+                "interpreter",
+                f"{interpreter!r} is not on PATH here; the unit names it as written",
+            )
         argv = [found or interpreter, *spec.interpreter_args, script, *spec.args]
     return " ".join(_word(word) for word in argv)
 
@@ -155,10 +170,13 @@ def restart_lines(app: ExportApp, notes: Notes) -> list[str]:
     lines = ["Restart=always", f"RestartSec={spec.restart_delay}ms"]
     if spec.exp_backoff_restart_delay:
         lines[1] = f"RestartSec={spec.exp_backoff_restart_delay}ms"
-        notes.warn(app.name, "exp_backoff_restart_delay",
-                   "mapped to a fixed RestartSec=; on systemd 254 or later add "
-                   f"RestartSteps={_backoff_steps(spec.exp_backoff_restart_delay)} and "
-                   f"RestartMaxDelaySec={BACKOFF_CAP_MS // 1000}s for PM2's growing delay")
+        notes.warn(
+            app.name,
+            "exp_backoff_restart_delay",
+            "mapped to a fixed RestartSec=; on systemd 254 or later add "
+            f"RestartSteps={_backoff_steps(spec.exp_backoff_restart_delay)} and "
+            f"RestartMaxDelaySec={BACKOFF_CAP_MS // 1000}s for PM2's growing delay",
+        )
     if spec.stop_exit_codes:
         codes = " ".join(str(code) for code in spec.stop_exit_codes)
         lines += [f"RestartPreventExitStatus={codes}", f"SuccessExitStatus={codes}"]
@@ -180,12 +198,18 @@ def environment(app: ExportApp, notes: Notes) -> list[str]:
         env["PORT"] = str(spec.port)
     env[spec.instance_var] = "%i" if spec.instances > 1 else "0"
     if spec.increment_var and spec.instances > 1:
-        notes.warn(app.name, "increment_var", "cannot be mapped: systemd cannot add the "
-                                              "instance number, every instance gets "
-                                              f"{spec.increment_var}="
-                                              f"{env.get(spec.increment_var, '0')}")
-    return [f'Environment="{_quoted(f"{key}={value}", keep_specifiers=value == "%i")}"'
-            for key, value in env.items()]
+        notes.warn(
+            app.name,
+            "increment_var",
+            "cannot be mapped: systemd cannot add the "
+            "instance number, every instance gets "
+            f"{spec.increment_var}="
+            f"{env.get(spec.increment_var, '0')}",
+        )
+    return [
+        f'Environment="{_quoted(f"{key}={value}", keep_specifiers=value == "%i")}"'
+        for key, value in env.items()
+    ]
 
 
 def user_lines(app: ExportApp) -> list[str]:
@@ -204,17 +228,27 @@ def log_lines(app: ExportApp, notes: Notes) -> list[str]:
         return ["StandardOutput=null", "StandardError=null"]
     combined = spec.log_file if isinstance(spec.log_file, str) else None
     if spec.log_file is True:
-        notes.warn(app.name, "log_file", "true names a file in pm's home: not mapped (give a "
-                                         "path, or read the journal)")
+        notes.warn(
+            app.name,
+            "log_file",
+            "true names a file in pm's home: not mapped (give a path, or read the journal)",
+        )
     out = spec.out_file or combined
     err = spec.error_file or combined
     if combined and spec.out_file and spec.error_file:
-        notes.warn(app.name, "log_file", "not mapped: systemd writes each stream to one place "
-                                         "(out_file and error_file were kept)")
+        notes.warn(
+            app.name,
+            "log_file",
+            "not mapped: systemd writes each stream to one place "
+            "(out_file and error_file were kept)",
+        )
     if (out or err) and (spec.time or spec.log_date_format):
         attribute = "log_date_format" if spec.log_date_format and not spec.time else "time"
-        notes.warn(app.name, attribute, "not mapped: systemd writes no dates into log files "
-                                        "(the journal dates every line)")
+        notes.warn(
+            app.name,
+            attribute,
+            "not mapped: systemd writes no dates into log files (the journal dates every line)",
+        )
     lines = []
     if out:
         lines.append(f"StandardOutput=append:{_log_path(app, out)}")
@@ -237,9 +271,11 @@ def socket_text(app: ExportApp) -> str:
     """The sockets pm would bind and hand over, bound by systemd instead."""
     listen = [f"ListenStream={point}" for point in app.listen]
     service = instance_units(app)[0]
-    return _sections(("Unit", [_escape(f"Description=sockets of {app.name}, exported by pm")]),
-                     ("Socket", [*listen, f"Service={service}"]),
-                     ("Install", ["WantedBy=sockets.target"]))
+    return _sections(
+        ("Unit", [_escape(f"Description=sockets of {app.name}, exported by pm")]),
+        ("Socket", [*listen, f"Service={service}"]),
+        ("Install", ["WantedBy=sockets.target"]),
+    )
 
 
 def timer_units(app: ExportApp, notes: Notes) -> dict[str, str]:
@@ -249,25 +285,45 @@ def timer_units(app: ExportApp, notes: Notes) -> dict[str, str]:
     try:
         calendar = on_calendar(pattern)
     except Untranslatable as exc:
-        notes.warn(app.name, "cron_restart", f"'{pattern}' has no systemd calendar form "
-                                             f"({exc}): not mapped")
+        notes.warn(
+            app.name,
+            "cron_restart",
+            f"'{pattern}' has no systemd calendar form ({exc}): not mapped",
+        )
         return {}
     if calendar.either_day:
-        notes.warn(app.name, "cron_restart", f"'{pattern}' restricts the day of the month and "
-                                             "the weekday: cron runs on either, systemd's "
-                                             "OnCalendar= only on days matching both")
+        notes.warn(
+            app.name,
+            "cron_restart",
+            f"'{pattern}' restricts the day of the month and "
+            "the weekday: cron runs on either, systemd's "
+            "OnCalendar= only on days matching both",
+        )
     base = unit_name(app.key)
     verb = "restart" if app.spec.autorestart else "start"
     systemctl = shutil.which("systemctl") or "/usr/bin/systemctl"
     service = _sections(
-        ("Unit", [_escape(f"Description={verb} {app.name} on its cron_restart schedule, "
-                          "exported by pm")]),
-        ("Service", ["Type=oneshot",
-                     f"ExecStart={_word(systemctl)} {verb} {' '.join(instance_units(app))}"]))
+        (
+            "Unit",
+            [
+                _escape(
+                    f"Description={verb} {app.name} on its cron_restart schedule, exported by pm"
+                )
+            ],
+        ),
+        (
+            "Service",
+            [
+                "Type=oneshot",
+                f"ExecStart={_word(systemctl)} {verb} {' '.join(instance_units(app))}",
+            ],
+        ),
+    )
     timer = _sections(
         ("Unit", [_escape(f"Description={app.name}'s cron_restart ({pattern}), exported by pm")]),
         ("Timer", [f"OnCalendar={calendar.expression}", f"Unit={base}-cron.service"]),
-        *_install(app, "timers.target"))
+        *_install(app, "timers.target"),
+    )
     return {f"{base}-cron.service": service, f"{base}-cron.timer": timer}
 
 
@@ -278,8 +334,9 @@ def _install(app: ExportApp, target: str) -> list[tuple[str, list[str]]]:
 
 
 def _sections(*sections: tuple[str, list[str]]) -> str:
-    return "\n".join(f"[{title}]\n" + "".join(f"{line}\n" for line in lines)
-                     for title, lines in sections)
+    return "\n".join(
+        f"[{title}]\n" + "".join(f"{line}\n" for line in lines) for title, lines in sections
+    )
 
 
 def _quoted(text: str, keep_specifiers: bool = False) -> str:

@@ -12,12 +12,16 @@ import sys
 if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
-import argparse  # noqa: E402
+import argparse
 
-from pm.errors import PMError  # noqa: E402
-from pm.paths import Home  # noqa: E402
-from pm.web.run import (DEFAULT_INTERVAL_S, DEFAULT_PORT, is_loopback,  # noqa: E402
-                        serve_until_signal)
+from pm.errors import PMError
+from pm.paths import Home
+from pm.web.run import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_PORT,
+    is_loopback,
+    serve_until_signal,
+)
 
 
 def main() -> None:
@@ -30,9 +34,13 @@ def main() -> None:
     if not is_loopback(options.host) and not options.allow_remote:
         parser.error(f"refusing to listen on {options.host} without --allow-remote")
     try:
-        serve_until_signal(Home.from_env(), options.host, options.port,
-                           lambda line: print(f"[PM] {line}", flush=True),
-                           options.sample_interval)
+        serve_until_signal(
+            Home.from_env(),
+            options.host,
+            options.port,
+            lambda line: print(f"[PM] {line}", flush=True),
+            options.sample_interval,
+        )
     except PMError as exc:
         print(f"[PM][ERROR] {exc.message}", file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -62,8 +62,10 @@ class _Reject(Exception):
 
 def check_target(value: Any, field: str = "target") -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_TARGET_LENGTH:
-        raise BadRequest(f"'{field}' must be a non-empty string of at most {MAX_TARGET_LENGTH} "
-                         "characters (an id, name, namespace, 'all' or /regex/)")
+        raise BadRequest(
+            f"'{field}' must be a non-empty string of at most {MAX_TARGET_LENGTH} "
+            "characters (an id, name, namespace, 'all' or /regex/)"
+        )
     return value
 
 
@@ -83,6 +85,7 @@ def query_lines(request: web.Request) -> int:
 
 def handles_errors(func: Any) -> Any:
     """Turn PMErrors and rejections into JSON error replies with the right status."""
+
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
             response: web.StreamResponse = await func(request)
@@ -91,6 +94,7 @@ def handles_errors(func: Any) -> Any:
             return reject.response
         except PMError as exc:
             return from_pm_error(exc)
+
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
@@ -124,12 +128,16 @@ async def logs(request: web.Request) -> web.Response:
     result = []
     for entry in entries:
         out_path, err_path = log_paths(entry)
-        result.append({
-            "pm_id": entry["pm_id"], "name": entry["name"],
-            "out_path": out_path, "err_path": err_path,
-            "out": last_lines(out_path, count)[0] if out_path else [],
-            "err": last_lines(err_path, count)[0] if err_path and err_path != out_path else [],
-        })
+        result.append(
+            {
+                "pm_id": entry["pm_id"],
+                "name": entry["name"],
+                "out_path": out_path,
+                "err_path": err_path,
+                "out": last_lines(out_path, count)[0] if out_path else [],
+                "err": last_lines(err_path, count)[0] if err_path and err_path != out_path else [],
+            }
+        )
     return json_response(result)
 
 
@@ -144,6 +152,7 @@ def action(cmd: str) -> Any:
         if cmd == "start":  # the daemon also says what it started; the API answers entries
             result = result["entries"]
         return json_response(result)
+
     run.__name__ = f"action_{cmd}"
     return run
 
@@ -162,11 +171,13 @@ async def scale(request: web.Request) -> web.Response:
 
 
 async def open_stream(request: web.Request) -> web.StreamResponse:
-    response = web.StreamResponse(headers={
-        "Content-Type": "text/event-stream; charset=utf-8",
-        "Cache-Control": "no-store",
-        "X-Accel-Buffering": "no",
-    })
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
     await response.prepare(request)
     await response.write(b"retry: 1500\n\n")
     return response
@@ -195,7 +206,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 if not items and hub.version == seen:
                     await response.write(b": keep-alive\n\n")
                     continue
-                for seq, kind, data in items:
+                for _seq, kind, data in items:
                     await send_event(response, kind, data)
                 fed = items[-1][0] if items else fed
                 if hub.version != seen:
@@ -223,8 +234,7 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
             if path is None or (stream == "err" and path == out_path):
                 continue
             follower = Follower(path)
-            backlog += [{**who, "stream": stream, "text": line}
-                        for line in follower.backlog(count)]
+            backlog += [{**who, "stream": stream, "text": line} for line in follower.backlog(count)]
             followers.append(({**who, "stream": stream}, follower))
     try:
         await send_event(response, "lines", {"lines": backlog, "backlog": True})
@@ -237,16 +247,22 @@ async def log_stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _follow(response: web.StreamResponse, followers: list[tuple[dict[str, Any], Follower]],
-                  hub: Hub) -> None:
+async def _follow(
+    response: web.StreamResponse, followers: list[tuple[dict[str, Any], Follower]], hub: Hub
+) -> None:
     idle = 0.0
     while not hub.closing.is_set():
         lines: list[dict[str, Any]] = []
         for who, follower in followers:
             new, skipped = follower.poll()
             if skipped:
-                lines.append({**who, "skipped": skipped,
-                              "text": f"… {skipped} lines not shown (see the log file)"})
+                lines.append(
+                    {
+                        **who,
+                        "skipped": skipped,
+                        "text": f"… {skipped} lines not shown (see the log file)",
+                    }
+                )
             lines += [{**who, "text": line} for line in new]
         if lines:
             await send_event(response, "lines", {"lines": lines})

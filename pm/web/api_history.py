@@ -50,9 +50,14 @@ async def history(request: web.Request) -> web.Response:
     points = query_int(request, "points", 0, MAX_POINTS)
     instances = query_int(request, "instances", 0, 1) == 1
     apps = store.query(name, since, points, instances)
-    return json_response({
-        "now": int(time.time() * 1000), "interval_ms": int(store.interval_s * 1000),
-        "retention_ms": int(store.retention_s * 1000), "apps": apps})
+    return json_response(
+        {
+            "now": int(time.time() * 1000),
+            "interval_ms": int(store.interval_s * 1000),
+            "retention_ms": int(store.retention_s * 1000),
+            "apps": apps,
+        }
+    )
 
 
 @handles_errors
@@ -63,8 +68,13 @@ async def events(request: web.Request) -> web.Response:
     after = query_int(request, "after", 0, MAX_NUMBER)
     since = query_int(request, "since", 0, MAX_NUMBER)
     limit = query_int(request, "limit", DEFAULT_EVENTS, MAX_EVENTS)
-    return json_response({"seq": log.seq, "marks": sorted(MARK_KINDS),
-                          "events": log.query(name, after, since, limit)})
+    return json_response(
+        {
+            "seq": log.seq,
+            "marks": sorted(MARK_KINDS),
+            "events": log.query(name, after, since, limit),
+        }
+    )
 
 
 @handles_errors
@@ -72,6 +82,13 @@ async def settings(request: web.Request) -> web.Response:
     """What `pm describe` prints, for each app matching the target."""
     target = check_target(request.query.get("target"))
     entries = await request.app[BRIDGE].call("describe", targets=[target])
-    return json_response([{"pm_id": entry["pm_id"], "name": entry["name"],
-                           "settings": [list(pair) for pair in describe_pairs(entry)]}
-                          for entry in entries])
+    return json_response(
+        [
+            {
+                "pm_id": entry["pm_id"],
+                "name": entry["name"],
+                "settings": [list(pair) for pair in describe_pairs(entry)],
+            }
+            for entry in entries
+        ]
+    )

@@ -38,14 +38,18 @@ class Bridge:
         PM2). Returns the entries added or removed. The dashboard never scales an app to none:
         that is a delete."""
         if delta == 0 or abs(delta) > MAX_SCALE_STEP:
-            raise BadRequest(f"scale step must be between -{MAX_SCALE_STEP} and "
-                             f"{MAX_SCALE_STEP}, and not 0; got {delta}")
+            raise BadRequest(
+                f"scale step must be between -{MAX_SCALE_STEP} and "
+                f"{MAX_SCALE_STEP}, and not 0; got {delta}"
+            )
         count = sum(1 for entry in await self.list_apps() if entry["name"] == name)
         if not count:
             raise NotFound(f"no app named {name!r}")
         if count + delta < 1:
-            raise BadRequest(f"app {name!r} has {count} instance(s); scaling by {delta} "
-                             "would leave none: use delete to remove the app")
+            raise BadRequest(
+                f"app {name!r} has {count} instance(s); scaling by {delta} "
+                "would leave none: use delete to remove the app"
+            )
         result = await self.call("scale", name=name, count=f"{delta:+d}")
         changed: list[dict[str, Any]] = result["added"] if delta > 0 else result["removed"]
         return changed
@@ -54,6 +58,11 @@ class Bridge:
 def http_status(error: PMError) -> int:
     """The HTTP status for a daemon error code."""
     return {
-        "bad_request": 400, "config": 400, "not_found": 404, "conflict": 409, "spawn": 422,
-        "daemon_unavailable": 503, "version_mismatch": 503,
+        "bad_request": 400,
+        "config": 400,
+        "not_found": 404,
+        "conflict": 409,
+        "spawn": 422,
+        "daemon_unavailable": 503,
+        "version_mismatch": 503,
     }.get(error.code, 500)

@@ -46,8 +46,12 @@ def normalize(message: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(data, dict) or "pm_id" not in data or "name" not in data:
         return None
     kind = str(data.get("event") if message.get("event") == "process" else message.get("event"))
-    event: dict[str, Any] = {"at": int(message.get("at") or 0), "kind": kind,
-                             "id": data["pm_id"], "name": str(data["name"])}
+    event: dict[str, Any] = {
+        "at": int(message.get("at") or 0),
+        "kind": kind,
+        "id": data["pm_id"],
+        "name": str(data["name"]),
+    }
     if kind == "health":  # its `status` is the check's verdict, not the process status
         event["health"] = data.get("health", data.get("status"))
     elif "status" in data:
@@ -93,18 +97,26 @@ class EventLog:
                 if kept > TAILS_PER_APP:
                     del older["tail"]
 
-    def query(self, name: str | None = None, after_seq: int = 0, since_ms: int = 0,
-              limit: int = 500) -> list[dict[str, Any]]:
+    def query(
+        self, name: str | None = None, after_seq: int = 0, since_ms: int = 0, limit: int = 500
+    ) -> list[dict[str, Any]]:
         """Events oldest first: of one app or all, newer than after_seq and since_ms, the last
         `limit` of them."""
         queues = self.by_app.values() if name is None else [self.by_app.get(name, deque())]
-        found = [event for queue in queues for event in queue
-                 if event["seq"] > after_seq and event["at"] >= since_ms]
+        found = [
+            event
+            for queue in queues
+            for event in queue
+            if event["seq"] > after_seq and event["at"] >= since_ms
+        ]
         found.sort(key=lambda event: event["seq"])
         return found[-limit:] if limit > 0 else []
 
     def forget(self, names: set[str], oldest_ms: int) -> None:
         """Drop the apps not in `names` whose last event is older than oldest_ms."""
-        for name in [n for n, queue in self.by_app.items()
-                     if n not in names and (not queue or queue[-1]["at"] < oldest_ms)]:
+        for name in [
+            n
+            for n, queue in self.by_app.items()
+            if n not in names and (not queue or queue[-1]["at"] < oldest_ms)
+        ]:
             del self.by_app[name]

@@ -27,7 +27,7 @@ INTERVAL_S = 2.0
 class Ring:
     """A fixed-capacity series of (time in ms, cpu percent, memory bytes), oldest overwritten."""
 
-    __slots__ = ("capacity", "times", "cpu", "memory", "start")
+    __slots__ = ("capacity", "cpu", "memory", "start", "times")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -60,24 +60,30 @@ class Ring:
         """The points newer than since_ms, oldest first."""
         order = list(range(self.start, len(self.times))) + list(range(self.start))
         keep = [i for i in order if self.times[i] > since_ms]
-        return ([self.times[i] for i in keep], [round(self.cpu[i], 1) for i in keep],
-                [self.memory[i] for i in keep])
+        return (
+            [self.times[i] for i in keep],
+            [round(self.cpu[i], 1) for i in keep],
+            [self.memory[i] for i in keep],
+        )
 
     def nbytes(self) -> int:
         return sum(a.buffer_info()[1] * a.itemsize for a in (self.times, self.cpu, self.memory))
 
 
-def downsample(times: list[int], cpu: list[float], memory: list[int], points: int
-               ) -> tuple[list[int], list[float], list[int]]:
+def downsample(
+    times: list[int], cpu: list[float], memory: list[int], points: int
+) -> tuple[list[int], list[float], list[int]]:
     """At most `points` points: each keeps the last time and the highest values of its group,
     so a short spike or climb still shows in a small chart."""
     if points <= 0 or len(times) <= points:
         return times, cpu, memory
     step = math.ceil(len(times) / points)
     groups = range(0, len(times), step)
-    return ([times[min(i + step, len(times)) - 1] for i in groups],
-            [max(cpu[i:i + step]) for i in groups],
-            [max(memory[i:i + step]) for i in groups])
+    return (
+        [times[min(i + step, len(times)) - 1] for i in groups],
+        [max(cpu[i : i + step]) for i in groups],
+        [max(memory[i : i + step]) for i in groups],
+    )
 
 
 def _series(ring: Ring, since_ms: int, points: int) -> dict[str, Any]:
@@ -109,12 +115,14 @@ class History:
             total = totals.setdefault(name, [0.0, 0])
             total[0] += cpu
             total[1] += memory
-        for name, (cpu, memory) in totals.items():
-            self.apps.setdefault(name, Ring(self.capacity)).append(now_ms, cpu, int(memory))
+        for name, (cpu, total_memory) in totals.items():
+            self.apps.setdefault(name, Ring(self.capacity)).append(now_ms, cpu, int(total_memory))
         self.forget(now_ms)
-        return {"t": now_ms,
-                "apps": {name: [round(cpu, 1), int(memory)] for name, (cpu, memory) in totals.items()},
-                "instances": instances}
+        return {
+            "t": now_ms,
+            "apps": {name: [round(cpu, 1), int(memory)] for name, (cpu, memory) in totals.items()},
+            "instances": instances,
+        }
 
     def _instance_ring(self, pm_id: int, name: str) -> Ring:
         known = self.instances.get(pm_id)
@@ -130,8 +138,9 @@ class History:
         for name in [n for n, ring in self.apps.items() if ring.newest < oldest]:
             del self.apps[name]
 
-    def query(self, name: str | None = None, since_ms: int = 0, points: int = 0,
-              instances: bool = False) -> list[dict[str, Any]]:
+    def query(
+        self, name: str | None = None, since_ms: int = 0, points: int = 0, instances: bool = False
+    ) -> list[dict[str, Any]]:
         """Per app (all, or the one called `name`): its summed series and, for one app or when
         `instances` is true, each instance's series."""
         result = []
@@ -139,12 +148,17 @@ class History:
             ring = self.apps.get(app_name)
             if ring is None:
                 continue
-            app: dict[str, Any] = {"name": app_name, "ids": self.ids_of(app_name),
-                                   **_series(ring, since_ms, points)}
+            app: dict[str, Any] = {
+                "name": app_name,
+                "ids": self.ids_of(app_name),
+                **_series(ring, since_ms, points),
+            }
             if name is not None or instances:
-                app["instances"] = [{"id": pm_id, **_series(ring, since_ms, points)}
-                                    for pm_id, (owner, ring) in sorted(self.instances.items())
-                                    if owner == app_name]
+                app["instances"] = [
+                    {"id": pm_id, **_series(ring, since_ms, points)}
+                    for pm_id, (owner, ring) in sorted(self.instances.items())
+                    if owner == app_name
+                ]
             result.append(app)
         return result
 

@@ -38,21 +38,23 @@ def summarize(entries: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]
         env = entry.get("pm2_env") or {}
         online = env.get("status") == "online"
         started = int(env.get("pm_uptime") or 0)
-        rows.append({
-            "id": entry["pm_id"],
-            "name": entry["name"],
-            "namespace": env.get("namespace", "default"),
-            "status": env.get("status", "unknown"),
-            "pid": entry.get("pid") or 0,
-            "uptime_ms": max(0, now_ms - started) if online and started else 0,
-            "restarts": int(env.get("restart_time") or 0),
-            "unstable_restarts": int(env.get("unstable_restarts") or 0),
-            "cpu": (entry.get("monit") or {}).get("cpu", 0),
-            "memory": (entry.get("monit") or {}).get("memory", 0),
-            "exec_mode": env.get("exec_mode", "fork_mode"),
-            "exit_code": env.get("exit_code"),
-            "health": env.get("health"),
-        })
+        rows.append(
+            {
+                "id": entry["pm_id"],
+                "name": entry["name"],
+                "namespace": env.get("namespace", "default"),
+                "status": env.get("status", "unknown"),
+                "pid": entry.get("pid") or 0,
+                "uptime_ms": max(0, now_ms - started) if online and started else 0,
+                "restarts": int(env.get("restart_time") or 0),
+                "unstable_restarts": int(env.get("unstable_restarts") or 0),
+                "cpu": (entry.get("monit") or {}).get("cpu", 0),
+                "memory": (entry.get("monit") or {}).get("memory", 0),
+                "exec_mode": env.get("exec_mode", "fork_mode"),
+                "exit_code": env.get("exit_code"),
+                "health": env.get("health"),
+            }
+        )
     return rows
 
 
@@ -76,8 +78,9 @@ class Hub:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._refresh_loop())
         loop = asyncio.get_running_loop()
-        threading.Thread(target=self._follow_events, args=(loop,), name="pm-web-events",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._follow_events, args=(loop,), name="pm-web-events", daemon=True
+        ).start()
 
     async def stop(self) -> None:
         self.closing.set()
@@ -124,11 +127,18 @@ class Hub:
         try:
             hello, entries = await self.bridge.call("hello"), await self.bridge.list_apps()
         except PMError as exc:
-            return {"daemon": {"up": False, "error": exc.message}, "apps": [],
-                    "at": int(time.time() * 1000)}
+            return {
+                "daemon": {"up": False, "error": exc.message},
+                "apps": [],
+                "at": int(time.time() * 1000),
+            }
         now_ms = int(time.time() * 1000)
-        daemon = {"up": True, "pid": hello.get("pid"), "version": hello.get("version"),
-                  "home": hello.get("home")}
+        daemon = {
+            "up": True,
+            "pid": hello.get("pid"),
+            "version": hello.get("version"),
+            "home": hello.get("home"),
+        }
         return {"daemon": daemon, "apps": summarize(entries, now_ms), "at": now_ms}
 
     async def _refresh_loop(self) -> None:
@@ -178,8 +188,10 @@ def log_paths(entry: dict[str, Any]) -> tuple[str | None, str | None]:
     """The out and err log files of a jlist entry (None for none or /dev/null)."""
     env = entry.get("pm2_env") or {}
     out, err = env.get("pm_out_log_path"), env.get("pm_err_log_path")
-    return (out if out and out != "/dev/null" else None,
-            err if err and err != "/dev/null" else None)
+    return (
+        out if out and out != "/dev/null" else None,
+        err if err and err != "/dev/null" else None,
+    )
 
 
 def last_lines(path: str, count: int) -> tuple[list[str], int]:
@@ -192,7 +204,7 @@ def last_lines(path: str, count: int) -> tuple[list[str], int]:
             data = handle.read(size - start)
     except OSError:
         return [], 0
-    complete = data[:data.rfind(b"\n") + 1]
+    complete = data[: data.rfind(b"\n") + 1]
     lines = complete.decode("utf-8", "replace").splitlines()
     if start > 0 and lines:
         lines = lines[1:]  # the first one is probably cut
@@ -215,7 +227,7 @@ class Follower:
             cut = data.rfind(b"\n") + 1
             if cut or size == end:  # else a line longer than MAX_READ is under way: from the end
                 handle.seek(end - size + cut)
-                self.file.recent = data[:cut][-logreader.SIGNATURE:]  # to find our place again
+                self.file.recent = data[:cut][-logreader.SIGNATURE :]  # to find our place again
 
     def backlog(self, count: int) -> list[str]:
         """The last `count` whole lines before where following starts (read from the same
@@ -225,7 +237,9 @@ class Follower:
             return []
         end = handle.tell()
         start = max(0, end - MAX_READ)
-        lines = os.pread(handle.fileno(), end - start, start).decode("utf-8", "replace").splitlines()
+        lines = (
+            os.pread(handle.fileno(), end - start, start).decode("utf-8", "replace").splitlines()
+        )
         if start > 0 and lines:
             lines = lines[1:]  # the first one is probably cut
         return lines[-count:]

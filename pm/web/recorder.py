@@ -62,8 +62,9 @@ class Recorder:
             return  # the daemon is down: no point, and the chart shows the gap
         self._logs = {int(entry["pm_id"]): log_paths(entry) for entry in entries}
         sample = self.history.add_sample(entries, int(time.time() * 1000))
-        self.events.forget(set(self.history.apps),
-                           sample["t"] - int(self.history.retention_s * 1000))
+        self.events.forget(
+            set(self.history.apps), sample["t"] - int(self.history.retention_s * 1000)
+        )
         self.hub.push("sample", sample)
 
     def take_message(self, message: dict[str, Any]) -> None:
@@ -78,15 +79,18 @@ class Recorder:
 
     def _add_tail(self, event: dict[str, Any], attempt: int) -> None:
         out_path, err_path = self._logs.get(event["id"], (None, None))
-        tail = {stream: [_clip(line) for line in tail_lines(path, TAIL_LINES)]
-                for stream, path in (("out", out_path), ("err", err_path))
-                if path and (stream == "out" or path != out_path)}
+        tail = {
+            stream: [_clip(line) for line in tail_lines(path, TAIL_LINES)]
+            for stream, path in (("out", out_path), ("err", err_path))
+            if path and (stream == "out" or path != out_path)
+        }
         if any(tail.values()):
             self.events.set_tail(event, tail)
             self.hub.push("event", event)  # the same seq: pages replace what they have
         elif attempt < len(TAIL_RETRIES_S):
-            delay = TAIL_RETRIES_S[attempt] - (TAIL_RETRIES_S[attempt - 1] if attempt else
-                                               TAIL_DELAY_S)
+            delay = TAIL_RETRIES_S[attempt] - (
+                TAIL_RETRIES_S[attempt - 1] if attempt else TAIL_DELAY_S
+            )
             asyncio.get_running_loop().call_later(delay, self._add_tail, event, attempt + 1)
 
 

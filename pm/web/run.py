@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 from pm.errors import PMError
 from pm.paths import Home
-from pm.web.history import INTERVAL_S as DEFAULT_INTERVAL_S
+from pm.web.history import INTERVAL_S
+
+DEFAULT_INTERVAL_S = INTERVAL_S
 
 DEFAULT_PORT = 9615
 #: The range `--sample-interval` accepts (seconds between two history samples).
@@ -29,8 +31,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve_until_signal(home: Home, host: str, port: int, echo: Callable[[str], None],
-                       interval_s: float = DEFAULT_INTERVAL_S) -> None:
+def serve_until_signal(
+    home: Home,
+    host: str,
+    port: int,
+    echo: Callable[[str], None],
+    interval_s: float = DEFAULT_INTERVAL_S,
+) -> None:
     """Serve the dashboard, API and /metrics; `echo` prints one announcement line; history
     samples cpu and memory every interval_s."""
     from pm.web import auth
@@ -41,11 +48,15 @@ def serve_until_signal(home: Home, host: str, port: int, echo: Callable[[str], N
     def announce(base: str) -> None:
         echo(f"Web dashboard listening on {base}")
         echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): {auth.login_url(base, token)}")
-        echo(f"API token: {auth.token_path(home)} (send 'Authorization: Bearer <token>'); "
-             f"API description: {base}/openapi.json")
+        echo(
+            f"API token: {auth.token_path(home)} (send 'Authorization: Bearer <token>'); "
+            f"API description: {base}/openapi.json"
+        )
 
     try:
         asyncio.run(serve(home, host, port, announce, interval_s))
     except OSError as exc:
-        raise PMError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                      "choose another --port or --host") from None
+        raise PMError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another --port or --host"
+        ) from None

@@ -34,10 +34,14 @@ TOKEN = web.AppKey("token", str)
 CODES = web.AppKey("codes", auth.LoginCodes)
 DAEMON = web.AppKey("daemon_figures", metrics.DaemonFigures)
 
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-LOGIN_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-             "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+LOGIN_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -73,13 +77,18 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
 
 def unauthorized(request: web.Request) -> web.Response:
     if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
-        response = login_page("Sign in with the login link printed by `pm web`, or paste the "
-                              "token from PM_HOME/web.token.", 401)
+        response = login_page(
+            "Sign in with the login link printed by `pm web`, or paste the "
+            "token from PM_HOME/web.token.",
+            401,
+        )
     else:
         response = api.error_response(
-            401, "unauthorized",
+            401,
+            "unauthorized",
             "missing or wrong token: send 'Authorization: Bearer <token>' with the token from "
-            "PM_HOME/web.token, or open the login link printed by `pm web`")
+            "PM_HOME/web.token, or open the login link printed by `pm web`",
+        )
     response.headers["WWW-Authenticate"] = 'Bearer realm="pm"'
     return response
 
@@ -91,15 +100,16 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     headers["X-Frame-Options"] = "DENY"
     headers["Referrer-Policy"] = "no-referrer"
     # API answers carry app environments: never store them; static files may be revalidated
-    headers.setdefault("Cache-Control",
-                       "no-cache" if request.path.startswith("/static/") else "no-store")
+    headers.setdefault(
+        "Cache-Control", "no-cache" if request.path.startswith("/static/") else "no-store"
+    )
 
 
 # ------------------------------------------------------------------ login
 
 
 def login_page(message: str, status: int = 200) -> web.Response:
-    body = (_LOGIN_HTML.replace("{message}", html.escape(message)))
+    body = _LOGIN_HTML.replace("{message}", html.escape(message))
     response = web.Response(text=body, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = LOGIN_CSP
     response.headers["Cache-Control"] = "no-store"
@@ -108,8 +118,14 @@ def login_page(message: str, status: int = 200) -> web.Response:
 
 def _signed_in(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/")
-    response.set_cookie(auth.COOKIE, request.app[TOKEN], httponly=True, samesite="Strict",
-                        path="/", max_age=COOKIE_MAX_AGE)
+    response.set_cookie(
+        auth.COOKIE,
+        request.app[TOKEN],
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        max_age=COOKIE_MAX_AGE,
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -117,12 +133,15 @@ def _signed_in(request: web.Request) -> web.Response:
 async def login_get(request: web.Request) -> web.Response:
     code = request.query.get("code")
     if code is None:
-        return login_page("Paste the token from PM_HOME/web.token, or open a login link "
-                          "(`pm web --link` prints a new one).")
+        return login_page(
+            "Paste the token from PM_HOME/web.token, or open a login link "
+            "(`pm web --link` prints a new one)."
+        )
     if request.app[CODES].redeem(code):
         return _signed_in(request)
-    return login_page("This login link is wrong, expired or already used. "
-                      "Run `pm web --link` for a new one.", 401)
+    return login_page(
+        "This login link is wrong, expired or already used. Run `pm web --link` for a new one.", 401
+    )
 
 
 async def login_post(request: web.Request) -> web.Response:
@@ -210,8 +229,13 @@ def create_app(home: Home, token: str, interval_s: float = INTERVAL_S) -> web.Ap
 # ------------------------------------------------------------------ running
 
 
-async def serve(home: Home, host: str, port: int, announce: Callable[[str], None],
-                interval_s: float = INTERVAL_S) -> None:
+async def serve(
+    home: Home,
+    host: str,
+    port: int,
+    announce: Callable[[str], None],
+    interval_s: float = INTERVAL_S,
+) -> None:
     """Serve until SIGINT or SIGTERM; `announce` gets the base URL once the port listens."""
     token = auth.load_or_create_token(home)
     app = create_app(home, token, interval_s)

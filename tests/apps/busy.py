@@ -1,4 +1,5 @@
 """Spins the CPU until interrupted, for cpu % sampling tests."""
+
 import signal
 import sys
 

@@ -1,4 +1,5 @@
 """Writes its environment as JSON to the file named by $ENV_OUT (or stdout), then idles."""
+
 import json
 import os
 import time

@@ -1,4 +1,5 @@
 """Appends '<name> <event> <monotonic ns>' to $MARKER_FILE on start and stop, then runs until stopped."""
+
 import os
 import signal
 import sys

@@ -1,4 +1,5 @@
 """A long-running app: prints a tick every 0.2 s, exits cleanly on SIGINT/SIGTERM."""
+
 import signal
 import sys
 import time

@@ -12,8 +12,15 @@ import time
 from pathlib import Path
 
 from conftest import PM, pid_alive, wait_for
-from rel_support import (cpu_seconds, describe_processes, record, sleeper, soak, strays,
-                         write_ecosystem)
+from rel_support import (
+    cpu_seconds,
+    describe_processes,
+    record,
+    sleeper,
+    soak,
+    strays,
+    write_ecosystem,
+)
 
 __all__ = ["soak"]  # the fixture, re-exported so pytest finds it in this module
 
@@ -41,8 +48,11 @@ def test_fifty_apps_killed_at_once_repeatedly(pm: PM, soak: bool) -> None:
     rounds = 20 if soak else 5
     apps = [sleeper(f"s{i}", max_restarts=10_000) for i in range(50)]
     pm.run("start", str(write_ecosystem(pm.workdir, apps)))
-    wait_for(lambda: all(e["pm2_env"]["status"] == "online" for e in pm.jlist()), 30,
-             message="50 apps online")
+    wait_for(
+        lambda: all(e["pm2_env"]["status"] == "online" for e in pm.jlist()),
+        30,
+        message="50 apps online",
+    )
     for round_no in range(1, rounds + 1):
         before = {e["name"]: e["pid"] for e in _assert_consistent(pm)}
         for pid in before.values():
@@ -50,8 +60,12 @@ def test_fifty_apps_killed_at_once_repeatedly(pm: PM, soak: bool) -> None:
 
         def all_back(before: dict = before, round_no: int = round_no) -> list[dict] | None:
             entries = pm.jlist()
-            done = all(e["pm2_env"]["status"] == "online" and e["pid"] != before[e["name"]]
-                       and e["pm2_env"]["restart_time"] == round_no for e in entries)
+            done = all(
+                e["pm2_env"]["status"] == "online"
+                and e["pid"] != before[e["name"]]
+                and e["pm2_env"]["restart_time"] == round_no
+                for e in entries
+            )
             return entries if done else None
 
         entries = wait_for(all_back, 30, 0.1, f"round {round_no}: 50 apps back")
@@ -81,8 +95,9 @@ def test_app_that_forks_and_exits_leaves_no_orphan(pm: PM) -> None:
     wait_for(lambda: len(_pids_from(pids)) >= 3, 20, message="three incarnations")
     pm.run("stop", "forker")
     children = _pids_from(pids)
-    wait_for(lambda: not any(pid_alive(pid) for pid in children), 10,
-             message="every forked child gone")
+    wait_for(
+        lambda: not any(pid_alive(pid) for pid in children), 10, message="every forked child gone"
+    )
     _assert_consistent(pm)
 
 
@@ -138,8 +153,11 @@ def test_app_that_closes_its_stdout_keeps_running(pm: PM) -> None:
     pm.run("start", str(pm.workdir / "closer.py"), "--name", "closer")
     pid = pm.wait_status("closer", "online")["pid"]
     err_log = pm.home / "logs" / "closer-error.log"
-    wait_for(lambda: err_log.exists() and err_log.read_text().count("err ") >= 20, 20,
-             message="stderr still logged after stdout closed")
+    wait_for(
+        lambda: err_log.exists() and err_log.read_text().count("err ") >= 20,
+        20,
+        message="stderr still logged after stdout closed",
+    )
     assert "before close" in (pm.home / "logs" / "closer-out.log").read_text()
     entry = pm.app("closer")
     assert entry["pid"] == pid and entry["pm2_env"]["restart_time"] == 0
@@ -165,8 +183,12 @@ def test_binary_garbage_and_ten_megabyte_lines_are_kept_whole(pm: PM) -> None:
     pm.write_app("garbage.py", GARBAGE)
     pm.run("start", str(pm.workdir / "garbage.py"), "--name", "garbage")
     out_log = pm.home / "logs" / "garbage-out.log"
-    wait_for(lambda: out_log.exists() and out_log.read_bytes().endswith(b"END-OF-GARBAGE\n"),
-             30, 0.1, "the garbage to be written")
+    wait_for(
+        lambda: out_log.exists() and out_log.read_bytes().endswith(b"END-OF-GARBAGE\n"),
+        30,
+        0.1,
+        "the garbage to be written",
+    )
     data = out_log.read_bytes()
     assert len(data) >= (1 << 20) + 10 * 1024 * 1024
     assert b"\n" + b"x" * (10 * 1024 * 1024) + b"\n" in data
@@ -212,8 +234,11 @@ def test_fork_happy_app_grandchildren_never_outlive_it(pm: PM) -> None:
     tree = _wait_tree(first, 20)
     main = pm.app("forky")["pid"]
     os.kill(main, signal.SIGKILL)  # the main process crashes: its tree must go with it
-    wait_for(lambda: not any(pid_alive(pid) for pid in tree), 10,
-             message="grandchildren of the crashed app gone")
+    wait_for(
+        lambda: not any(pid_alive(pid) for pid in tree),
+        10,
+        message="grandchildren of the crashed app gone",
+    )
     wait_for(lambda: pm.app("forky")["pid"] not in (0, main), 10, message="restart")
     pm.run("restart", "forky")  # a restart reaches the whole tree too
     pm.run("stop", "forky")
@@ -222,11 +247,18 @@ def test_fork_happy_app_grandchildren_never_outlive_it(pm: PM) -> None:
     assert not any(pid_alive(pid) for pid in _pids_from(first))
 
 
-
 def test_daemon_cpu_is_bounded_during_a_crash_loop(pm: PM, soak: bool) -> None:
     seconds = 20.0 if soak else 5.0
-    apps = [{"name": f"crash{i}", "script": "/bin/false", "interpreter": "none",
-             "restart_delay": 100, "max_restarts": 1_000_000} for i in range(10)]
+    apps = [
+        {
+            "name": f"crash{i}",
+            "script": "/bin/false",
+            "interpreter": "none",
+            "restart_delay": 100,
+            "max_restarts": 1_000_000,
+        }
+        for i in range(10)
+    ]
     pm.run("start", str(write_ecosystem(pm.workdir, apps)))
     daemon = pm.daemon_pid()
     assert daemon
@@ -248,4 +280,3 @@ def test_daemon_cpu_is_bounded_during_a_crash_loop(pm: PM, soak: bool) -> None:
     assert share < 0.5, f"daemon used {100 * share:.0f}% CPU for {restarts} restarts in {wall:.1f}s"
     assert worst_reply < 5, f"a jlist took {worst_reply:.1f}s during the crash loop"
     assert pm.daemon_pid() == daemon
-

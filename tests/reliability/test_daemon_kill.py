@@ -37,8 +37,10 @@ while True:
 
 def _counters(pm: PM, count: int, pipe: bool) -> list[dict]:
     script = pm.write_app("counter.py", COUNTER)
-    return [{"name": f"c{i}", "script": str(script), "args": [f"c{i}"], "time": pipe}
-            for i in range(count)]
+    return [
+        {"name": f"c{i}", "script": str(script), "args": [f"c{i}"], "time": pipe}
+        for i in range(count)
+    ]
 
 
 def _ours(pm: PM) -> set[int]:
@@ -109,14 +111,18 @@ def test_daemon_sigkilled_repeatedly_loses_nothing(pm: PM, soak: bool, mode: str
         assert all(e["pm2_env"]["restart_time"] == 0 for e in entries)
         assert _ours(pm) == set(first.values()), f"kill {round_no + 1}: duplicate or lost process"
     pm.run("stop", "all")
-    checked = {name: _check_log(pm.home / "logs" / f"{name}-out.log", name, mode == "raw")
-               for name in first}
+    checked = {
+        name: _check_log(pm.home / "logs" / f"{name}-out.log", name, mode == "raw")
+        for name in first
+    }
     lost = {name: missing for name, (_, missing, _) in checked.items() if missing}
     record(f"daemon_sigkills_survived_{mode}_mode", kills)
     record(f"daemon_sigkill_lines_written_{mode}_mode", sum(n for n, _, _ in checked.values()))
     record(f"daemon_sigkill_lines_lost_{mode}_mode", sum(lost.values()))
-    record(f"daemon_sigkill_lines_written_twice_{mode}_mode",
-           sum(twice for _, _, twice in checked.values()))
+    record(
+        f"daemon_sigkill_lines_written_twice_{mode}_mode",
+        sum(twice for _, _, twice in checked.values()),
+    )
     assert not lost, f"lines the apps wrote that are not in their logs: {lost}"
 
 
@@ -131,12 +137,15 @@ def test_app_that_dies_while_the_daemon_is_dead_is_restarted_once(pm: PM) -> Non
     def back() -> dict | None:
         entries = {e["name"]: e for e in pm.jlist()}
         c0 = entries["c0"]
-        return entries if c0["pm2_env"]["status"] == "online" and c0["pid"] not in (0, first["c0"]) else None
+        return (
+            entries
+            if c0["pm2_env"]["status"] == "online" and c0["pid"] not in (0, first["c0"])
+            else None
+        )
 
     entries = wait_for(back, 15, 0.1, "c0 restarted by the new daemon")
     assert entries["c1"]["pid"] == first["c1"]
     assert _ours(pm) == {entries["c0"]["pid"], first["c1"]}
-
 
 
 #: Waits for a trigger file, then writes LINES numbered lines of ~100 bytes as fast as it can

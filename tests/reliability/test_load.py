@@ -28,13 +28,24 @@ def _start_many(pm: PM, count: int) -> None:
     apps = [sleeper(f"l{i}") for i in range(count)]
     began = time.monotonic()
     pm.run("start", str(write_ecosystem(pm.workdir, apps)), timeout=300)
-    wait_for(lambda: sum(e["pm2_env"]["status"] == "online" for e in pm.jlist()) == count,
-             120, 0.5, f"{count} apps online")
+    wait_for(
+        lambda: sum(e["pm2_env"]["status"] == "online" for e in pm.jlist()) == count,
+        120,
+        0.5,
+        f"{count} apps online",
+    )
     record(f"load_start_{count}_apps_seconds", round(time.monotonic() - began, 1))
 
 
-def _client_storm(home: Home, names: list[str], seconds: float, seed: int,
-                  tally: Counter[str], failures: list[str], lock: threading.Lock) -> None:
+def _client_storm(
+    home: Home,
+    names: list[str],
+    seconds: float,
+    seed: int,
+    tally: Counter[str],
+    failures: list[str],
+    lock: threading.Lock,
+) -> None:
     rng = random.Random(seed)
     client = Client(home, autostart=False)
     end = time.monotonic() + seconds
@@ -70,9 +81,12 @@ def test_many_apps_and_fifty_concurrent_clients(pm: PM, soak: bool) -> None:
     failures: list[str] = []
     lock = threading.Lock()
     home = Home(pm.home)
-    threads = [threading.Thread(target=_client_storm,
-                                args=(home, names, seconds, seed, tally, failures, lock))
-               for seed in range(CLIENTS)]
+    threads = [
+        threading.Thread(
+            target=_client_storm, args=(home, names, seconds, seed, tally, failures, lock)
+        )
+        for seed in range(CLIENTS)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -108,8 +122,16 @@ def test_idle_connections_and_stalled_subscribers_do_not_block_the_daemon(pm: PM
     """500 clients that connect and say nothing, 20 subscribers that never read, and a crash
     loop feeding them events: other clients are still answered at once, and the daemon keeps
     every one of those connections."""
-    crashers = [{"name": f"x{i}", "script": "/bin/false", "interpreter": "none",
-                 "restart_delay": 20, "max_restarts": 1_000_000} for i in range(5)]
+    crashers = [
+        {
+            "name": f"x{i}",
+            "script": "/bin/false",
+            "interpreter": "none",
+            "restart_delay": 20,
+            "max_restarts": 1_000_000,
+        }
+        for i in range(5)
+    ]
     pm.run("start", str(write_ecosystem(pm.workdir, crashers)))
     daemon = pm.daemon_pid()
     socks: list[socket.socket] = []

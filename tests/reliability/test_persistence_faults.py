@@ -52,9 +52,13 @@ def test_save_killed_mid_write_never_leaves_a_broken_dump(saved: PM, soak: bool)
     for _ in range(rounds):
         daemon = pm.daemon_pid()
         assert daemon
-        save = subprocess.Popen([sys.executable, "-m", "pm", "save"], env=pm.env,
-                                cwd=pm.workdir, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        save = subprocess.Popen(
+            [sys.executable, "-m", "pm", "save"],
+            env=pm.env,
+            cwd=pm.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         # SIGKILL at a random moment: before, during or after the daemon writes the dump
         wait_for(lambda: rng.random() < 0.2, 1, 0.002)
         os.kill(daemon, signal.SIGKILL)
@@ -99,8 +103,9 @@ def test_saving_over_a_corrupt_dump_keeps_the_good_backup(saved: PM) -> None:
 
 
 @pytest.mark.parametrize("damage", [b"", b"{not json", b'{"apps": 5}', b"\x00\xff" * 50])
-def test_corrupt_state_file_after_a_crash_does_not_stop_the_daemon(saved: PM,
-                                                                   damage: bytes) -> None:
+def test_corrupt_state_file_after_a_crash_does_not_stop_the_daemon(
+    saved: PM, damage: bytes
+) -> None:
     pm = saved
     daemon = pm.daemon_pid()
     assert daemon
@@ -126,13 +131,15 @@ while True:
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("mount") is None,
-                    reason="needs root to mount a small tmpfs")
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("mount") is None, reason="needs root to mount a small tmpfs"
+)
 def test_disk_full_while_logging_and_saving(pm: PM) -> None:
     mount = pm.workdir / "full"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
-                   check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)], check=True
+    )
     small = PM(mount / "h", pm.workdir)
     try:
         small.run("start", str(write_ecosystem(pm.workdir, [sleeper("keep")], "k.json")))

@@ -59,20 +59,44 @@ def test_another_user_cannot_connect(pm: PM) -> None:
         f"    s.connect({str(pm.home / 'rpc.sock')!r})\n"
         "except PermissionError:\n"
         "    sys.exit(13)\n"
-        "s.sendall(b'{\"id\":1,\"cmd\":\"list\"}\\n')\n"
+        's.sendall(b\'{"id":1,"cmd":"list"}\\n\')\n'
         "print(s.recv(65536))\n"
     )
-    result = subprocess.run(  # noqa: PLW1510 - the exit code is the result
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         sys.executable, "-c", probe],
-        env=_nobody_env(pm), capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            probe,
+        ],
+        env=_nobody_env(pm),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 13, f"nobody could talk to the daemon: {result.stdout}"
     # The CLI as nobody says what is wrong and does not start a second daemon over the home.
     daemon = pm.daemon_pid()
-    cli = subprocess.run(  # noqa: PLW1510 - the exit code is the result
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         sys.executable, "-m", "pm", "jlist"],
-        env=_nobody_env(pm), cwd="/", capture_output=True, text=True, timeout=30)
+    cli = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "pm",
+            "jlist",
+        ],
+        env=_nobody_env(pm),
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert cli.returncode != 0
     assert "Traceback" not in cli.stderr
     assert pm.daemon_pid() == daemon
@@ -80,17 +104,32 @@ def test_another_user_cannot_connect(pm: PM) -> None:
 
 
 def test_no_secret_from_an_app_env_reaches_pm_log(pm: PM) -> None:
-    crash = {"name": "leaky-crash", "script": sys.executable, "interpreter": "none",
-             "args": ["-c", "import sys; sys.exit(3)"], "env": {"API_TOKEN": SECRET},
-             "max_restarts": 3}
-    bad_cwd = {"name": "leaky-badcwd", "script": "/bin/sleep", "interpreter": "none",
-               "args": "1000", "env": {"API_TOKEN": SECRET}, "cwd": "/nonexistent/x"}
-    ok = {"name": "leaky", "script": "/bin/sleep", "interpreter": "none", "args": "1000",
-          "env": {"API_TOKEN": SECRET, "PASSWORD": SECRET}}
+    crash = {
+        "name": "leaky-crash",
+        "script": sys.executable,
+        "interpreter": "none",
+        "args": ["-c", "import sys; sys.exit(3)"],
+        "env": {"API_TOKEN": SECRET},
+        "max_restarts": 3,
+    }
+    bad_cwd = {
+        "name": "leaky-badcwd",
+        "script": "/bin/sleep",
+        "interpreter": "none",
+        "args": "1000",
+        "env": {"API_TOKEN": SECRET},
+        "cwd": "/nonexistent/x",
+    }
+    ok = {
+        "name": "leaky",
+        "script": "/bin/sleep",
+        "interpreter": "none",
+        "args": "1000",
+        "env": {"API_TOKEN": SECRET, "PASSWORD": SECRET},
+    }
     env = dict(pm.env, SHELL_SECRET=SECRET)
     pm.run("start", str(write_ecosystem(pm.workdir, [crash, ok])), env=env)
-    pm.run("start", str(write_ecosystem(pm.workdir, [bad_cwd], "bad.json")), env=env,
-           check=False)
+    pm.run("start", str(write_ecosystem(pm.workdir, [bad_cwd], "bad.json")), env=env, check=False)
     pm.wait_status("leaky-crash", "errored", timeout=30)
     pm.run("restart", "leaky", "--update-env", env=env)
     pm.run("sendSignal", "SIGKILL", "leaky")

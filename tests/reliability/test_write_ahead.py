@@ -31,8 +31,10 @@ def _app_processes(pm: PM) -> set[int]:
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/environ", "rb") as env, \
-                    open(f"/proc/{entry}/cmdline", "rb") as cmd:
+            with (
+                open(f"/proc/{entry}/environ", "rb") as env,
+                open(f"/proc/{entry}/cmdline", "rb") as cmd,
+            ):
                 environ, cmdline = env.read().split(b"\0"), cmd.read()
         except OSError:
             continue

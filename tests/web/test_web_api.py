@@ -12,9 +12,15 @@ import sys
 import time
 
 from conftest import PM, wait_for
-from webtools import CHATTY, Web, start_chatty
-from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
-from webtools import shared_web_fixture, web_fixture  # noqa: F401 (fixtures)
+from webtools import (  # noqa: F401 (fixtures)  # noqa: F401 (fixtures)
+    CHATTY,
+    Web,
+    clean_pm_fixture,
+    shared_pm_fixture,
+    shared_web_fixture,
+    start_chatty,
+    web_fixture,
+)
 
 
 def test_token_is_private_and_required_everywhere(clean_pm: PM, shared_web: Web) -> None:
@@ -23,8 +29,15 @@ def test_token_is_private_and_required_everywhere(clean_pm: PM, shared_web: Web)
     token_file = pm.home / "web.token"
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert len(web.token) >= 40
-    for path in ("/", "/api/list", "/metrics", "/openapi.json", "/static/app.js",
-                 "/api/events", "/api/daemon"):
+    for path in (
+        "/",
+        "/api/list",
+        "/metrics",
+        "/openapi.json",
+        "/static/app.js",
+        "/api/events",
+        "/api/daemon",
+    ):
         for token in (None, "wrong", web.token[:-1]):
             reply = web.get(path, token=token)
             assert reply.status == 401, (path, token)
@@ -55,10 +68,21 @@ def test_login_link_works_once_and_sets_a_strict_httponly_cookie(shared_web: Web
     assert web.get(path, token=None).status == 401  # used up
     forged = path[:-4] + ("0000" if not path.endswith("0000") else "1111")
     assert web.get(forged, token=None).status == 401
-    assert web.post("/login", token=None, raw=b"token=nope",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"}).status == 401
-    good = web.post("/login", token=None, raw=f"token={web.token}".encode(),
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (
+        web.post(
+            "/login",
+            token=None,
+            raw=b"token=nope",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ).status
+        == 401
+    )
+    good = web.post(
+        "/login",
+        token=None,
+        raw=f"token={web.token}".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert good.status == 303 and "pm_token=" in good.headers["set-cookie"]
 
 
@@ -69,8 +93,11 @@ def test_cookie_post_from_another_origin_is_refused(clean_pm: PM, shared_web: We
     reply = web.post("/api/stop", {"targets": ["chatty"]}, token=None, headers=cookie)
     assert reply.status == 403
     assert pm.status("chatty") == "online"
-    preflight = web.request("OPTIONS", "/api/stop", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    preflight = web.request(
+        "OPTIONS",
+        "/api/stop",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status == 405  # no CORS handler: the route answers POST only
     assert "access-control-allow-origin" not in preflight.headers
     same = {"Cookie": f"pm_token={web.token}", "Origin": web.base}
@@ -82,22 +109,33 @@ def test_actions_are_post_only_json_and_report_errors(clean_pm: PM, shared_web: 
     pm, web = clean_pm, shared_web
     start_chatty(pm)
     assert web.get("/api/restart").status == 405
-    form = web.post("/api/restart", token="default", raw=b"targets=chatty",
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = web.post(
+        "/api/restart",
+        token="default",
+        raw=b"targets=chatty",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert form.status == 415
     assert web.post("/api/restart", {"targets": []}).status == 400
     assert web.post("/api/restart", {"targets": [3]}).status == 400
-    assert web.post("/api/restart", raw=b"{not json", headers={
-        "Content-Type": "application/json"}).status == 400
+    assert (
+        web.post(
+            "/api/restart", raw=b"{not json", headers={"Content-Type": "application/json"}
+        ).status
+        == 400
+    )
     missing = web.post("/api/restart", {"targets": ["nope"]})
     assert missing.status == 404
-    assert missing.json()["error"] == {"code": "not_found",
-                                       "message": "Process or Namespace nope not found"}
+    assert missing.json()["error"] == {
+        "code": "not_found",
+        "message": "Process or Namespace nope not found",
+    }
     assert pm.app("chatty")["pm2_env"]["restart_time"] == 0
 
     restarted = web.post("/api/restart", {"targets": ["chatty"]})
     assert restarted.status == 200, restarted.text
     assert restarted.json()[0]["pm2_env"]["restart_time"] == 1
+
     def after(action: str) -> dict:
         return web.post(f"/api/{action}", {"targets": ["chatty"]}).json()[0]["pm2_env"]
 
@@ -148,8 +186,10 @@ def test_logs_tail_and_live_stream_tell_out_from_err(clean_pm: PM, shared_web: W
     app = start_chatty(pm, "talker", ticks=3)
     os.kill(app["pid"], signal.SIGUSR1)
     err_log = pm.home / "logs" / "talker-error.log"
-    marker = wait_for(lambda: err_log.exists() and re.fullmatch(
-        r"marker \d+ on stderr\n", err_log.read_text()), message="marker")
+    marker = wait_for(
+        lambda: err_log.exists() and re.fullmatch(r"marker \d+ on stderr\n", err_log.read_text()),
+        message="marker",
+    )
     tail = web.get("/api/logs?target=talker&lines=3").json()
     assert [entry["name"] for entry in tail] == ["talker"]
     # the last 3 of its ticks, in order; its one stderr line, alone
@@ -173,8 +213,10 @@ def test_logs_tail_and_live_stream_tell_out_from_err(clean_pm: PM, shared_web: W
 def _open_stream(web: Web, path: str) -> socket.socket:
     conn = socket.create_connection(("127.0.0.1", web.port), timeout=20)
     # HTTP/1.0: the stream comes unchunked, so its lines can be read as they are
-    conn.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-                 f"Authorization: Bearer {web.token}\r\n\r\n".encode())
+    conn.sendall(
+        f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {web.token}\r\n\r\n".encode()
+    )
     return conn
 
 
@@ -189,7 +231,7 @@ def _read_events(conn: socket.socket, done: object) -> list[dict]:
                 payload = json.loads(match[6:])
                 if "lines" in payload:
                     lines = lines + payload["lines"] if payload["lines"] else lines
-        buffer = buffer[buffer.rfind(b"\n") + 1:]
+        buffer = buffer[buffer.rfind(b"\n") + 1 :]
         if done(lines):  # type: ignore[operator]
             return lines
     raise AssertionError(f"stream never showed the expected lines: {lines}")
@@ -212,7 +254,12 @@ def test_events_stream_sends_snapshots_with_the_table(clean_pm: PM, shared_web: 
     assert snapshot["daemon"]["up"] is True
     row = snapshot["apps"][0]
     assert {k: row[k] for k in ("id", "name", "namespace", "status", "restarts")} == {
-        "id": 0, "name": "chatty", "namespace": "default", "status": "online", "restarts": 0}
+        "id": 0,
+        "name": "chatty",
+        "namespace": "default",
+        "status": "online",
+        "restarts": 0,
+    }
     assert row["pid"] == pm.app("chatty")["pid"] and row["memory"] > 0
 
 
@@ -255,11 +302,18 @@ def test_web_runs_under_pm_with_daemon_flag(pm: PM) -> None:
     assert [entry["name"] for entry in pm.jlist()] == ["pm-web"]
 
 
-def test_history_and_events_keep_a_crash_with_its_code_and_last_lines(clean_pm: PM,
-                                                                      shared_web: Web) -> None:
+def test_history_and_events_keep_a_crash_with_its_code_and_last_lines(
+    clean_pm: PM, shared_web: Web
+) -> None:
     pm, web = clean_pm, shared_web
-    pm.run("start", "bash -c 'echo about to fail; echo no config found >&2; sleep 0.3; exit 3'",
-           "--name", "failing", "--restart-delay", "60000")
+    pm.run(
+        "start",
+        "bash -c 'echo about to fail; echo no config found >&2; sleep 0.3; exit 3'",
+        "--name",
+        "failing",
+        "--restart-delay",
+        "60000",
+    )
     entry = pm.wait_status("failing", "waiting restart")
 
     def crash() -> dict | None:
@@ -273,13 +327,24 @@ def test_history_and_events_keep_a_crash_with_its_code_and_last_lines(clean_pm: 
     assert event["tail"] == {"out": ["about to fail"], "err": ["no config found"]}
     kinds = [e["kind"] for e in web.get("/api/history/events?name=failing").json()["events"]]
     assert kinds[:3] == ["online", "exit", "waiting restart"]
-    history = wait_for(lambda: (lambda apps: apps and len(apps[0]["t"]) >= 2 and apps)(
-        web.get("/api/history?name=failing").json()["apps"]), timeout=10, message="samples")
+    history = wait_for(
+        lambda: (lambda apps: apps and len(apps[0]["t"]) >= 2 and apps)(
+            web.get("/api/history?name=failing").json()["apps"]
+        ),
+        timeout=10,
+        message="samples",
+    )
     assert history[0]["ids"] == [entry["pm_id"]] and history[0]["instances"][0]["t"]
     assert history[0]["t"] == sorted(history[0]["t"])
     settings = web.get("/api/settings?target=failing").json()
     assert ["status", "waiting restart"] in settings[0]["settings"]
-    for bad in ("history?points=-1", "history?since=x", "history?instances=2", "history?name=",
-                "history/events?limit=99999", "history/events?after=%C2%B2"):
+    for bad in (
+        "history?points=-1",
+        "history?since=x",
+        "history?instances=2",
+        "history?name=",
+        "history/events?limit=99999",
+        "history/events?after=%C2%B2",
+    ):
         reply = web.get(f"/api/{bad}")
         assert reply.status == 400 and reply.json()["error"]["code"] == "bad_request", bad

@@ -15,12 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from conftest import PM, wait_for
+from webtools import (  # noqa: F401 (fixtures)
+    GROWER,
+    Web,
+    clean_pm_fixture,
+    shared_pm_fixture,
+    shared_web_fixture,
+    start_chatty,
+)
+
 from pm.web.auth import login_url
-from webtools import GROWER, Web, start_chatty
-from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
-from webtools import shared_web_fixture  # noqa: F401 (fixtures)
 
 CHROMIUM = os.environ.get("PM_CHROMIUM", "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
@@ -29,8 +34,15 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WAIT_MS = 15_000
 expect.set_options(timeout=WAIT_MS)  # every expectation: a busy machine renders late
 
@@ -166,8 +178,7 @@ def test_a_wrong_token_or_link_is_refused(browser: object, clean_pm: PM, shared_
         expect(tab.locator("#message")).to_contain_text("Wrong token")
         # the browser context's own HTTP client, with whatever cookies the browser holds
         assert context.request.get(shared_web.base + "/api/list").status == 401
-        stopped = context.request.post(shared_web.base + "/api/stop",
-                                       data={"targets": ["guarded"]})
+        stopped = context.request.post(shared_web.base + "/api/stop", data={"targets": ["guarded"]})
         assert stopped.status == 401
         assert clean_pm.status("guarded") == "online"
         assert context.cookies() == []
@@ -198,13 +209,18 @@ def test_the_memory_chart_climbs_as_an_app_allocates(clean_pm: PM, page: object)
     chart = page.locator("#chart-memory")  # type: ignore[attr-defined]
 
     def figures() -> tuple[int, float, float]:
-        return (int(chart.get_attribute("data-points") or 0),
-                float(chart.get_attribute("data-first") or 0),
-                float(chart.get_attribute("data-last") or 0))
+        return (
+            int(chart.get_attribute("data-points") or 0),
+            float(chart.get_attribute("data-first") or 0),
+            float(chart.get_attribute("data-last") or 0),
+        )
 
     # grower.py holds 4 MB more every 0.2 s up to 80 MB: the line must climb by 40 MB or more
-    climbed = wait_for(lambda: (lambda n, first, last: n >= 8 and last - first >= 40 * MB)(
-        *figures()), timeout=20, message="the memory chart to climb 40 MB")
+    climbed = wait_for(
+        lambda: (lambda n, first, last: n >= 8 and last - first >= 40 * MB)(*figures()),
+        timeout=20,
+        message="the memory chart to climb 40 MB",
+    )
     assert climbed
     points, first, last = figures()
     assert pm.app("leaky")["monit"]["memory"] >= last - 8 * MB  # the chart tells the truth
@@ -221,8 +237,9 @@ def test_the_memory_chart_climbs_as_an_app_allocates(clean_pm: PM, page: object)
     screenshot(page, "overview")
 
 
-def test_a_kill_9_leaves_a_restart_mark_with_its_signal(clean_pm: PM, page: object,
-                                                         browser: object, shared_web: Web) -> None:
+def test_a_kill_9_leaves_a_restart_mark_with_its_signal(
+    clean_pm: PM, page: object, browser: object, shared_web: Web
+) -> None:
     pm = clean_pm
     app = start_chatty(pm, "victim")
     pm_id, pid = app["pm_id"], app["pid"]
@@ -230,14 +247,18 @@ def test_a_kill_9_leaves_a_restart_mark_with_its_signal(clean_pm: PM, page: obje
     expect(spark.locator("path.spark-line")).to_have_count(1, timeout=WAIT_MS)
     os.kill(pid, signal.SIGKILL)  # by the pid jlist gave, never by name
     restarted = pm.wait_status("victim", "online")
-    wait_for(lambda: pm.app("victim")["pid"] not in (0, pid), timeout=10,
-             message="a new pid after kill -9")
+    wait_for(
+        lambda: pm.app("victim")["pid"] not in (0, pid),
+        timeout=10,
+        message="a new pid after kill -9",
+    )
     assert pm.app("victim")["pm2_env"]["restart_time"] == 1 and restarted
     expect(spark.locator('.mark[data-kind="restart"]')).to_have_count(1, timeout=WAIT_MS)
     expect(spark.locator('.mark[data-kind="exit"] title')).to_contain_text("SIGKILL")
     events = page.locator("#event-list")  # type: ignore[attr-defined]
-    expect(events.locator('li[data-kind="exit"]').first).to_contain_text("killed by SIGKILL",
-                                                                         timeout=WAIT_MS)
+    expect(events.locator('li[data-kind="exit"]').first).to_contain_text(
+        "killed by SIGKILL", timeout=WAIT_MS
+    )
     expect(events.locator('li[data-kind="restart"]').first).to_contain_text("victim (")
     screenshot(page, "events")
     # history lives in the web process: a reload (another tab, later) draws the same marks
@@ -247,7 +268,8 @@ def test_a_kill_9_leaves_a_restart_mark_with_its_signal(clean_pm: PM, page: obje
     expect(chart.locator('.mark[data-kind="restart"]')).to_have_count(1, timeout=WAIT_MS)
     expect(chart.locator('.mark[data-kind="exit"] title')).to_contain_text("signal SIGKILL")
     expect(page.locator('#event-list li[data-kind="exit"] .ev-tail')).to_contain_text(  # type: ignore[attr-defined]
-        "tick", timeout=WAIT_MS)
+        "tick", timeout=WAIT_MS
+    )
     # the same at a phone's width, driven by the keyboard alone
     context = browser.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
     try:
@@ -262,14 +284,16 @@ def test_a_kill_9_leaves_a_restart_mark_with_its_signal(clean_pm: PM, page: obje
         phone.keyboard.press("Enter")
         expect(phone.locator("#detail")).to_be_visible(timeout=WAIT_MS)
         expect(phone.locator('#chart-memory .mark[data-kind="restart"]')).to_have_count(
-            1, timeout=WAIT_MS)
+            1, timeout=WAIT_MS
+        )
         screenshot(phone, "phone-detail")
     finally:
         context.close()
 
 
 def test_a_log_line_appears_live_in_the_detail_view_and_the_filter_keeps_it(
-        clean_pm: PM, page: object) -> None:
+    clean_pm: PM, page: object
+) -> None:
     pm = clean_pm
     app = start_chatty(pm, "speaker")
     page.goto(page.url.split("#")[0] + "#/app/speaker")  # type: ignore[attr-defined]

@@ -15,14 +15,17 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import PM
-from webtools import Web
-from webtools import web_fixture  # noqa: F401 (fixtures)
+from webtools import (
+    Web,
+    web_fixture,  # noqa: F401 (fixtures)
+)
 
 pytest.importorskip("schemathesis")
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
-          "response_schema_conformance")
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,"
+    "response_schema_conformance"
+)
 
 
 def with_examples(document: dict, app: str) -> dict:
@@ -45,15 +48,38 @@ def test_fuzzing_the_openapi_document_finds_no_server_error(pm: PM, web: Web) ->
     assert document["openapi"].startswith("3.")
     schema = pm.workdir / "openapi.json"
     schema.write_text(json.dumps(with_examples(document, "sl")))
-    command = [str(Path(sys.executable).parent / "schemathesis"), "run", str(schema),
-               "--url", web.base, "-H", f"Authorization: Bearer {web.token}",
-               "--exclude-path-regex", "/(stream|events)$", "--checks", CHECKS,
-               "-n", "6", "-w", "1", "--no-shrink", "--request-timeout", "20",
-               "--seed", os.environ.get("PM_FUZZ_SEED", "1")]
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        str(schema),
+        "--url",
+        web.base,
+        "-H",
+        f"Authorization: Bearer {web.token}",
+        "--exclude-path-regex",
+        "/(stream|events)$",
+        "--checks",
+        CHECKS,
+        "-n",
+        "6",
+        "-w",
+        "1",
+        "--no-shrink",
+        "--request-timeout",
+        "20",
+        "--seed",
+        os.environ.get("PM_FUZZ_SEED", "1"),
+    ]
     if not Path(command[0]).exists():
         command[0] = shutil.which("schemathesis") or command[0]
-    result = subprocess.run(command, cwd=pm.workdir, capture_output=True, text=True, timeout=240,
-                            env={**os.environ, "NO_COLOR": "1"})
+    result = subprocess.run(
+        command,
+        cwd=pm.workdir,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
     assert pm.daemon_pid() == daemon, "the daemon died or was replaced during fuzzing"

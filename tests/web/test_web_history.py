@@ -10,8 +10,12 @@ from pm.web.history import History, Ring, downsample
 
 
 def entry(pm_id: int, name: str, cpu: float, memory: int) -> dict:
-    return {"pm_id": pm_id, "name": name, "monit": {"cpu": cpu, "memory": memory},
-            "pm2_env": {"status": "online"}}
+    return {
+        "pm_id": pm_id,
+        "name": name,
+        "monit": {"cpu": cpu, "memory": memory},
+        "pm2_env": {"status": "online"},
+    }
 
 
 def test_a_ring_keeps_the_newest_points_in_order() -> None:
@@ -34,8 +38,9 @@ def test_downsampling_keeps_peaks_and_the_last_time() -> None:
 
 def test_history_sums_instances_per_app_and_keeps_each_instance() -> None:
     history = History(interval_s=1, retention_s=10)
-    sample = history.add_sample([entry(0, "api", 10, 100), entry(1, "api", 5, 50),
-                                 entry(2, "db", 1, 7)], now_ms=1000)
+    sample = history.add_sample(
+        [entry(0, "api", 10, 100), entry(1, "api", 5, 50), entry(2, "db", 1, 7)], now_ms=1000
+    )
     assert sample["apps"] == {"api": [15.0, 150], "db": [1.0, 7]}
     assert sample["instances"]["1"] == ["api", 5.0, 50]
     history.add_sample([entry(0, "api", 20, 200), entry(2, "db", 1, 8)], now_ms=2000)
@@ -67,8 +72,10 @@ def test_an_hour_of_fifty_apps_costs_a_few_megabytes() -> None:
     before = tracemalloc.get_traced_memory()[0]
     history = History(interval_s=2, retention_s=3600)
     for step in range(history.capacity + 5):
-        history.add_sample([entry(i, f"app{i}", 1.5, 1_000_000 + step) for i in range(50)],
-                           now_ms=1_000_000 + step * 2000)
+        history.add_sample(
+            [entry(i, f"app{i}", 1.5, 1_000_000 + step) for i in range(50)],
+            now_ms=1_000_000 + step * 2000,
+        )
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert history.nbytes() == 100 * 1801 * 20  # 50 instance rings + 50 app rings, 20 B a point
@@ -76,32 +83,109 @@ def test_an_hour_of_fifty_apps_costs_a_few_megabytes() -> None:
 
 
 def test_exit_events_name_the_signal_or_the_code() -> None:
-    killed = normalize({"event": "process", "at": 5, "data": {
-        "event": "exit", "pm_id": 3, "name": "api", "namespace": "default",
-        "status": "stopped", "pid": 0, "exit_code": -signal.SIGKILL, "manually": False}})
-    assert killed == {"at": 5, "kind": "exit", "id": 3, "name": "api", "status": "stopped",
-                      "code": None, "signal": "SIGKILL", "manually": False}
-    crashed = normalize({"event": "process", "at": 6, "data": {
-        "event": "exit", "pm_id": 3, "name": "api", "status": "errored", "pid": 0,
-        "exit_code": 2, "manually": False}})
+    killed = normalize(
+        {
+            "event": "process",
+            "at": 5,
+            "data": {
+                "event": "exit",
+                "pm_id": 3,
+                "name": "api",
+                "namespace": "default",
+                "status": "stopped",
+                "pid": 0,
+                "exit_code": -signal.SIGKILL,
+                "manually": False,
+            },
+        }
+    )
+    assert killed == {
+        "at": 5,
+        "kind": "exit",
+        "id": 3,
+        "name": "api",
+        "status": "stopped",
+        "code": None,
+        "signal": "SIGKILL",
+        "manually": False,
+    }
+    crashed = normalize(
+        {
+            "event": "process",
+            "at": 6,
+            "data": {
+                "event": "exit",
+                "pm_id": 3,
+                "name": "api",
+                "status": "errored",
+                "pid": 0,
+                "exit_code": 2,
+                "manually": False,
+            },
+        }
+    )
     assert crashed is not None and crashed["code"] == 2 and "signal" not in crashed
-    errored = normalize({"event": "process", "at": 7, "data": {
-        "event": "restart overlimit", "pm_id": 3, "name": "api", "status": "errored",
-        "pid": 0, "reason": "too many unstable restarts (16)"}})
+    errored = normalize(
+        {
+            "event": "process",
+            "at": 7,
+            "data": {
+                "event": "restart overlimit",
+                "pm_id": 3,
+                "name": "api",
+                "status": "errored",
+                "pid": 0,
+                "reason": "too many unstable restarts (16)",
+            },
+        }
+    )
     assert errored is not None and errored["reason"].startswith("too many")
 
 
 def test_memory_health_and_foreign_events() -> None:
-    memory = normalize({"event": "memory", "at": 1, "data": {
-        "pm_id": 0, "name": "leaky", "memory": 300, "limit": 200}})
-    assert memory == {"at": 1, "kind": "memory", "id": 0, "name": "leaky", "memory": 300,
-                      "limit": 200}
-    health = normalize({"event": "health", "at": 2, "data": {
-        "pm_id": 0, "name": "api", "status": "unhealthy", "detail": "HTTP 500", "failures": 3}})
+    memory = normalize(
+        {
+            "event": "memory",
+            "at": 1,
+            "data": {"pm_id": 0, "name": "leaky", "memory": 300, "limit": 200},
+        }
+    )
+    assert memory == {
+        "at": 1,
+        "kind": "memory",
+        "id": 0,
+        "name": "leaky",
+        "memory": 300,
+        "limit": 200,
+    }
+    health = normalize(
+        {
+            "event": "health",
+            "at": 2,
+            "data": {
+                "pm_id": 0,
+                "name": "api",
+                "status": "unhealthy",
+                "detail": "HTTP 500",
+                "failures": 3,
+            },
+        }
+    )
     assert health is not None and health["health"] == "unhealthy"
     assert health["detail"] == "HTTP 500" and health["failures"] == 3 and "status" not in health
-    as_process = normalize({"event": "process", "at": 3, "data": {
-        "event": "health", "pm_id": 0, "name": "api", "status": "online", "health": "healthy"}})
+    as_process = normalize(
+        {
+            "event": "process",
+            "at": 3,
+            "data": {
+                "event": "health",
+                "pm_id": 0,
+                "name": "api",
+                "status": "online",
+                "health": "healthy",
+            },
+        }
+    )
     assert as_process is not None and as_process["kind"] == "health"
     assert as_process["health"] == "healthy"
     assert normalize({"event": "log", "data": {"text": "x"}}) is None
@@ -127,8 +211,10 @@ def test_only_the_newest_exits_keep_their_last_lines() -> None:
     from pm.web.eventlog import TAILS_PER_APP
 
     log = EventLog()
-    exits = [log.add({"at": i, "kind": "exit", "id": 0, "name": "loop", "code": 1})
-             for i in range(TAILS_PER_APP + 5)]
+    exits = [
+        log.add({"at": i, "kind": "exit", "id": 0, "name": "loop", "code": 1})
+        for i in range(TAILS_PER_APP + 5)
+    ]
     for event in exits:
         log.set_tail(event, {"err": [f"boom {event['at']}"]})
     kept = [event["at"] for event in log.query("loop") if "tail" in event]

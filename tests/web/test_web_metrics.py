@@ -8,12 +8,15 @@ import signal
 import time
 
 import psutil
-
 from conftest import PM, wait_for
 from prometheus_client import parser  # a test dependency: missing must fail, not skip
-from webtools import Web, start_chatty
-from webtools import clean_pm_fixture, shared_pm_fixture  # noqa: F401 (fixtures)
-from webtools import shared_web_fixture  # noqa: F401 (fixtures)
+from webtools import (  # noqa: F401 (fixtures)
+    Web,
+    clean_pm_fixture,
+    shared_pm_fixture,
+    shared_web_fixture,
+    start_chatty,
+)
 
 
 def scrape(web: Web) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -37,9 +40,11 @@ def app_value(samples: dict, metric: str, name: str, **extra: str) -> float:
 
 def scrape_until(web: Web, metric: str, name: str, above: float, timeout: float) -> dict:
     """Scrape until name's metric is above a figure (the daemon samples with a 1 s cache)."""
+
     def fresh() -> dict | None:
         samples = scrape(web)
         return samples if app_value(samples, metric, name) > above else None
+
     found = wait_for(fresh, timeout, 0.2, f"{metric} of {name} above {above}")
     return found  # type: ignore[no-any-return]
 
@@ -98,9 +103,25 @@ def test_metrics_show_health_and_the_restart_it_causes(clean_pm: PM, shared_web:
     flag = pm.workdir / "healthy"
     flag.write_text("")
     eco = pm.workdir / "checked.json"
-    eco.write_text(json.dumps({"apps": [{
-        "name": "checked", "script": "sleep", "args": "600", "kill_timeout": 300,
-        "health_check": {"cmd": f"test -e {flag}", "interval": "200ms", "retries": 2}}]}))
+    eco.write_text(
+        json.dumps(
+            {
+                "apps": [
+                    {
+                        "name": "checked",
+                        "script": "sleep",
+                        "args": "600",
+                        "kill_timeout": 300,
+                        "health_check": {
+                            "cmd": f"test -e {flag}",
+                            "interval": "200ms",
+                            "retries": 2,
+                        },
+                    }
+                ]
+            }
+        )
+    )
     pm.run("start", str(eco))
 
     def value(metric: str, **extra: str) -> float:

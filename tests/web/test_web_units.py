@@ -65,14 +65,35 @@ def test_exposition_escapes_labels_and_parses() -> None:
 
 
 def test_summarize_rows() -> None:
-    entry = {"pm_id": 2, "name": "api", "pid": 10, "monit": {"cpu": 1.5, "memory": 2048},
-             "pm2_env": {"status": "online", "namespace": "web", "pm_uptime": 1000,
-                         "restart_time": 3, "unstable_restarts": 1}}
+    entry = {
+        "pm_id": 2,
+        "name": "api",
+        "pid": 10,
+        "monit": {"cpu": 1.5, "memory": 2048},
+        "pm2_env": {
+            "status": "online",
+            "namespace": "web",
+            "pm_uptime": 1000,
+            "restart_time": 3,
+            "unstable_restarts": 1,
+        },
+    }
     row = summarize([entry], now_ms=4000)[0]
-    assert row == {"id": 2, "name": "api", "namespace": "web", "status": "online", "pid": 10,
-                   "uptime_ms": 3000, "restarts": 3, "unstable_restarts": 1, "cpu": 1.5,
-                   "memory": 2048, "exec_mode": "fork_mode", "exit_code": None,
-                   "health": None}
+    assert row == {
+        "id": 2,
+        "name": "api",
+        "namespace": "web",
+        "status": "online",
+        "pid": 10,
+        "uptime_ms": 3000,
+        "restarts": 3,
+        "unstable_restarts": 1,
+        "cpu": 1.5,
+        "memory": 2048,
+        "exec_mode": "fork_mode",
+        "exit_code": None,
+        "health": None,
+    }
     entry["pm2_env"]["status"] = "stopped"
     assert summarize([entry], now_ms=4000)[0]["uptime_ms"] == 0
 
@@ -107,8 +128,7 @@ def test_follower_reads_whole_lines_across_truncation_and_replacement(tmp_path: 
     assert Follower(str(tmp_path / "missing.log")).backlog(5) == []
 
 
-def test_follower_sends_a_page_at_most_so_many_lines_and_says_how_many_not(
-        tmp_path: Path) -> None:
+def test_follower_sends_a_page_at_most_so_many_lines_and_says_how_many_not(tmp_path: Path) -> None:
     from pm.web.live import MAX_LINES_SENT
 
     log = tmp_path / "flood.log"
@@ -116,6 +136,8 @@ def test_follower_sends_a_page_at_most_so_many_lines_and_says_how_many_not(
     follower = Follower(str(log))
     log.write_text("".join(f"line {i}\n" for i in range(MAX_LINES_SENT + 10)))
     lines, skipped = follower.poll()
-    assert skipped == 10 and len(lines) == MAX_LINES_SENT and lines[-1] == f"line {MAX_LINES_SENT + 9}"
+    assert (
+        skipped == 10 and len(lines) == MAX_LINES_SENT and lines[-1] == f"line {MAX_LINES_SENT + 9}"
+    )
     assert follower.poll() == ([], 0)
     follower.close()

@@ -61,8 +61,15 @@ class Web:
     def port(self) -> int:
         return urlsplit(self.base).port or 80
 
-    def request(self, method: str, path: str, body: Any = None, token: str | None = "default",
-                headers: dict[str, str] | None = None, raw: bytes | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = "default",
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Reply:
         sent = dict(headers or {})
         if token == "default":
             token = self.token
@@ -76,8 +83,9 @@ class Web:
         try:
             conn.request(method, path, body=payload, headers=sent)
             response = conn.getresponse()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
-                         response.read())
+            return Reply(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            )
         finally:
             conn.close()
 
@@ -129,15 +137,30 @@ class LineReader:
                 self._buffer += chunk
                 *complete, self._buffer = self._buffer.split(b"\n")
                 self.lines += [line.decode(errors="replace") for line in complete]
-        raise AssertionError(f"pm web never printed {pattern!r}; output so far:\n"
-                             + "\n".join(self.lines))
+        raise AssertionError(
+            f"pm web never printed {pattern!r}; output so far:\n" + "\n".join(self.lines)
+        )
 
 
 def start_web(pm: PM, *extra: str) -> Web:
-    proc = subprocess.Popen([sys.executable, "-m", "pm", "web", "--port", "0",
-                             "--sample-interval", str(SAMPLE_INTERVAL_S), *extra],
-                            env=pm.env, cwd=pm.workdir, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pm",
+            "web",
+            "--port",
+            "0",
+            "--sample-interval",
+            str(SAMPLE_INTERVAL_S),
+            *extra,
+        ],
+        env=pm.env,
+        cwd=pm.workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     reader = LineReader(proc)
     try:
         base = reader.until(r"listening on (http://\S+)", STARTUP_TIMEOUT).group(1)
@@ -204,9 +227,15 @@ def start_chatty(pm: PM, name: str = "chatty", *extra: str, ticks: int = 1) -> d
     pm.run("start", CHATTY, "--name", name, *extra)
     entry = pm.wait_status(name, "online")
     out = Path(entry["pm2_env"]["pm_out_log_path"])
-    wait_for(lambda: out.exists() and out.read_text().count("tick 0\n") >= 1
-             and out.read_text().rsplit("tick 0\n", 1)[1].count("tick") >= ticks - 1,
-             timeout=20, message=f"{ticks} lines from {name}")
+    wait_for(
+        lambda: (
+            out.exists()
+            and out.read_text().count("tick 0\n") >= 1
+            and out.read_text().rsplit("tick 0\n", 1)[1].count("tick") >= ticks - 1
+        ),
+        timeout=20,
+        message=f"{ticks} lines from {name}",
+    )
     return entry
 
 

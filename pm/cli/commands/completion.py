@@ -31,8 +31,9 @@ def app_names(timeout: float = LOOKUP_TIMEOUT) -> list[str]:
     sock.settimeout(timeout)
     try:
         sock.connect(str(home.socket))
-        sock.sendall(protocol.encode({"id": 1, "cmd": "list", "args": {},
-                                      "v": protocol.PROTOCOL_VERSION}))
+        sock.sendall(
+            protocol.encode({"id": 1, "cmd": "list", "args": {}, "v": protocol.PROTOCOL_VERSION})
+        )
         data = b""
         while not data.endswith(b"\n"):
             chunk = sock.recv(1 << 20)
@@ -50,13 +51,15 @@ def app_names(timeout: float = LOOKUP_TIMEOUT) -> list[str]:
     return list(dict.fromkeys(name for name in [*names, "all"] if name))
 
 
-def complete_apps(ctx: click.Context, param: click.Parameter,
-                  incomplete: str) -> list[CompletionItem]:
+def complete_apps(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
     return [CompletionItem(name) for name in app_names() if name.startswith(incomplete)]
 
 
-def complete_apps_or_files(ctx: click.Context, param: click.Parameter,
-                           incomplete: str) -> list[CompletionItem]:
+def complete_apps_or_files(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
     """`pm start`: a known app, else a file (script or ecosystem) completed by the shell."""
     if "/" not in incomplete and "." not in incomplete:
         found = complete_apps(ctx, param, incomplete)
@@ -71,10 +74,14 @@ def enable_app_names(group: click.Group) -> None:
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         for param in command.params if command else []:
-            if isinstance(param, click.Argument) and param.name in APP_ARGUMENTS \
-                    and param._custom_shell_complete is None:
+            if (
+                isinstance(param, click.Argument)
+                and param.name in APP_ARGUMENTS
+                and param._custom_shell_complete is None
+            ):
                 param._custom_shell_complete = (
-                    complete_apps_or_files if name == "start" else complete_apps)
+                    complete_apps_or_files if name == "start" else complete_apps
+                )
 
 
 def script_for(shell: str) -> str:
@@ -83,7 +90,8 @@ def script_for(shell: str) -> str:
     cls = get_completion_class(shell)
     if cls is None:
         raise click.ClickException(
-            f"no completion for shell {shell!r}; use one of {', '.join(SHELLS)}")
+            f"no completion for shell {shell!r}; use one of {', '.join(SHELLS)}"
+        )
     source: str = cls(root, {}, "pm", "_PM_COMPLETE").source()
     return source
 
@@ -96,7 +104,8 @@ def detect_shell(fallback: str | None = None) -> str:
     if shell not in SHELLS:
         raise click.ClickException(
             f"cannot tell your shell from SHELL={os.environ.get('SHELL', '')!r}; "
-            f"pass --shell {'|'.join(SHELLS)}")
+            f"pass --shell {'|'.join(SHELLS)}"
+        )
     return shell
 
 

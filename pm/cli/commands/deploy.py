@@ -19,9 +19,16 @@ from pm.deploy.target import DeployTarget, read_target
 from pm.errors import ConfigError
 
 #: Files looked for when the first word is an environment, in PM2's order.
-DEFAULT_FILES = ("ecosystem.json", "ecosystem.yml", "ecosystem.yaml", "ecosystem.config.js",
-                 "ecosystem.config.cjs", "ecosystem.config.mjs", "ecosystem.json5",
-                 "package.json")
+DEFAULT_FILES = (
+    "ecosystem.json",
+    "ecosystem.yml",
+    "ecosystem.yaml",
+    "ecosystem.config.js",
+    "ecosystem.config.cjs",
+    "ecosystem.config.mjs",
+    "ecosystem.json5",
+    "package.json",
+)
 
 HELP = """Deploy a git repository to servers over ssh, and run its hooks, as PM2's deploy.
 
@@ -73,10 +80,11 @@ def deploy(ctx: click.Context, file_or_env: str, words: tuple[str, ...], force: 
 
     if action.deploys and target.hooks.get("pre-deploy-local"):
         _pre_deploy_local(target, base_dir, emit)
-    errors = run_on_hosts(target.hosts,
-                          lambda session: operations.run_action(action, session, target,
-                                                                base_dir),
-                          lambda host: _session(target, host, emit))
+    errors = run_on_hosts(
+        target.hosts,
+        lambda session: operations.run_action(action, session, target, base_dir),
+        lambda host: _session(target, host, emit),
+    )
     for error in errors:
         click.echo(render.error(f"deploy {env_name}: {error}"), err=True)
     if errors:
@@ -92,8 +100,10 @@ def _file_and_words(first: str, words: list[str]) -> tuple[str, list[str]]:
     for name in DEFAULT_FILES:
         if os.path.isfile(name):
             return name, [first, *words]
-    raise ConfigError(f"'{first}' is not an ecosystem file, and none of "
-                      f"{', '.join(DEFAULT_FILES)} is in {os.getcwd()}")
+    raise ConfigError(
+        f"'{first}' is not an ecosystem file, and none of "
+        f"{', '.join(DEFAULT_FILES)} is in {os.getcwd()}"
+    )
 
 
 def _with_default_post_deploy(target: DeployTarget, file: str) -> DeployTarget:
@@ -105,18 +115,25 @@ def _with_default_post_deploy(target: DeployTarget, file: str) -> DeployTarget:
 
 
 def _session(target: DeployTarget, host: str, emit: Callable[[str], None]) -> HostSession:
-    return HostSession(host, lambda script: steps.ssh_command(target, host, script), emit,
-                       over_ssh=host not in steps.LOCAL_HOSTS)
+    return HostSession(
+        host,
+        lambda script: steps.ssh_command(target, host, script),
+        emit,
+        over_ssh=host not in steps.LOCAL_HOSTS,
+    )
 
 
 def _pre_deploy_local(target: DeployTarget, base_dir: str, emit: Callable[[str], None]) -> None:
     """pre-deploy-local, once, here, before any host is touched."""
-    session = HostSession("local", lambda script: ["bash", "-c", script], emit, cwd=base_dir,
-                          over_ssh=False)
+    session = HostSession(
+        "local", lambda script: ["bash", "-c", script], emit, cwd=base_dir, over_ssh=False
+    )
     command = target.hooks["pre-deploy-local"]
     try:
-        session.run(steps.Step("pre-deploy-local", command,
-                               f"running pre-deploy-local `{command}`"))
+        session.run(
+            steps.Step("pre-deploy-local", command, f"running pre-deploy-local `{command}`")
+        )
     except DeployFailed as exc:
-        raise DeployFailed(f"deploy {target.env_name}: {exc.message}; no host was "
-                           "touched") from None
+        raise DeployFailed(
+            f"deploy {target.env_name}: {exc.message}; no host was touched"
+        ) from None

@@ -15,8 +15,8 @@ import click
 
 from pm.cli import render
 from pm.client.connection import Client
-from pm.errors import ConfigError, PMError
 from pm.config.spec import AppSpec
+from pm.errors import ConfigError, PMError
 
 
 def _client() -> Client:
@@ -34,10 +34,12 @@ def _only(only: str | None) -> list[str] | None:
     return [name.strip() for name in only.split(",") if name.strip()] if only else None
 
 
-def load_files(paths: list[str], env_name: str | None, only: list[str] | None,
-               check_scripts: bool = True) -> list[AppSpec]:
+def load_files(
+    paths: list[str], env_name: str | None, only: list[str] | None, check_scripts: bool = True
+) -> list[AppSpec]:
     """Every app of the files, validated as a whole before anything is sent."""
-    from pm.config.ecosystem import STDIN, load_file
+    from pm.config.ecosystem import load_file
+    from pm.config.readers import STDIN
 
     specs: list[AppSpec] = []
     for path in paths:
@@ -49,29 +51,42 @@ def load_files(paths: list[str], env_name: str | None, only: list[str] | None,
     return specs
 
 
-def apply_specs(client: Client, specs: list[AppSpec],
-                table: list[dict[str, Any]] | None = None,
-                reload: bool = False) -> list[dict[str, Any]]:
+def apply_specs(
+    client: Client,
+    specs: list[AppSpec],
+    table: list[dict[str, Any]] | None = None,
+    reload: bool = False,
+) -> list[dict[str, Any]]:
     """Send a file's apps to the daemon: restart (reload) known names, start the others.
 
     table, when given, receives the whole process table as it stood right after (one round
     trip instead of two for the table the CLI prints next)."""
-    result = client.start_apps([spec.to_dict() for spec in specs], from_file=True,
-                               with_table=table is not None, reload=reload)
+    result = client.start_apps(
+        [spec.to_dict() for spec in specs],
+        from_file=True,
+        with_table=table is not None,
+        reload=reload,
+    )
     if table is not None:
         table[:] = result["table"]
     entries: list[dict[str, Any]] = result["entries"]
     if result["started"]:
-        click.echo(render.prefix(f"Applications {', '.join(result['started'])} not running, "
-                                 "starting..."))
+        click.echo(
+            render.prefix(f"Applications {', '.join(result['started'])} not running, starting...")
+        )
     for name in result["restarted"]:
         ids = [entry["pm_id"] for entry in entries if entry["name"] == name]
-        click.echo(render.prefix(f"Applying action restartProcessId on app [{name}]"
-                                 f"(ids: [ {', '.join(map(str, ids))} ])"))
+        click.echo(
+            render.prefix(
+                f"Applying action restartProcessId on app [{name}]"
+                f"(ids: [ {', '.join(map(str, ids))} ])"
+            )
+        )
     for name in result["started"]:
         count = sum(1 for entry in entries if entry["name"] == name)
-        click.echo(render.prefix(f"App [{name}] launched ({count} instance"
-                                 f"{'s' if count > 1 else ''})"))
+        click.echo(
+            render.prefix(f"App [{name}] launched ({count} instance{'s' if count > 1 else ''})")
+        )
     return entries
 
 
@@ -81,8 +96,9 @@ def is_file_target(target: str) -> bool:
     return is_ecosystem_source(target)
 
 
-def file_action(client: Client, cmd: str, targets: tuple[str, ...] | list[str],
-                extra: dict[str, Any]) -> list[str]:
+def file_action(
+    client: Client, cmd: str, targets: tuple[str, ...] | list[str], extra: dict[str, Any]
+) -> list[str]:
     """Act on the apps of the file targets; return the targets that are not files.
 
     Removes the file-only options (`env_name`, `only`) from extra.
@@ -129,28 +145,45 @@ def _file_command(name: str, help_text: str) -> click.Command:
     @click.argument("files", nargs=-1, required=True)
     @click.option("--env", "env_name", help="Apply env_<name> from the file.")
     @click.option("--only", help="Only these apps of the file (a,b).")
-    @click.option("-a", "--update-env", is_flag=True,
-                  help="Accepted for PM2 compatibility: a file's env is always applied.")
+    @click.option(
+        "-a",
+        "--update-env",
+        is_flag=True,
+        help="Accepted for PM2 compatibility: a file's env is always applied.",
+    )
     @click.option("-s", "--silent", is_flag=True, help="Do not print the table.")
-    def command(files: tuple[str, ...], env_name: str | None, only: str | None,
-                update_env: bool, silent: bool) -> None:
+    def command(
+        files: tuple[str, ...],
+        env_name: str | None,
+        only: str | None,
+        update_env: bool,
+        silent: bool,
+    ) -> None:
         not_files = [path for path in files if not is_file_target(path)]
         if not_files:
-            raise PMError(f"{name} takes ecosystem files (.json, .yaml, .config.js); "
-                          f"{', '.join(not_files)} is not one")
-        apply_specs(_client(), load_files(list(files), env_name, _only(only)),
-                    reload=name != "startOrRestart")
+            raise PMError(
+                f"{name} takes ecosystem files (.json, .yaml, .config.js); "
+                f"{', '.join(not_files)} is not one"
+            )
+        apply_specs(
+            _client(),
+            load_files(list(files), env_name, _only(only)),
+            reload=name != "startOrRestart",
+        )
         _print_table(silent)
 
     return command
 
 
 start_or_restart = _file_command(
-    "startOrRestart", "Start the file's apps, restarting those already running.")
+    "startOrRestart", "Start the file's apps, restarting those already running."
+)
 start_or_reload = _file_command(
-    "startOrReload", "Start the file's apps, reloading those running (see `pm reload`).")
+    "startOrReload", "Start the file's apps, reloading those running (see `pm reload`)."
+)
 start_or_graceful_reload = _file_command(
-    "startOrGracefulReload", "Same as startOrReload (kept for PM2 compatibility).")
+    "startOrGracefulReload", "Same as startOrReload (kept for PM2 compatibility)."
+)
 
 
 @click.command("reload")
@@ -160,8 +193,14 @@ start_or_graceful_reload = _file_command(
 @click.option("-a", "--update-env", is_flag=True, help="Take the current shell environment.")
 @click.option("-f", "--force", is_flag=True, help="Accepted for PM2 compatibility.")
 @click.option("-s", "--silent", is_flag=True, help="Do not print the table.")
-def reload(targets: tuple[str, ...], env_name: str | None, only: str | None, update_env: bool,
-           force: bool, silent: bool) -> None:
+def reload(
+    targets: tuple[str, ...],
+    env_name: str | None,
+    only: str | None,
+    update_env: bool,
+    force: bool,
+    silent: bool,
+) -> None:
     """Reload apps without downtime: each instance is replaced only once its successor is ready.
 
     Apps with `listen`, `wait_ready` or a `health_check` roll one instance at a time; any other
@@ -198,8 +237,14 @@ def scale(name: str, count: str, silent: bool) -> None:
 
 @click.command("init")
 @click.argument("mode", required=False)
-@click.option("--format", "file_format", type=click.Choice(["js", "json", "yaml"]), default="js",
-              show_default=True, help="Which kind of file to write.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["js", "json", "yaml"]),
+    default="js",
+    show_default=True,
+    help="Which kind of file to write.",
+)
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing file without a backup.")
 def init(mode: str | None, file_format: str, force: bool) -> None:
     """Write a sample ecosystem file in the current folder (`simple`: PM2's minimal one).

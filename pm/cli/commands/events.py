@@ -28,8 +28,8 @@ def format_event(event: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def events(as_json: bool) -> None:
     """Print process events (online, exit, restart, stop, errored...) as they happen."""
-    from pm.client.api import Connection
     from pm.cli.base import client
+    from pm.client.api import Connection
 
     conn = client()
     assert isinstance(conn, Connection)

@@ -13,23 +13,49 @@ from pm.cli.base import client
 from pm.errors import ConfigError, PMError
 
 #: Looked for in the current folder when no source is named, PM2's name first.
-DEFAULT_FILES = ("ecosystem.config.js", "ecosystem.config.cjs", "ecosystem.config.mjs",
-                 "ecosystem.json", "ecosystem.yaml", "ecosystem.yml")
+DEFAULT_FILES = (
+    "ecosystem.config.js",
+    "ecosystem.config.cjs",
+    "ecosystem.config.mjs",
+    "ecosystem.json",
+    "ecosystem.yaml",
+    "ecosystem.yml",
+)
 
 
 @click.command("export", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target", metavar="<kubernetes|compose|systemd>")
 @click.argument("source", required=False, metavar="[file|running]")
-@click.option("-o", "--output", "out_dir", metavar="DIR",
-              help="Write the files into DIR (created if needed) instead of printing them.")
-@click.option("--image", metavar="IMAGE",
-              help="Image of every app without an 'image' attribute (kubernetes, compose).")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    metavar="DIR",
+    help="Write the files into DIR (created if needed) instead of printing them.",
+)
+@click.option(
+    "--image",
+    metavar="IMAGE",
+    help="Image of every app without an 'image' attribute (kubernetes, compose).",
+)
 @click.option("--env", "env_name", metavar="NAME", help="Apply env_<NAME> from the file.")
 @click.option("--only", metavar="A,B", help="Only these apps.")
-@click.option("--workdir", default="/app", show_default=True, metavar="DIR",
-              help="Where the image holds the ecosystem file's folder (kubernetes, compose).")
-def export(target: str, source: str | None, out_dir: str | None, image: str | None,
-           env_name: str | None, only: str | None, workdir: str) -> None:
+@click.option(
+    "--workdir",
+    default="/app",
+    show_default=True,
+    metavar="DIR",
+    help="Where the image holds the ecosystem file's folder (kubernetes, compose).",
+)
+def export(
+    target: str,
+    source: str | None,
+    out_dir: str | None,
+    image: str | None,
+    env_name: str | None,
+    only: str | None,
+    workdir: str,
+) -> None:
     """Write Kubernetes manifests, a compose file or systemd units for the apps of an
     ecosystem file or of the running list.
 
@@ -49,8 +75,9 @@ def export(target: str, source: str | None, out_dir: str | None, image: str | No
     notes = Notes()
     if source == "running":
         if env_name:
-            raise ConfigError("--env applies to a file: the running apps have their "
-                              "environment already")
+            raise ConfigError(
+                "--env applies to a file: the running apps have their environment already"
+            )
         apps = sources.from_jlist(client().call("list"), wanted)
         options = Options(image, workdir, None, os.getcwd())
         origin = "the running list"
@@ -71,8 +98,10 @@ def _default_file() -> str:
     for name in DEFAULT_FILES:
         if os.path.isfile(name):
             return name
-    raise ConfigError("no ecosystem file here (ecosystem.config.js, ecosystem.json, "
-                      "ecosystem.yaml...): name one, or export `running`")
+    raise ConfigError(
+        "no ecosystem file here (ecosystem.config.js, ecosystem.json, "
+        "ecosystem.yaml...): name one, or export `running`"
+    )
 
 
 def _write(files: dict[str, str], target: str, out_dir: str | None) -> None:
@@ -80,8 +109,13 @@ def _write(files: dict[str, str], target: str, out_dir: str | None) -> None:
         if target == "kubernetes":
             click.echo("---\n".join(files.values()), nl=False)
         else:
-            click.echo("\n".join(f"# {name}\n{text}" if target == "systemd" else text
-                                 for name, text in files.items()), nl=False)
+            click.echo(
+                "\n".join(
+                    f"# {name}\n{text}" if target == "systemd" else text
+                    for name, text in files.items()
+                ),
+                nl=False,
+            )
         return
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

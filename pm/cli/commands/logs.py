@@ -13,8 +13,8 @@ import click
 
 from pm.cli import render
 from pm.cli.base import client
-from pm.config.dateformat import LOGS_TIMESTAMP_FORMAT, format_date
 from pm.client.logreader import Follower, Source, sources_for, tail_lines
+from pm.config.dateformat import LOGS_TIMESTAMP_FORMAT, format_date
 
 #: How often new lines are looked for, and how often the app list is re-read (new apps).
 POLL_SECONDS = 0.1
@@ -25,8 +25,14 @@ LABEL_WIDTH = 10
 class Printer:
     """Turns (source, line) into PM2's output for the chosen mode."""
 
-    def __init__(self, raw: bool, as_json: bool, key_values: bool, timestamp: str | None,
-                 highlight: str | None) -> None:
+    def __init__(
+        self,
+        raw: bool,
+        as_json: bool,
+        key_values: bool,
+        timestamp: str | None,
+        highlight: str | None,
+    ) -> None:
         self.raw, self.as_json, self.key_values = raw, as_json, key_values
         self.timestamp, self.highlight = timestamp, highlight
         self.width = LABEL_WIDTH
@@ -43,13 +49,20 @@ class Printer:
         text = raw_line.decode(errors="replace").rstrip("\r")
         kind = "PM" if source.kind == "pm" else source.kind
         if self.as_json:
-            record = {"message": text, "timestamp": format_date("YYYY-MM-DDTHH:mm:ssZ"),
-                      "type": kind, "process_id": source.pm_id, "app_name": source.name}
+            record = {
+                "message": text,
+                "timestamp": format_date("YYYY-MM-DDTHH:mm:ssZ"),
+                "type": kind,
+                "process_id": source.pm_id,
+                "app_name": source.name,
+            }
             click.echo(json.dumps(record))
             return
         if self.key_values:
-            click.echo(f"timestamp={format_date(self.timestamp or LOGS_TIMESTAMP_FORMAT)} "
-                       f"app={source.name} id={source.pm_id} type={kind} message={text}")
+            click.echo(
+                f"timestamp={format_date(self.timestamp or LOGS_TIMESTAMP_FORMAT)} "
+                f"app={source.name} id={source.pm_id} type={kind} message={text}"
+            )
             return
         if self.timestamp:
             text = f"{format_date(self.timestamp)}: {text}"
@@ -72,8 +85,9 @@ def _entries() -> list[dict[str, Any]] | None:
         return None  # daemon gone for a moment: keep following what we have
 
 
-def _sources(entries: list[dict[str, Any]], target: str | None, streams: tuple[str, ...],
-             daemon_log: str) -> list[Source]:
+def _sources(
+    entries: list[dict[str, Any]], target: str | None, streams: tuple[str, ...], daemon_log: str
+) -> list[Source]:
     if target is not None and target.lower() in ("pm", "pm2"):
         return [Source(daemon_log, "pm", None, "PM")]
     found = sources_for(entries, target, streams)
@@ -84,38 +98,67 @@ def _sources(entries: list[dict[str, Any]], target: str | None, streams: tuple[s
 
 @click.command("logs")
 @click.argument("target", required=False)
-@click.option("--lines", default=15, show_default=True, type=int,
-              help="Lines to show from each file.")
+@click.option(
+    "--lines", default=15, show_default=True, type=int, help="Lines to show from each file."
+)
 @click.option("--raw", is_flag=True, help="Bare lines, no prefixes.")
 @click.option("--err", "err_only", is_flag=True, help="Only the error logs.")
 @click.option("--out", "out_only", is_flag=True, help="Only the standard output logs.")
 @click.option("--nostream", is_flag=True, help="Print the last lines and exit.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--format", "key_values", is_flag=True, help="key=value lines.")
-@click.option("--timestamp", is_flag=False, flag_value=LOGS_TIMESTAMP_FORMAT, default=None,
-              help=f"Prefix lines with the time (default format {LOGS_TIMESTAMP_FORMAT}).")
-@click.option("--highlight", is_flag=False, flag_value="", default=None,
-              help="Highlight this text.")
-def logs_cmd(target: str | None, lines: int, raw: bool, err_only: bool, out_only: bool,
-             nostream: bool, as_json: bool, key_values: bool, timestamp: str | None,
-             highlight: str | None) -> None:
+@click.option(
+    "--timestamp",
+    is_flag=False,
+    flag_value=LOGS_TIMESTAMP_FORMAT,
+    default=None,
+    help=f"Prefix lines with the time (default format {LOGS_TIMESTAMP_FORMAT}).",
+)
+@click.option(
+    "--highlight", is_flag=False, flag_value="", default=None, help="Highlight this text."
+)
+def logs_cmd(
+    target: str | None,
+    lines: int,
+    raw: bool,
+    err_only: bool,
+    out_only: bool,
+    nostream: bool,
+    as_json: bool,
+    key_values: bool,
+    timestamp: str | None,
+    highlight: str | None,
+) -> None:
     """Show the last lines of the apps' logs, then follow them (target: id, name, namespace,
     /regex/, all, or `pm` for the daemon's own log)."""
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))  # Ctrl-C is the normal way out
-    streams = ("err",) if err_only and not out_only else ("out",) if out_only and not err_only \
+    streams = (
+        ("err",)
+        if err_only and not out_only
+        else ("out",)
+        if out_only and not err_only
         else ("out", "err")
+    )
     daemon_log = str(client().home.daemon_log)
     entries = _entries() or []
-    if target is not None and target.lower() not in ("pm", "pm2", "all") and not sources_for(
-            entries, target, ("out", "err")):
+    if (
+        target is not None
+        and target.lower() not in ("pm", "pm2", "all")
+        and not sources_for(entries, target, ("out", "err"))
+    ):
         click.echo(render.error(f"No process found matching {target}"), err=True)
         sys.exit(1)
     printer = Printer(raw, as_json, key_values, timestamp, highlight or None)
     sources = _sources(entries, target, streams, daemon_log)
     printer.widen(sources)
     if not (raw or as_json or key_values) and not nostream:
-        click.echo(click.style(f"[TAILING] Tailing last {lines} lines for [{target or 'all'}] "
-                               "process (change the value with --lines option)", fg="bright_black"))
+        click.echo(
+            click.style(
+                f"[TAILING] Tailing last {lines} lines for [{target or 'all'}] "
+                "process (change the value with --lines option)",
+                fg="bright_black",
+            )
+        )
     for source in sources:
         if lines > 0:
             printer.header(source, lines)
@@ -128,8 +171,13 @@ def logs_cmd(target: str | None, lines: int, raw: bool, err_only: bool, out_only
     _follow(printer, sources, target, streams, daemon_log)
 
 
-def _follow(printer: Printer, sources: list[Source], target: str | None,
-            streams: tuple[str, ...], daemon_log: str) -> None:
+def _follow(
+    printer: Printer,
+    sources: list[Source],
+    target: str | None,
+    streams: tuple[str, ...],
+    daemon_log: str,
+) -> None:
     started = time.time()
     followers = {source: Follower(source.path) for source in sources}
     next_refresh = time.monotonic() + REFRESH_SECONDS
@@ -143,8 +191,11 @@ def _follow(printer: Printer, sources: list[Source], target: str | None,
                 next_refresh = time.monotonic() + REFRESH_SECONDS
                 entries = _entries()
                 if entries is not None:
-                    fresh = [s for s in _sources(entries, target, streams, daemon_log)
-                             if s not in followers]
+                    fresh = [
+                        s
+                        for s in _sources(entries, target, streams, daemon_log)
+                        if s not in followers
+                    ]
                     printer.widen(fresh)
                     for source in fresh:  # an app started after we began: show it from its start
                         old = _old(source.path, started)

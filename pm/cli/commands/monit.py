@@ -18,6 +18,7 @@ import click
 
 from pm.cli import render
 from pm.client.connection import Client
+from pm.client.describe import human_bytes, human_duration
 from pm.errors import PMError
 
 REFRESH_S = 1.0
@@ -32,19 +33,23 @@ Entries = list[dict[str, Any]]
 # ------------------------------------------------------------ pm list --watch
 
 
-def watch_table(client: Client, transform: Callable[[Entries], Entries] = lambda e: e,
-                interval: float = 0.9) -> None:
+def watch_table(
+    client: Client, transform: Callable[[Entries], Entries] = lambda e: e, interval: float = 0.9
+) -> None:
     """Redraw the process table every `interval` seconds (PM2: 0.9 s) until Ctrl-C."""
     try:
         while True:
             try:
-                body = render.table(transform(client.call("list")), render.narrow_columns(
-                    shutil.get_terminal_size((200, 24)).columns))
+                body = render.table(
+                    transform(client.call("list")),
+                    render.narrow_columns(shutil.get_terminal_size((200, 24)).columns),
+                )
             except PMError as exc:
                 body = render.error(exc.message)
             stamp = time.strftime("%H:%M:%S")
-            sys.stdout.write(f"\x1b[H\x1b[2J{body}\n{stamp}  refreshing every {interval:g}s, "
-                             "Ctrl-C to quit\n")
+            sys.stdout.write(
+                f"\x1b[H\x1b[2J{body}\n{stamp}  refreshing every {interval:g}s, Ctrl-C to quit\n"
+            )
             sys.stdout.flush()
             time.sleep(interval)
     except KeyboardInterrupt:
@@ -77,21 +82,21 @@ def details(entry: dict[str, Any]) -> list[tuple[str, str]]:
     env = entry.get("pm2_env", {})
     monit = entry.get("monit") or {}
     online = env.get("status") == "online"
-    uptime = render.human_duration(time.time() * 1000 - env.get("pm_uptime", 0)) if online else "0"
+    uptime = human_duration(time.time() * 1000 - env.get("pm_uptime", 0)) if online else "0"
     limit = env.get("max_memory_restart")
     return [
         ("name", f"{entry.get('name')} (id {entry.get('pm_id')})"),
         ("status", str(env.get("status"))),
         ("pid", str(entry.get("pid") or "N/A")),
         ("cpu", f"{monit.get('cpu', 0):g}%"),
-        ("memory", render.human_bytes(monit.get("memory", 0))),
+        ("memory", human_bytes(monit.get("memory", 0))),
         ("uptime", uptime),
         ("restarts", str(env.get("restart_time", 0))),
         ("script", str(env.get("pm_exec_path"))),
         ("cwd", str(env.get("pm_cwd"))),
         ("interpreter", str(env.get("exec_interpreter"))),
         ("watching", "enabled" if env.get("watch") else "disabled"),
-        ("max memory", render.human_bytes(limit) if limit else "-"),
+        ("max memory", human_bytes(limit) if limit else "-"),
         ("cron restart", str(env.get("cron_restart") or "-")),
     ]
 
@@ -159,18 +164,26 @@ class Dashboard:
 
         self.screen.erase()
         height, width = self.screen.getmaxyx()
-        self.put(0, 0, " pm monit  ↑/↓ select  r restart  s stop  q quit ".ljust(width),
-                 curses.A_REVERSE)
+        self.put(
+            0, 0, " pm monit  ↑/↓ select  r restart  s stop  q quit ".ljust(width), curses.A_REVERSE
+        )
         list_width = min(LIST_WIDTH, width)
-        self.put(1, 0, f"{'id':>3} {'name':<16} {'status':<10} {'cpu':>6} {'mem':>9}",
-                 curses.A_BOLD)
+        self.put(
+            1, 0, f"{'id':>3} {'name':<16} {'status':<10} {'cpu':>6} {'mem':>9}", curses.A_BOLD
+        )
         for index, entry in enumerate(self.entries[: max(0, height - 4)]):
             monit = entry.get("monit") or {}
-            line = (f"{entry['pm_id']:>3} {entry['name'][:16]:<16} "
-                    f"{entry['pm2_env'].get('status', '')[:10]:<10} "
-                    f"{monit.get('cpu', 0):>5g}% {render.human_bytes(monit.get('memory', 0)):>9}")
-            self.put(2 + index, 0, line.ljust(list_width - 1),
-                     curses.A_REVERSE if index == self.selected else 0)
+            line = (
+                f"{entry['pm_id']:>3} {entry['name'][:16]:<16} "
+                f"{entry['pm2_env'].get('status', '')[:10]:<10} "
+                f"{monit.get('cpu', 0):>5g}% {human_bytes(monit.get('memory', 0)):>9}"
+            )
+            self.put(
+                2 + index,
+                0,
+                line.ljust(list_width - 1),
+                curses.A_REVERSE if index == self.selected else 0,
+            )
         if self.entries:
             self.draw_selected(self.entries[self.selected], list_width, height)
         self.put(height - 1, 0, self.message or f"{len(self.entries)} apps", curses.A_DIM)
@@ -187,8 +200,11 @@ class Dashboard:
         env = entry.get("pm2_env", {})
         room = height - top - 2
         self.put(top, left, " logs ", curses.A_REVERSE)
-        errors = tail_lines(env.get("pm_err_log_path"), room // 3) \
-            if env.get("pm_err_log_path") != env.get("pm_out_log_path") else []
+        errors = (
+            tail_lines(env.get("pm_err_log_path"), room // 3)
+            if env.get("pm_err_log_path") != env.get("pm_out_log_path")
+            else []
+        )
         out = tail_lines(env.get("pm_out_log_path"), room - len(errors))
         for row, line in enumerate(out):
             self.put(top + 1 + row, left, line)

@@ -14,6 +14,7 @@ from pm.cli import render
 from pm.errors import NoProcess, PMError
 from pm.paths import Home
 
+
 def _client() -> Any:
     from pm.cli.base import client
 
@@ -42,8 +43,12 @@ def cleardump() -> None:
 
 
 @click.command("resurrect")
-@click.option("--from", "source", type=click.Path(dir_okay=False),
-              help="A dump file to read instead of PM_HOME/dump, e.g. PM2's ~/.pm2/dump.pm2.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(dir_okay=False),
+    help="A dump file to read instead of PM_HOME/dump, e.g. PM2's ~/.pm2/dump.pm2.",
+)
 @click.option("-s", "--silent", is_flag=True)
 def resurrect(source: str | None, silent: bool) -> None:
     """Start the apps of the saved list (apps already known by name are skipped)."""
@@ -92,8 +97,11 @@ def update() -> None:
         raise PMError(f"the old daemon (pid {old_pid}) did not exit; see {client.home.daemon_log}")
     fresh = Client()
     info = fresh.call("hello")
-    click.echo(render.prefix(f"pm daemon updated (pid {old_pid} -> {info['pid']}, "
-                             f"version {info['version']})"))
+    click.echo(
+        render.prefix(
+            f"pm daemon updated (pid {old_pid} -> {info['pid']}, version {info['version']})"
+        )
+    )
     from pm.cli.base import print_table
 
     print_table(fresh.call("list"))
@@ -127,8 +135,10 @@ def _exit_leaving_apps(client: Any) -> int:
         raise PMError(f"could not save the process list: {saved.get('error', {}).get('message')}")
     reply = raw("exit_leaving_apps")
     if not reply.get("ok"):
-        raise PMError("the running daemon cannot hand its apps over (it predates `pm update`); "
-                      "run `pm save && pm kill && pm resurrect` instead")
+        raise PMError(
+            "the running daemon cannot hand its apps over (it predates `pm update`); "
+            "run `pm save && pm kill && pm resurrect` instead"
+        )
     return int(reply["result"]["pid"])
 
 
@@ -137,7 +147,7 @@ def _alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except OSError:
         return False
-    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] not in (b"Z", b"X")
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] not in (b"Z", b"X")
 
 
 # ------------------------------------------------------------ startup / unstartup
@@ -148,20 +158,34 @@ def _startup_options(func: Any) -> Any:
         click.argument("platform", required=False, default="systemd"),
         click.option("-u", "--user", help="User the daemon runs as (default: you)."),
         click.option("--hp", "home", help="That user's home (PM_HOME becomes <hp>/.pm)."),
-        click.option("--service-name", help="Unit name (default: pm-<user>, or pm for --user-unit)."),
-        click.option("--user-unit", is_flag=True,
-                     help="A `systemctl --user` unit in ~/.config/systemd/user (no root needed)."),
+        click.option(
+            "--service-name", help="Unit name (default: pm-<user>, or pm for --user-unit)."
+        ),
+        click.option(
+            "--user-unit",
+            is_flag=True,
+            help="A `systemctl --user` unit in ~/.config/systemd/user (no root needed).",
+        ),
         click.option("--wait-ip", is_flag=True, help="Start after network-online.target."),
-        click.option("--unit-dir", type=click.Path(file_okay=False),
-                     help="Write the unit into this folder instead (systemctl is not called)."),
+        click.option(
+            "--unit-dir",
+            type=click.Path(file_okay=False),
+            help="Write the unit into this folder instead (systemctl is not called).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _resolve(platform: str, user: str | None, home: str | None, service_name: str | None,
-             user_unit: bool, wait_ip: bool) -> Any:
+def _resolve(
+    platform: str,
+    user: str | None,
+    home: str | None,
+    service_name: str | None,
+    user_unit: bool,
+    wait_ip: bool,
+) -> Any:
     from pm.cli import startup_unit as unit
 
     if platform != "systemd":
@@ -179,8 +203,16 @@ def _needs_root(user_unit: bool, unit_dir: str | None) -> bool:
 @click.command("startup")
 @_startup_options
 @click.option("--print", "print_only", is_flag=True, help="Print the unit; install nothing.")
-def startup(platform: str, user: str | None, home: str | None, service_name: str | None,
-            user_unit: bool, wait_ip: bool, unit_dir: str | None, print_only: bool) -> None:
+def startup(
+    platform: str,
+    user: str | None,
+    home: str | None,
+    service_name: str | None,
+    user_unit: bool,
+    wait_ip: bool,
+    unit_dir: str | None,
+    print_only: bool,
+) -> None:
     """Start pm and resurrect the saved list at boot (systemd)."""
     from pm.cli import startup_unit as unit
 
@@ -189,8 +221,12 @@ def startup(platform: str, user: str | None, home: str | None, service_name: str
         click.echo(unit.unit_text(setup), nl=False)
         return
     if _needs_root(user_unit, unit_dir):
-        click.echo(render.prefix("To set up the startup script, copy/paste the following command "
-                                 "(or use --user-unit for a unit of your own):"))
+        click.echo(
+            render.prefix(
+                "To set up the startup script, copy/paste the following command "
+                "(or use --user-unit for a unit of your own):"
+            )
+        )
         click.echo(unit.sudo_command(setup))
         sys.exit(1)
     for line in unit.install(setup, Path(unit_dir) if unit_dir else None):
@@ -200,8 +236,15 @@ def startup(platform: str, user: str | None, home: str | None, service_name: str
 
 @click.command("unstartup")
 @_startup_options
-def unstartup(platform: str, user: str | None, home: str | None, service_name: str | None,
-              user_unit: bool, wait_ip: bool, unit_dir: str | None) -> None:
+def unstartup(
+    platform: str,
+    user: str | None,
+    home: str | None,
+    service_name: str | None,
+    user_unit: bool,
+    wait_ip: bool,
+    unit_dir: str | None,
+) -> None:
     """Remove the unit `pm startup` installed."""
     from pm.cli import startup_unit as unit
 

@@ -30,15 +30,18 @@ def report() -> None:
     except PMError as exc:
         click.echo(f"daemon: not answering ({exc.message})")
     else:
-        click.echo(f"daemon: pid {hello['pid']}, pm {hello['version']}, "
-                   f"protocol {hello['protocol']}")
+        click.echo(
+            f"daemon: pid {hello['pid']}, pm {hello['version']}, protocol {hello['protocol']}"
+        )
         states = collections.Counter(entry["pm2_env"]["status"] for entry in entries)
         summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
         click.echo(f"apps: {len(entries)}" + (f" ({summary})" if summary else ""))
         for entry in entries:
             env = entry["pm2_env"]
-            click.echo(f"  {entry['pm_id']} {entry['name']}: {env['status']}, "
-                       f"{env['restart_time']} restarts, {env.get('pm_exec_path')}")
+            click.echo(
+                f"  {entry['pm_id']} {entry['name']}: {env['status']}, "
+                f"{env['restart_time']} restarts, {env.get('pm_exec_path')}"
+            )
     click.echo(f"last lines of {home.daemon_log}:")
     try:
         lines = home.daemon_log.read_text(errors="replace").splitlines()[-LOG_LINES:]

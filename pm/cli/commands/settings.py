@@ -68,6 +68,6 @@ def multiset_cmd(pairs: str) -> None:
     """Store several settings at once: `pm multiset "key1 value1 key2 value2"`."""
     words = pairs.split()
     if not words or len(words) % 2:
-        raise ConfigError("multiset takes pairs: \"<key> <value> [<key> <value> ...]\"")
-    for key, value in zip(words[::2], words[1::2]):
+        raise ConfigError('multiset takes pairs: "<key> <value> [<key> <value> ...]"')
+    for key, value in zip(words[::2], words[1::2], strict=True):
         click.get_current_context().invoke(set_cmd, key=key, value=value)

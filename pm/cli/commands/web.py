@@ -17,8 +17,7 @@ import click
 from pm.cli import render
 from pm.errors import PMError
 from pm.paths import Home
-from pm.web.run import (DEFAULT_INTERVAL_S, DEFAULT_PORT, MAX_INTERVAL_S, MIN_INTERVAL_S,
-                        is_loopback)
+from pm.web.run import DEFAULT_INTERVAL_S, DEFAULT_PORT, MAX_INTERVAL_S, MIN_INTERVAL_S, is_loopback
 
 DEFAULT_NAME = "pm-web"
 READY_TIMEOUT_S = 15.0
@@ -30,23 +29,50 @@ def _echo(line: str) -> None:
 
 
 @click.command("web")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
-              help="TCP port (0 picks a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="TCP port (0 picks a free one).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--allow-remote", is_flag=True,
-              help="Allow listening on a non-loopback address (prints a warning).")
-@click.option("--daemon", "as_app", is_flag=True,
-              help=f"Run the server under pm, as the app '{DEFAULT_NAME}'.")
-@click.option("--name", default=DEFAULT_NAME, show_default=True,
-              help="App name with --daemon.")
-@click.option("--link", "link_only", is_flag=True,
-              help="Only print a new one-time login link for a server already running.")
-@click.option("--sample-interval", "interval_s", default=DEFAULT_INTERVAL_S, show_default=True,
-              type=click.FloatRange(MIN_INTERVAL_S, MAX_INTERVAL_S), metavar="SECONDS",
-              help="How often the dashboard samples cpu and memory for its charts (it keeps "
-                   "an hour).")
-def web(port: int, host: str, allow_remote: bool, as_app: bool, name: str,
-        link_only: bool, interval_s: float) -> None:
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow listening on a non-loopback address (prints a warning).",
+)
+@click.option(
+    "--daemon",
+    "as_app",
+    is_flag=True,
+    help=f"Run the server under pm, as the app '{DEFAULT_NAME}'.",
+)
+@click.option("--name", default=DEFAULT_NAME, show_default=True, help="App name with --daemon.")
+@click.option(
+    "--link",
+    "link_only",
+    is_flag=True,
+    help="Only print a new one-time login link for a server already running.",
+)
+@click.option(
+    "--sample-interval",
+    "interval_s",
+    default=DEFAULT_INTERVAL_S,
+    show_default=True,
+    type=click.FloatRange(MIN_INTERVAL_S, MAX_INTERVAL_S),
+    metavar="SECONDS",
+    help="How often the dashboard samples cpu and memory for its charts (it keeps an hour).",
+)
+def web(
+    port: int,
+    host: str,
+    allow_remote: bool,
+    as_app: bool,
+    name: str,
+    link_only: bool,
+    interval_s: float,
+) -> None:
     """Web dashboard, JSON API (/openapi.json) and Prometheus /metrics.
 
     Every request needs the token kept in PM_HOME/web.token: as 'Authorization: Bearer
@@ -56,11 +82,16 @@ def web(port: int, host: str, allow_remote: bool, as_app: bool, name: str,
         if not allow_remote:
             raise click.UsageError(
                 f"refusing to listen on {host}, which other machines can reach; pass "
-                "--allow-remote to do it anyway, or keep the default 127.0.0.1")
-        click.echo(render.warn(
-            f"listening on {host}: anyone who can reach this address and holds the token can "
-            "control your apps, over plain HTTP. Prefer 127.0.0.1 behind an SSH tunnel or a "
-            "TLS proxy."), err=True)
+                "--allow-remote to do it anyway, or keep the default 127.0.0.1"
+            )
+        click.echo(
+            render.warn(
+                f"listening on {host}: anyone who can reach this address and holds the token can "
+                "control your apps, over plain HTTP. Prefer 127.0.0.1 behind an SSH tunnel or a "
+                "TLS proxy."
+            ),
+            err=True,
+        )
     home = Home.from_env()
     from pm.web import auth
 
@@ -68,8 +99,7 @@ def web(port: int, host: str, allow_remote: bool, as_app: bool, name: str,
     if not link_only:
         _require_aiohttp()
     if link_only:
-        _echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): "
-              f"{_login_url(host, port, token)}")
+        _echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): {_login_url(host, port, token)}")
         return
     if as_app:
         _start_as_app(home, host, port, allow_remote, name, token, interval_s)
@@ -102,8 +132,10 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            raise PMError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                          "choose another --port (is a pm web already running?)") from None
+            raise PMError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "choose another --port (is a pm web already running?)"
+            ) from None
 
 
 def _serve(home: Home, host: str, port: int, interval_s: float) -> None:
@@ -112,8 +144,9 @@ def _serve(home: Home, host: str, port: int, interval_s: float) -> None:
     serve_until_signal(home, host, port, _echo, interval_s)
 
 
-def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: str,
-                  token: str, interval_s: float) -> None:
+def _start_as_app(
+    home: Home, host: str, port: int, allow_remote: bool, name: str, token: str, interval_s: float
+) -> None:
     """Start the server as a pm app, wait for its port, print the login link."""
     from pm.client.connection import Client
     from pm.config.spec import AppSpec
@@ -125,14 +158,20 @@ def _start_as_app(home: Home, host: str, port: int, allow_remote: bool, name: st
     args += ["--allow-remote"] if allow_remote else []
     import pm.web
 
-    spec = AppSpec(script=str(Path(pm.web.__file__).resolve().parent / "__main__.py"),
-                   name=name, interpreter=sys.executable, args=args, cwd=str(home.root))
+    spec = AppSpec(
+        script=str(Path(pm.web.__file__).resolve().parent / "__main__.py"),
+        name=name,
+        interpreter=sys.executable,
+        args=args,
+        cwd=str(home.root),
+    )
     client = Client(home)
     entries: list[dict[str, Any]] = client.start_apps([spec.to_dict()])["entries"]
     _echo(f"Started web server as app [{name}]({entries[0]['pm_id'] if entries else '?'})")
     if not _wait_listening(host, port, client, name):
-        raise PMError(f"the web server did not start listening on {host}:{port}; "
-                      f"see `pm logs {name}`")
+        raise PMError(
+            f"the web server did not start listening on {host}:{port}; see `pm logs {name}`"
+        )
     from pm.web import auth
 
     _echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): {_login_url(host, port, token)}")

@@ -71,8 +71,9 @@ class HealthChecks:
     def sync(self, app: App) -> None:
         """Probe the app's current process if it has a check; stop probing one that is gone."""
         proc = app.proc
-        running = proc is not None and not proc.exited and app.status in (
-            Status.ONLINE, Status.LAUNCHING)
+        running = (
+            proc is not None and not proc.exited and app.status in (Status.ONLINE, Status.LAUNCHING)
+        )
         if not app.spec.health_check or not running:
             self._cancel(app.pm_id)
             app.health = None
@@ -125,12 +126,17 @@ class HealthChecks:
             return
         app.health["status"] = status
         if status == UNHEALTHY:
-            log.warning("App %s is unhealthy after %d failed checks: %s", app.label(),
-                        app.health["failures"], failure)
+            log.warning(
+                "App %s is unhealthy after %d failed checks: %s",
+                app.label(),
+                app.health["failures"],
+                failure,
+            )
         else:
             log.info("App %s is %s", app.label(), status)
-        self.supervisor.announce(app, "health", health=status, failures=app.health["failures"],
-                                 detail=failure or "")
+        self.supervisor.announce(
+            app, "health", health=status, failures=app.health["failures"], detail=failure or ""
+        )
 
     async def _restart(self, app: App, check: HealthCheck, failure: str) -> None:
         log.info("App %s restarting: %d health checks failed in a row", app.label(), check.retries)

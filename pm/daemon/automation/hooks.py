@@ -82,8 +82,11 @@ def _hooks_in(path: Path, section: str | None) -> dict[str, str]:
         data = None
     if section is not None:
         data = data.get(section) if isinstance(data, dict) else None
-    hooks = {str(k): str(v) for k, v in data.items() if isinstance(v, str)} \
-        if isinstance(data, dict) else {}
+    hooks = (
+        {str(k): str(v) for k, v in data.items() if isinstance(v, str)}
+        if isinstance(data, dict)
+        else {}
+    )
     _FILE_CACHE[path] = (stamp, hooks)
     return hooks
 
@@ -214,9 +217,15 @@ async def run_hook(command: str, event: str, payload: dict[str, Any], timeout: f
     # asyncio reaps this child with a watcher for its own pid only (never waitpid(-1)), so the
     # supervisor's pidfd-based reaping of app processes is undisturbed.
     proc = await asyncio.create_subprocess_exec(
-        "/bin/sh", "-c", command, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True, env=env)
+        "/bin/sh",
+        "-c",
+        command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+    )
     try:
         await asyncio.wait_for(_converse(proc, payload, label), timeout)
     except asyncio.TimeoutError:

@@ -1,4 +1,5 @@
-"""Automatic restarts: file watching, `max_memory_restart` and `cron_restart`, wired to the supervisor.
+"""Automatic restarts: file watching, `max_memory_restart` and `cron_restart`, wired to the
+supervisor.
 
 The automation listens to `supervisor.bus` and, after every event about an app, reconciles that
 app: is it watched with its current config, is its cron armed with its current pattern, does it
@@ -18,11 +19,11 @@ import time
 from typing import Any
 
 from pm.config import cron
+from pm.daemon.automation.watch import SETTLE_S, Debounce, Watcher, config_for
 from pm.daemon.core import monitor
 from pm.daemon.core.app import App
-from pm.protocol import Status
 from pm.daemon.core.supervisor import Supervisor
-from pm.daemon.automation.watch import SETTLE_S, Debounce, Watcher, config_for
+from pm.protocol import Status
 
 log = logging.getLogger("pm")
 
@@ -130,16 +131,21 @@ class Automation:
             self._unwatch(app.pm_id)
             return
         paths = app.paths
-        config = config_for(spec.watch, spec.ignore_watch, spec.cwd,
-                            (paths.out, paths.err, paths.pid, paths.combined),
-                            [str(self.supervisor.home.root)])
+        config = config_for(
+            spec.watch,
+            spec.ignore_watch,
+            spec.cwd,
+            (paths.out, paths.err, paths.pid, paths.combined),
+            [str(self.supervisor.home.root)],
+        )
         if self._watcher is None:
             self._watcher = Watcher(asyncio.get_running_loop())
         if self._watcher.config(app.pm_id) == config:
             return
         settle = max(SETTLE_S, spec.watch_delay / 1000)
-        debounce = Debounce(asyncio.get_running_loop(), settle,
-                            lambda path: self._on_file_change(app.pm_id, path))
+        debounce = Debounce(
+            asyncio.get_running_loop(), settle, lambda path: self._on_file_change(app.pm_id, path)
+        )
         old = self._debounce.pop(app.pm_id, None)
         if old is not None:
             old.cancel()
@@ -189,7 +195,8 @@ class Automation:
     def _schedule_cron(self, pm_id: int, expr: str, due: float) -> None:
         # A wall-clock due time on a monotonic timer: re-checked on wake in case the clock moved.
         handle = asyncio.get_running_loop().call_later(
-            max(0.0, due - time.time()), self._on_cron, pm_id, expr, due)
+            max(0.0, due - time.time()), self._on_cron, pm_id, expr, due
+        )
         self._cron[pm_id] = (expr, handle)
 
     def _on_cron(self, pm_id: int, expr: str, due: float) -> None:
@@ -232,10 +239,15 @@ class Automation:
         used = monitor.tree_rss(app.pid)
         if used <= limit:
             return
-        log.info("App %s memory %s exceeds max_memory_restart %s - restarting", app.label(),
-                 _size(used), _size(limit))
-        self.supervisor.bus.publish("memory", {"pm_id": app.pm_id, "name": app.name,
-                                               "memory": used, "limit": limit})
+        log.info(
+            "App %s memory %s exceeds max_memory_restart %s - restarting",
+            app.label(),
+            _size(used),
+            _size(limit),
+        )
+        self.supervisor.bus.publish(
+            "memory", {"pm_id": app.pm_id, "name": app.name, "memory": used, "limit": limit}
+        )
         self._restart(app, "memory")
 
 

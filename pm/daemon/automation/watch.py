@@ -21,8 +21,20 @@ from typing import Any
 log = logging.getLogger("pm")
 
 #: Globs matched against every path component (a folder matching one hides all below it).
-DEFAULT_IGNORES = (".*", "node_modules", "__pycache__", "*.pyc", "*.pyo", "venv", "virtualenv",
-                   "site-packages", "*~", "*.swp", "*.swx", "4913")
+DEFAULT_IGNORES = (
+    ".*",
+    "node_modules",
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    "venv",
+    "virtualenv",
+    "site-packages",
+    "*~",
+    "*.swp",
+    "*.swx",
+    "4913",
+)
 #: A burst of saves within this quiet time is one restart (watch_delay extends it).
 SETTLE_S = 0.25
 #: ... but a change that never goes quiet still restarts after this long.
@@ -73,7 +85,7 @@ class WatchConfig:
             if path == root:
                 return "."
             if path.startswith(root.rstrip(os.sep) + os.sep):
-                return path[len(root.rstrip(os.sep)) + 1:]
+                return path[len(root.rstrip(os.sep)) + 1 :]
         return None
 
 
@@ -101,8 +113,13 @@ def _clean_pattern(pattern: str) -> str:
     return pattern.rstrip("/") or pattern
 
 
-def config_for(watch: Any, ignore_watch: Any, cwd: str, own_files: Iterable[str | None],
-               own_dirs: Iterable[str]) -> WatchConfig:
+def config_for(
+    watch: Any,
+    ignore_watch: Any,
+    cwd: str,
+    own_files: Iterable[str | None],
+    own_dirs: Iterable[str],
+) -> WatchConfig:
     roots = watch_roots(watch, cwd)
     user = [ignore_watch] if isinstance(ignore_watch, str) else list(ignore_watch or [])
     ignores: list[str] = list(DEFAULT_IGNORES)
@@ -113,8 +130,12 @@ def config_for(watch: Any, ignore_watch: Any, cwd: str, own_files: Iterable[str 
             own_dirs = [*own_dirs, os.path.realpath(path)]
             continue
         ignores.append(_clean_pattern(pattern))
-    files = frozenset(f for name in own_files if name and name != "/dev/null"
-                      for f in (name, os.path.realpath(name)))
+    files = frozenset(
+        f
+        for name in own_files
+        if name and name != "/dev/null"
+        for f in (name, os.path.realpath(name))
+    )
     dirs = tuple(os.path.realpath(folder) for folder in own_dirs)
     return WatchConfig(roots, tuple(ignores), files, dirs)
 
@@ -122,9 +143,16 @@ def config_for(watch: Any, ignore_watch: Any, cwd: str, own_files: Iterable[str 
 def _event_classes() -> list[type[Any]]:
     from watchdog import events
 
-    return [events.FileCreatedEvent, events.FileModifiedEvent, events.FileDeletedEvent,
-            events.FileMovedEvent, events.FileClosedEvent, events.DirCreatedEvent,
-            events.DirDeletedEvent, events.DirMovedEvent]
+    return [
+        events.FileCreatedEvent,
+        events.FileModifiedEvent,
+        events.FileDeletedEvent,
+        events.FileMovedEvent,
+        events.FileClosedEvent,
+        events.DirCreatedEvent,
+        events.DirDeletedEvent,
+        events.DirMovedEvent,
+    ]
 
 
 class Watcher:
@@ -152,7 +180,7 @@ class Watcher:
             self._observer.start()
         loop = self._loop
 
-        class Handler(FileSystemEventHandler):  # type: ignore[misc]
+        class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
                 for path in (event.src_path, getattr(event, "dest_path", "")):
                     path = os.fsdecode(path) if path else ""
@@ -163,8 +191,11 @@ class Watcher:
         handles, failed = [], []
         for root in config.roots:
             try:
-                handles.append(self._observer.schedule(
-                    Handler(), root, recursive=True, event_filter=_event_classes()))
+                handles.append(
+                    self._observer.schedule(
+                        Handler(), root, recursive=True, event_filter=_event_classes()
+                    )
+                )
             except OSError as exc:
                 failed.append(f"{root} ({exc.strerror or exc})")
         self._watches[key] = (config, handles)

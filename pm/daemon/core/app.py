@@ -14,10 +14,7 @@ from typing import Any
 
 from pm.config.command import Command, is_python
 from pm.config.spec import AppSpec
-from pm.daemon.core.clock import (  # noqa: F401  (now_ms re-exported: recovery imports it here)
-    Timer,
-    now_ms,
-)
+from pm.daemon.core.clock import Timer
 from pm.daemon.core.policy import Counters, Policy
 from pm.daemon.core.process import AppProcess
 from pm.daemon.core.readiness import Channels
@@ -178,9 +175,12 @@ def filter_shell_env(env: dict[str, str], filter_env: bool | list[str]) -> dict[
         return {}
     if not filter_env:
         return dict(env)
-    prefixes = [filter_env] if isinstance(filter_env, str) else list(filter_env)
-    return {key: value for key, value in env.items()
-            if not any(key.startswith(prefix) for prefix in prefixes)}
+    prefixes = list(filter_env)
+    return {
+        key: value
+        for key, value in env.items()
+        if not any(key.startswith(prefix) for prefix in prefixes)
+    }
 
 
 def _spec_fields(spec: AppSpec) -> dict[str, Any]:

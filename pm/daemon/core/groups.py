@@ -48,7 +48,7 @@ def levels(items: Iterable[T], key: Callable[[T], HasOrder]) -> list[list[T]]:
 
     def depth_of(name: str, trail: tuple[str, ...]) -> int:
         if name in trail:
-            cycle = " -> ".join((*trail[trail.index(name):], name))
+            cycle = " -> ".join((*trail[trail.index(name) :], name))
             raise ConfigError(f"depends_on cycle: {cycle}")
         if name in depth:
             return depth[name]
@@ -61,8 +61,9 @@ def levels(items: Iterable[T], key: Callable[[T], HasOrder]) -> list[list[T]]:
     for item in items:
         spec = key(item)
         # a dependency must be at a lower level even when its priority is higher
-        prio = max([spec.priority] + [key(by_name[d][0]).priority for d in spec.depends_on
-                                      if d in by_name])
+        prio = max(
+            [spec.priority] + [key(by_name[d][0]).priority for d in spec.depends_on if d in by_name]
+        )
         ranked.setdefault((prio, depth_of(spec.name, ())), []).append(item)
     return [ranked[rank] for rank in sorted(ranked)]
 
@@ -72,8 +73,9 @@ def start_order(specs: Iterable[Any]) -> list[Any]:
     return [item for level in levels(specs, lambda spec: spec) for item in level]
 
 
-async def stop_in_order(apps: Iterable[Any],
-                        stop: Callable[[Any], Awaitable[None]]) -> list[BaseException]:
+async def stop_in_order(
+    apps: Iterable[Any], stop: Callable[[Any], Awaitable[None]]
+) -> list[BaseException]:
     """Stop apps level by level, highest first (reverse start order); collect errors."""
     errors: list[BaseException] = []
     for level in reversed(levels(apps, lambda app: app.spec)):
@@ -82,8 +84,9 @@ async def stop_in_order(apps: Iterable[Any],
     return errors
 
 
-async def start_in_order(supervisor: Any, apps: Iterable[Any],
-                         start: Callable[[Any], Awaitable[None]]) -> list[BaseException]:
+async def start_in_order(
+    supervisor: Any, apps: Iterable[Any], start: Callable[[Any], Awaitable[None]]
+) -> list[BaseException]:
     """(Re)start apps level by level, lowest first, each once its dependencies are up;
     apps of one level in parallel."""
 
@@ -98,8 +101,9 @@ async def start_in_order(supervisor: Any, apps: Iterable[Any],
     return errors
 
 
-async def wait_for_dependencies(supervisor: Any, spec: Any,
-                                timeout: float = DEPENDS_TIMEOUT) -> None:
+async def wait_for_dependencies(
+    supervisor: Any, spec: Any, timeout: float = DEPENDS_TIMEOUT
+) -> None:
     """Wait until every app named in spec.depends_on is up: online for at least its min_uptime
     (PM2's threshold for a stable start, supervisord's startsecs); raise if one cannot be."""
     loop = asyncio.get_running_loop()
@@ -113,11 +117,13 @@ async def wait_for_dependencies(supervisor: Any, spec: Any,
                 break
             bad = [app for app in apps if app.status in (Status.ERRORED, Status.STOPPED)]
             if bad:
-                raise BadRequest(f"app {spec.name!r} not started: its dependency {dep!r} "
-                                 f"is {bad[0].status}")
+                raise BadRequest(
+                    f"app {spec.name!r} not started: its dependency {dep!r} is {bad[0].status}"
+                )
             if loop.time() > deadline:
-                raise BadRequest(f"app {spec.name!r} not started: {dep!r} was not up "
-                                 f"within {timeout:g}s")
+                raise BadRequest(
+                    f"app {spec.name!r} not started: {dep!r} was not up within {timeout:g}s"
+                )
             await asyncio.sleep(0.02)
 
 
@@ -146,8 +152,9 @@ class GroupRestarter:
         for task in [self._task, *self._restarts]:
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*[t for t in [self._task, *self._restarts] if t],
-                             return_exceptions=True)
+        await asyncio.gather(
+            *[t for t in [self._task, *self._restarts] if t], return_exceptions=True
+        )
 
     async def _read(self) -> None:
         assert self._queue is not None
@@ -183,6 +190,10 @@ class GroupRestarter:
 
 def group_members(apps: Iterable[Any], app: Any) -> list[Any]:
     """The other apps of app's namespace that are in its restart group."""
-    return [other for other in apps
-            if other is not app and other.spec.restart_group
-            and other.spec.namespace == app.spec.namespace]
+    return [
+        other
+        for other in apps
+        if other is not app
+        and other.spec.restart_group
+        and other.spec.namespace == app.spec.namespace
+    ]

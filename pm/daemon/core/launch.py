@@ -24,8 +24,14 @@ log = logging.getLogger("pm")
 Launched = tuple[AppProcess, logs.Outputs, Channels]
 
 
-def launch(app: App, home: str, spawn: ProcessFactory, run_first: bool,
-           listen_fds: tuple[int, ...] = (), share: ShareSocket | None = None) -> Launched | str:
+def launch(
+    app: App,
+    home: str,
+    spawn: ProcessFactory,
+    run_first: bool,
+    listen_fds: tuple[int, ...] = (),
+    share: ShareSocket | None = None,
+) -> Launched | str:
     """Open the app's outputs and channels and start its process, handing it the sockets
     listen_fds (at fd 3, 4, ...), and with share, the sockets its Node cluster worker asks
     for; on failure, why (nothing left open)."""
@@ -34,8 +40,13 @@ def launch(app: App, home: str, spawn: ProcessFactory, run_first: bool,
     except OSError as exc:
         return f"cannot open log files: {exc}"
     try:
-        channels = Channels.open(Path(home) / "run", app.pm_id, app.spec.wait_ready,
-                                 is_node(app.command.interpreter), share)
+        channels = Channels.open(
+            Path(home) / "run",
+            app.pm_id,
+            app.spec.wait_ready,
+            is_node(app.command.interpreter),
+            share,
+        )
     except OSError as exc:
         outputs.close()
         outputs.close_child_ends()

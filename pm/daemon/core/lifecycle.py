@@ -34,8 +34,14 @@ ChangeListener = Callable[[], None]
 
 
 class Lifecycle:
-    def __init__(self, home: Home, bus: EventBus | None = None, *, clock: Clock | None = None,
-                 spawn: ProcessFactory = OSProcess.spawn) -> None:
+    def __init__(
+        self,
+        home: Home,
+        bus: EventBus | None = None,
+        *,
+        clock: Clock | None = None,
+        spawn: ProcessFactory = OSProcess.spawn,
+    ) -> None:
         """clock and spawn: where time comes from and how a process starts (tests pass fakes)."""
         self.home = home
         self.bus = bus or EventBus()
@@ -61,8 +67,15 @@ class Lifecycle:
     def _changed(self, app: App, event: str, **extra: Any) -> None:
         self.bus.publish(
             "process",
-            {"event": event, "pm_id": app.pm_id, "name": app.name,
-             "namespace": app.spec.namespace, "status": str(app.status), "pid": app.pid, **extra},
+            {
+                "event": event,
+                "pm_id": app.pm_id,
+                "name": app.name,
+                "namespace": app.spec.namespace,
+                "status": str(app.status),
+                "pid": app.pid,
+                **extra,
+            },
         )
         for listener in self._listeners:
             try:
@@ -80,8 +93,13 @@ class Lifecycle:
 
     # ------------------------------------------------------------ spawning and exits
 
-    def _spawn(self, app: App, raise_errors: bool = True,
-               then: Callable[[], None] | None = None, run_first: bool = False) -> None:
+    def _spawn(
+        self,
+        app: App,
+        raise_errors: bool = True,
+        then: Callable[[], None] | None = None,
+        run_first: bool = False,
+    ) -> None:
         """Start app's process now; on failure the app ends errored.
 
         then() runs right after the launch, before the launch is logged or announced: a
@@ -128,10 +146,14 @@ class Lifecycle:
             return
         app.status = Status.LAUNCHING
         app.launched.clear()
-        app.ready_timer = self.clock.call_later(app.spec.listen_timeout / 1000, self.mark_ready,
-                                                app, proc, None)
-        log.info("App %s launching: waiting for its ready signal (listen_timeout %dms)",
-                 app.label(), app.spec.listen_timeout)
+        app.ready_timer = self.clock.call_later(
+            app.spec.listen_timeout / 1000, self.mark_ready, app, proc, None
+        )
+        log.info(
+            "App %s launching: waiting for its ready signal (listen_timeout %dms)",
+            app.label(),
+            app.spec.listen_timeout,
+        )
         self._changed(app, "launching")
 
     def _online(self, app: App) -> None:
@@ -154,16 +176,21 @@ class Lifecycle:
             app.ready_timer.cancel()
             app.ready_timer = None
         if how is None:
-            log.warning("App %s sent no ready signal within listen_timeout (%dms); "
-                        "counting it as ready, as PM2 does", app.label(), app.spec.listen_timeout)
+            log.warning(
+                "App %s sent no ready signal within listen_timeout (%dms); "
+                "counting it as ready, as PM2 does",
+                app.label(),
+                app.spec.listen_timeout,
+            )
         else:
             log.info("App %s is ready (%s)", app.label(), how)
         self._online(app)
 
     async def until_launched(self, apps: Iterable[App]) -> None:
         """Wait until none of apps is launching (each waits at most its listen_timeout)."""
-        await asyncio.gather(*(app.launched.wait() for app in apps
-                               if app.status == Status.LAUNCHING))
+        await asyncio.gather(
+            *(app.launched.wait() for app in apps if app.status == Status.LAUNCHING)
+        )
 
     def adopt(self, app: App, proc: AppProcess) -> None:
         """Take over a process a previous daemon started (crash recovery)."""
@@ -209,7 +236,7 @@ class Lifecycle:
             self._changed(app, "stop", reason=decision.reason)
         elif decision.action == "errored":
             app.status = Status.ERRORED
-            log.info("Script %s had %s. Stopped. \"errored\"", app.command.exec_path, decision.reason)
+            log.info('Script %s had %s. Stopped. "errored"', app.command.exec_path, decision.reason)
             self._changed(app, "restart overlimit", reason=decision.reason)
         elif decision.delay_ms:
             app.status = Status.WAITING_RESTART
@@ -232,8 +259,7 @@ class Lifecycle:
 
         status is what the event reports (a relaunch may already have set the app's own)."""
         remove_pid_file(app.paths.pid)
-        log.info("App %s exited with code [%s] via signal [%s]", app.label(),
-                 *describe_exit(code))
+        log.info("App %s exited with code [%s] via signal [%s]", app.label(), *describe_exit(code))
         self._changed(app, "exit", exit_code=code, manually=manually, status=status)
 
     def _relaunch(self, app: App, then: Callable[[], None] | None = None) -> None:
@@ -247,13 +273,17 @@ class Lifecycle:
         if app.status in (Status.ONLINE, Status.LAUNCHING):
             self._changed(app, "restart")
 
-    async def _terminate(self, app: App, proc: AppProcess, channels: Channels | None,
-                         moment: Callable[[], Awaitable[Callable[[], object]]] | None = None
-                         ) -> list[int]:
+    async def _terminate(
+        self,
+        app: App,
+        proc: AppProcess,
+        channels: Channels | None,
+        moment: Callable[[], Awaitable[Callable[[], object]]] | None = None,
+    ) -> list[int]:
         """Stop proc: the kill signal, or the 'shutdown' message (shutdown_with_message, Node
         apps); SIGKILL after kill_timeout. Returns the pids that survived. moment: see
         termination.terminate."""
         ask = channels.send_shutdown if channels and app.spec.shutdown_with_message else None
-        return await terminate(proc, app.spec.kill_timeout / 1000, app.spec.treekill, self.clock,
-                               ask, moment)
-
+        return await terminate(
+            proc, app.spec.kill_timeout / 1000, app.spec.treekill, self.clock, ask, moment
+        )

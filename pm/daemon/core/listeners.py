@@ -43,8 +43,9 @@ class Listeners:
         try:
             return tuple(self._socket(address, app_name).fileno() for address in addresses)
         except OSError as exc:
-            raise BadRequest(f"app {app_name!r}: cannot listen on {exc.filename}: "
-                             f"{exc.strerror}") from None
+            raise BadRequest(
+                f"app {app_name!r}: cannot listen on {exc.filename}: {exc.strerror}"
+            ) from None
 
     def share(self, host: str, port: int, app_name: str) -> int:
         """A Node cluster worker's listen(): the fd of host:port, bound once for all workers.
@@ -140,11 +141,15 @@ def pidfd_getfd(pid: int, fd: int) -> int | None:
 
 def _is_listening_on(sock: socket.socket, host: str, port: int) -> bool:
     try:
-        if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET,
-                                                                   socket.SO_ACCEPTCONN):
+        if sock.type != socket.SOCK_STREAM or not sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+        ):
             return False
         bound = sock.getsockname()
     except OSError:
         return False
-    return isinstance(bound, tuple) and bound[1] == port and (bound[0] == host or host in (
-        "0.0.0.0", "::"))
+    return (
+        isinstance(bound, tuple)
+        and bound[1] == port
+        and (bound[0] == host or host in ("0.0.0.0", "::"))
+    )

@@ -1,8 +1,9 @@
 """CPU and memory of each app's process tree, read straight from /proc, on demand only.
 
 Nothing here runs on a timer: `Sampler.sample` is called when a client asks (`list`, `jlist`,
-`describe`, `monit`), and the memory guard (pm.daemon.automation.restarts) reads only the apps that have a
-`max_memory_restart`. So 1,000 idle apps without limits cost the daemon nothing between requests.
+`describe`, `monit`), and the memory guard (pm.daemon.automation.restarts) reads only the apps
+that have a `max_memory_restart`. So 1,000 idle apps without limits cost the daemon nothing
+between requests.
 
 A tree is found through `/proc/<pid>/task/<tid>/children` (the kernel's own list of a task's
 children), so measuring one app reads a handful of small files for that app only, instead of
@@ -56,7 +57,7 @@ def _ppid_map() -> dict[int, list[int]]:
             continue
         stat = _read(f"/proc/{entry}/stat")
         if stat:
-            fields = stat[stat.rfind(b")") + 2:].split()
+            fields = stat[stat.rfind(b")") + 2 :].split()
             kids.setdefault(int(fields[1]), []).append(int(entry))
     return kids
 
@@ -88,7 +89,7 @@ def cpu_ticks(pid: int) -> int:
     data = _read(f"/proc/{pid}/stat")
     if not data:
         return 0
-    fields = data[data.rfind(b")") + 2:].split()
+    fields = data[data.rfind(b")") + 2 :].split()
     return int(fields[11]) + int(fields[12])
 
 

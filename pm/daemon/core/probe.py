@@ -32,8 +32,10 @@ async def _http(url: str, cwd: str, env: dict[str, str]) -> str | None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: pm-health\r\n"
-                     "Connection: close\r\n\r\n".encode())
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUser-Agent: pm-health\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         status_line = await reader.readline()
     finally:
@@ -54,8 +56,14 @@ async def _tcp(target: str, cwd: str, env: dict[str, str]) -> str | None:
 
 async def _cmd(command: str, cwd: str, env: dict[str, str]) -> str | None:
     child = await asyncio.create_subprocess_shell(
-        command, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         output, _ = await child.communicate()
     except asyncio.CancelledError:  # the timeout: the command must not outlive its probe

@@ -33,8 +33,9 @@ class LaunchSpec:
     env: dict[str, str]
     stdout: int
     stderr: int
-    uid: int | None = None
-    gid: int | None = None
+    #: A user or group id, or a name (Popen looks names up); None: the daemon's own.
+    uid: int | str | None = None
+    gid: int | str | None = None
     #: Descriptors the child keeps across exec (handed-over sockets, an IPC channel).
     pass_fds: tuple[int, ...] = ()
 
@@ -92,7 +93,7 @@ class OSProcess:
         (measured on 2 cores). Right for a lone relaunch, whose start is what everyone waits
         for; wrong inside a batch, where the next spawn should come first (50 apps started
         with a yield after each: 1.22-1.25x the floor instead of 1.08-1.16x)."""
-        popen = subprocess.Popen(  # noqa: S603 - argv comes from the user's own app spec
+        popen = subprocess.Popen(
             spec.argv,
             cwd=spec.cwd,
             env=spec.env,
@@ -226,7 +227,7 @@ def process_create_time(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
-        ticks = int(stat[stat.rfind(b")") + 2:].split()[19])
+        ticks = int(stat[stat.rfind(b")") + 2 :].split()[19])
         return ticks / _CLOCK_TICKS + _boot_time()
     except (OSError, ValueError, IndexError):
         return _psutil_create_time(pid)
@@ -323,7 +324,7 @@ def state(pid: int) -> str:
     except OSError:
         return ""
     # The letter follows the parenthesised command name, which may contain spaces.
-    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3].decode()
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3].decode()
 
 
 def process_group(pid: int) -> int:

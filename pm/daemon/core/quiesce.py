@@ -84,8 +84,12 @@ async def pause_between_requests(proc: AppProcess, timeout: float) -> Callable[[
             log.debug("pid %d frozen between requests after %d tries", pid, tries)
             break
         if time.monotonic() >= deadline:
-            log.info("pid %d was busy at each of %d looks in %.1fs; signalling it as it is",
-                     pid, tries, timeout)
+            log.info(
+                "pid %d was busy at each of %d looks in %.1fs; signalling it as it is",
+                pid,
+                tries,
+                timeout,
+            )
             break
         proc.signal(signal.SIGCONT)
         await asyncio.sleep(POLL_S)

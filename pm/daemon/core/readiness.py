@@ -48,9 +48,15 @@ _launches = itertools.count()
 class Channels:
     """One launch's channels; all optional (an app without wait_ready that is not Node has none)."""
 
-    def __init__(self, notify: socket.socket | None = None, notify_address: str | None = None,
-                 ipc: socket.socket | None = None, ipc_child: socket.socket | None = None,
-                 share: ShareSocket | None = None, worker_id: int | None = None) -> None:
+    def __init__(
+        self,
+        notify: socket.socket | None = None,
+        notify_address: str | None = None,
+        ipc: socket.socket | None = None,
+        ipc_child: socket.socket | None = None,
+        share: ShareSocket | None = None,
+        worker_id: int | None = None,
+    ) -> None:
         self.notify = notify
         self.notify_address = notify_address
         self.ipc = ipc
@@ -61,8 +67,14 @@ class Channels:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def open(cls, run_dir: Path, pm_id: int, wait_ready: bool, node: bool,
-             share: ShareSocket | None = None) -> Channels:
+    def open(
+        cls,
+        run_dir: Path,
+        pm_id: int,
+        wait_ready: bool,
+        node: bool,
+        share: ShareSocket | None = None,
+    ) -> Channels:
         """The channels a launch needs: notify for wait_ready, IPC for Node apps; share makes
         the Node app a cluster worker whose listen() gets its socket from pm."""
         channels = cls(share=share if node else None, worker_id=pm_id if node and share else None)
@@ -110,8 +122,11 @@ class Channels:
             datagram = self.notify.recv(4096)
         except OSError:
             return
-        fields = dict(line.split("=", 1) for line in datagram.decode(errors="replace").split("\n")
-                      if "=" in line)
+        fields = dict(
+            line.split("=", 1)
+            for line in datagram.decode(errors="replace").split("\n")
+            if "=" in line
+        )
         if fields.get("READY") == "1":
             on_ready("READY=1 on NOTIFY_SOCKET")
 
@@ -145,8 +160,13 @@ class Channels:
             fd = self.share(_cluster_host(message), int(str(message.get("port") or 0)))
         except OSError as exc:
             errno = -(exc.errno or 1)  # Node expects a negative errno, as libuv returns
-        reply = {"cmd": "NODE_CLUSTER", "errno": errno, "ack": message.get("seq"), "data": None,
-                 "key": f"{message.get('address')}:{message.get('port')}"}
+        reply = {
+            "cmd": "NODE_CLUSTER",
+            "errno": errno,
+            "ack": message.get("seq"),
+            "data": None,
+            "key": f"{message.get('address')}:{message.get('port')}",
+        }
         self._send_handle(reply, fd)
 
     def _send_handle(self, reply: dict[str, object], fd: int | None) -> None:

@@ -47,14 +47,20 @@ def deadline_s(spec: AppSpec) -> float:
     return max(spec.listen_timeout, start_period) / 1000
 
 
-async def until_ready(proc: AppProcess, channels: Channels, spec: AppSpec,
-                      loop: asyncio.AbstractEventLoop, clock: Clock) -> str | None:
+async def until_ready(
+    proc: AppProcess,
+    channels: Channels,
+    spec: AppSpec,
+    loop: asyncio.AbstractEventLoop,
+    clock: Clock,
+) -> str | None:
     """Wait until proc is ready; None then, else why it is not (it exited, or ran out of time)."""
     exited = loop.create_task(proc.wait())
     ready = loop.create_task(_ready(proc, channels, spec, loop))
     try:
         done = await clock.completes_within(
-            asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED), deadline_s(spec))
+            asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED), deadline_s(spec)
+        )
     finally:
         for task in (exited, ready):
             task.cancel()
@@ -68,9 +74,10 @@ async def until_ready(proc: AppProcess, channels: Channels, spec: AppSpec,
     return None
 
 
-async def _ready(proc: AppProcess, channels: Channels, spec: AppSpec,
-                 loop: asyncio.AbstractEventLoop) -> None:
-    if spec.wait_ready or cluster_worker(spec) and not spec.health_check:
+async def _ready(
+    proc: AppProcess, channels: Channels, spec: AppSpec, loop: asyncio.AbstractEventLoop
+) -> None:
+    if spec.wait_ready or (cluster_worker(spec) and not spec.health_check):
         said: asyncio.Future[str] = loop.create_future()
 
         def heard(how: str) -> None:

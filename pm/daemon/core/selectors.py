@@ -23,8 +23,9 @@ def select(apps: Iterable[App], targets: Iterable[str | int], cwd: str | None = 
     return sorted(chosen, key=lambda app: app.pm_id)
 
 
-def select_until_unknown(apps: Iterable[App], targets: Iterable[str | int],
-                         cwd: str | None = None) -> tuple[list[App], NotFound | None]:
+def select_until_unknown(
+    apps: Iterable[App], targets: Iterable[str | int], cwd: str | None = None
+) -> tuple[list[App], NotFound | None]:
     """PM2's order for a command on several targets: the apps of each target in turn, up to the
     first target that names nothing, whose error comes back to be raised after acting."""
     table = list(apps)

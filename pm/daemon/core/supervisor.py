@@ -43,8 +43,9 @@ class Supervisor(Lifecycle):
         (PM2.md 1.1); cwd reads a relative script path."""
         return select(self.apps.values(), targets, cwd)
 
-    def select_until_unknown(self, targets: Iterable[str | int], cwd: str | None = None
-                             ) -> tuple[list[App], NotFound | None]:
+    def select_until_unknown(
+        self, targets: Iterable[str | int], cwd: str | None = None
+    ) -> tuple[list[App], NotFound | None]:
         """The apps of the targets before the first unknown one, and its error (see
         selectors.select_until_unknown)."""
         return select_until_unknown(self.apps.values(), targets, cwd)
@@ -78,13 +79,22 @@ class Supervisor(Lifecycle):
         paths = logs.resolve_paths(self.home, spec, pm_id)
         if spec.out_file or spec.error_file or spec.disable_logs:
             return paths  # the user chose the files: sharing them is on purpose
-        taken = {path for app in self.apps.values() if app.name != spec.name and app is not exclude
-                 for path in (app.paths.out, app.paths.err)}
+        taken = {
+            path
+            for app in self.apps.values()
+            if app.name != spec.name and app is not exclude
+            for path in (app.paths.out, app.paths.err)
+        }
         if paths.out not in taken and paths.err not in taken:
             return paths
         separate = logs.resolve_paths(self.home, dataclasses.replace(spec, merge_logs=False), pm_id)
-        log.warning("App [%s:%d] would share %s with another app; logging to %s instead",
-                    spec.name, pm_id, paths.out, separate.out)
+        log.warning(
+            "App [%s:%d] would share %s with another app; logging to %s instead",
+            spec.name,
+            pm_id,
+            paths.out,
+            separate.out,
+        )
         return separate
 
     async def add(self, apps: list[App]) -> list[App]:
@@ -140,7 +150,9 @@ class Supervisor(Lifecycle):
         survivors = await self._terminate(app, proc, app.channels)
         if survivors:
             app.status = Status.ERRORED
-            log.error("App %s could not be stopped: pids %s survive SIGKILL", app.label(), survivors)
+            log.error(
+                "App %s could not be stopped: pids %s survive SIGKILL", app.label(), survivors
+            )
             self._changed(app, "errored", reason="stop failed")
             return
         if app.proc is proc:  # exit callback not yet run (adopted or racing): finish here
@@ -200,8 +212,7 @@ class Supervisor(Lifecycle):
             self._changed(app, "restart")
             between_requests = None
             if app.spec.listen or rolling.cluster_worker(app.spec):  # a server on a shared socket
-                between_requests = functools.partial(quiesce.pause_between_requests, old,
-                                                     QUIESCE_S)
+                between_requests = functools.partial(quiesce.pause_between_requests, old, QUIESCE_S)
             await self._terminate(app, old, old_channels, between_requests)
             if old_channels is not None:
                 old_channels.close()
@@ -243,7 +254,9 @@ class Supervisor(Lifecycle):
         await stop_in_order(self.apps.values(), self.stop)
 
 
-async def each(apps: Iterable[App], action: Callable[[App], Awaitable[None]]) -> list[BaseException]:
+async def each(
+    apps: Iterable[App], action: Callable[[App], Awaitable[None]]
+) -> list[BaseException]:
     """Run action on every app at once; return the errors instead of stopping at the first."""
     results = await asyncio.gather(*(action(app) for app in list(apps)), return_exceptions=True)
     return [result for result in results if isinstance(result, BaseException)]

@@ -12,7 +12,7 @@ from pm.daemon.core.process import AppProcess
 
 
 def kill_signal() -> int:
-    """PM2's global stop signal: SIGINT unless PM_KILL_SIGNAL (or PM2_KILL_SIGNAL) says otherwise."""
+    """PM2's global stop signal: SIGINT unless PM_KILL_SIGNAL (or PM2_KILL_SIGNAL) says so."""
     name = os.environ.get("PM_KILL_SIGNAL") or os.environ.get("PM2_KILL_SIGNAL") or "SIGINT"
     try:
         return process.signal_number(name)
@@ -20,10 +20,14 @@ def kill_signal() -> int:
         return int(signal.SIGINT)
 
 
-async def terminate(proc: AppProcess, timeout: float, treekill: bool, clock: Clock,
-                    ask: Callable[[], bool] | None = None,
-                    moment: Callable[[], Awaitable[Callable[[], object]]] | None = None
-                    ) -> list[int]:
+async def terminate(
+    proc: AppProcess,
+    timeout: float,
+    treekill: bool,
+    clock: Clock,
+    ask: Callable[[], bool] | None = None,
+    moment: Callable[[], Awaitable[Callable[[], object]]] | None = None,
+) -> list[int]:
     """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived.
 
     ask: instead of the kill signal, ask the app to stop (PM2's shutdown_with_message: the

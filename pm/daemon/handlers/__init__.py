@@ -9,7 +9,7 @@ from __future__ import annotations
 from pm.daemon.handlers import apps, logs, persist, scale, start, watch
 from pm.daemon.handlers.context import Context, Handler
 
-__all__ = ["Context", "Handler", "HANDLERS", "READ_ONLY"]
+__all__ = ["HANDLERS", "READ_ONLY", "Context", "Handler"]
 
 #: Commands that change nothing: every other command's reply waits until the live state
 #: (state.json) holds what it did, so an acknowledged change survives the daemon's death.

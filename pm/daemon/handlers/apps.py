@@ -8,18 +8,31 @@ from typing import Any
 
 from pm import protocol
 from pm.daemon.core import groups
-from pm.errors import BadRequest, NotFound
 from pm.daemon.core.process import signal_number
 from pm.daemon.core.supervisor import each
+from pm.daemon.handlers.context import (
+    Context,
+    Handler,
+    acted_on,
+    arg_env,
+    arg_str,
+    arg_targets,
+    raise_first,
+    selected,
+)
 from pm.daemon.handlers.watch import set_watch
-from pm.daemon.handlers.context import (Context, Handler, acted_on, arg_env, arg_str, arg_targets,
-                                        raise_first, selected)
+from pm.errors import BadRequest, NotFound
+
 
 async def hello(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     from pm.version import __version__
 
-    return {"protocol": protocol.PROTOCOL_VERSION, "version": __version__, "pid": os.getpid(),
-            "home": ctx.home}
+    return {
+        "protocol": protocol.PROTOCOL_VERSION,
+        "version": __version__,
+        "pid": os.getpid(),
+        "home": ctx.home,
+    }
 
 
 async def ping(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +83,7 @@ async def reload_one_by_one(ctx: Context, apps: list[Any]) -> list[BaseException
     for app in [app for level in groups.levels(apps, lambda app: app.spec) for app in level]:
         try:
             await ctx.supervisor.reload(app)
-        except Exception as exc:  # noqa: BLE001 - reported with the others, as a batch
+        except Exception as exc:
             errors.append(exc)
     return errors
 

@@ -35,7 +35,6 @@ class Context:
         return [app.jlist_entry(self.home, *metrics.get(app.pid, (0.0, 0))) for app in apps]
 
 
-
 # ------------------------------------------------------------ argument helpers
 
 

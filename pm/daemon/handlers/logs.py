@@ -6,10 +6,10 @@ import logging
 import os
 from typing import Any
 
-from pm.daemon.output import logpipe, logtargets
-from pm.daemon.output import rotation as logrotate
 from pm.daemon.core.app import App
 from pm.daemon.handlers.context import Context, Handler, selected
+from pm.daemon.output import logtargets
+from pm.daemon.output import rotation as logrotate
 
 log = logging.getLogger("pm")
 
@@ -63,7 +63,7 @@ def _empty(path: str) -> None:
 
 
 def reload_logs() -> int:
-    count = logpipe.reopen_all()
+    count = logtargets.reopen_all()
     log.info("Reloading log files (%d reopened)", count)
     return count
 

@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pm.daemon.persist import dump
-from pm.daemon.output import logfiles as logs
-from pm.daemon.core.app import App
-from pm.errors import BadRequest, PMError
-from pm.daemon.handlers.context import Context, Handler
 from pm.config.spec import AppSpec
+from pm.daemon.core.app import App
+from pm.daemon.handlers.context import Context, Handler
+from pm.daemon.output import logfiles as logs
+from pm.daemon.persist import dump
+from pm.errors import BadRequest, PMError
 
 
 async def save(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -54,8 +54,13 @@ async def resurrect(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
             skipped.append(str(item.get("spec", {}).get("name")))
         else:
             started.append(app)
-    return {"source": loaded.source, "warnings": loaded.warnings, "errors": errors,
-            "skipped": sorted(set(skipped)), "apps": ctx.entries(started)}
+    return {
+        "source": loaded.source,
+        "warnings": loaded.warnings,
+        "errors": errors,
+        "skipped": sorted(set(skipped)),
+        "apps": ctx.entries(started),
+    }
 
 
 async def _revive(ctx: Context, item: dict[str, Any], where: str, known: set[str]) -> App | None:
@@ -66,7 +71,7 @@ async def _revive(ctx: Context, item: dict[str, Any], where: str, known: set[str
     spec = AppSpec.from_dict(raw, where=f"{where} ({raw.get('name', '?')})")
     if spec.name in known:
         return None
-    shell_env = item.get("shell_env") if isinstance(item.get("shell_env"), dict) else {}
+    shell_env = dump.mapping_at(item, "shell_env")
     sup = ctx.supervisor
     app = sup.prepare(spec, {str(k): str(v) for k, v in shell_env.items()})[0]
     saved_id = item.get("pm_id")

@@ -6,12 +6,11 @@ import dataclasses
 import re
 from typing import Any
 
-from pm.daemon.output import logfiles as logs
 from pm.daemon.core.app import App
-from pm.errors import BadRequest, NotFound
-from pm.daemon.handlers.context import Context, arg_str, Handler, raise_first
 from pm.daemon.core.supervisor import each
-
+from pm.daemon.handlers.context import Context, Handler, arg_str, raise_first
+from pm.daemon.output import logfiles as logs
+from pm.errors import BadRequest, NotFound
 
 _COUNT = re.compile(r"^([+-]?)(\d+)$")
 
@@ -48,23 +47,29 @@ async def scale(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     if wanted > len(apps):
         added = await _scale_up(ctx, apps, wanted)
     elif wanted < len(apps):
-        victims = apps[:len(apps) - wanted]
+        victims = apps[: len(apps) - wanted]
         removed = ctx.entries(victims)
         raise_first(await each(victims, sup.delete))
-    for app in apps[len(apps) - wanted:] if wanted < len(apps) else apps:
+    for app in apps[len(apps) - wanted :] if wanted < len(apps) else apps:
         app.spec = dataclasses.replace(app.spec, instances=wanted)
-    remaining = sorted((app for app in sup.apps.values() if app.name == name),
-                       key=lambda a: a.pm_id)
-    return {"entries": ctx.entries(remaining), "added": ctx.entries(added), "removed": removed,
-            "instances": wanted}
+    remaining = sorted(
+        (app for app in sup.apps.values() if app.name == name), key=lambda a: a.pm_id
+    )
+    return {
+        "entries": ctx.entries(remaining),
+        "added": ctx.entries(added),
+        "removed": removed,
+        "instances": wanted,
+    }
 
 
 async def _scale_up(ctx: Context, apps: list[App], wanted: int) -> list[App]:
     sup = ctx.supervisor
     template = apps[0]
     spec = dataclasses.replace(template.spec, instances=wanted)
-    prepared = sup.prepare(dataclasses.replace(spec, instances=wanted - len(apps)),
-                           template.shell_env)
+    prepared = sup.prepare(
+        dataclasses.replace(spec, instances=wanted - len(apps)), template.shell_env
+    )
     for app in prepared:
         app.spec = spec
         app.paths = logs.resolve_paths(sup.home, spec, app.pm_id)

@@ -23,10 +23,9 @@ from pm.config.command import resolve_command
 from pm.config.probes import parse_health_check, parse_listen
 from pm.config.spec import AppSpec
 from pm.daemon.core import groups
-from pm.daemon.core.app import App
-from pm.daemon.core.supervisor import each, ensure_unique_start, filter_shell_env
-from pm.daemon.handlers.context import (Context, Handler, arg_env, raise_first,
-                                        selected)
+from pm.daemon.core.app import App, filter_shell_env
+from pm.daemon.core.supervisor import each, ensure_unique_start
+from pm.daemon.handlers.context import Context, Handler, arg_env, raise_first, selected
 from pm.daemon.handlers.watch import set_watch
 from pm.errors import BadRequest, ConfigError
 
@@ -41,12 +40,19 @@ class _Outcome:
 
     def reply(self, ctx: Context, with_table: bool) -> dict[str, Any]:
         if not with_table:
-            return {"entries": ctx.entries(self.apps), "started": self.started,
-                    "restarted": self.restarted}
+            return {
+                "entries": ctx.entries(self.apps),
+                "started": self.started,
+                "restarted": self.restarted,
+            }
         table = ctx.entries(list(ctx.supervisor.apps.values()))
         ids = {app.pm_id for app in self.apps}
-        return {"entries": [entry for entry in table if entry["pm_id"] in ids],
-                "started": self.started, "restarted": self.restarted, "table": table}
+        return {
+            "entries": [entry for entry in table if entry["pm_id"] in ids],
+            "started": self.started,
+            "restarted": self.restarted,
+            "table": table,
+        }
 
 
 async def start(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +72,9 @@ async def start(ctx: Context, args: dict[str, Any]) -> dict[str, Any]:
     for spec in groups.start_order(specs):
         await groups.wait_for_dependencies(ctx.supervisor, spec)
         if args.get("file"):
-            await _apply_file_rule(ctx, spec, shell_env, spec.name in managed, outcome,
-                                   bool(args.get("reload")))
+            await _apply_file_rule(
+                ctx, spec, shell_env, spec.name in managed, outcome, bool(args.get("reload"))
+            )
         else:
             await _apply_script_rule(ctx, spec, shell_env, bool(args.get("force")), outcome)
     await ctx.supervisor.until_launched(outcome.apps)  # wait_ready: reply once they are ready
@@ -103,8 +110,14 @@ def check_launchable(spec: AppSpec, shell_env: dict[str, str]) -> None:
         raise ConfigError(f"app {spec.name!r}: {exc.message}") from None
 
 
-async def _apply_file_rule(ctx: Context, spec: AppSpec, shell_env: dict[str, str],
-                           managed: bool, outcome: _Outcome, reload: bool = False) -> None:
+async def _apply_file_rule(
+    ctx: Context,
+    spec: AppSpec,
+    shell_env: dict[str, str],
+    managed: bool,
+    outcome: _Outcome,
+    reload: bool = False,
+) -> None:
     """Start the app, or restart it with the file's settings (reload: one instance at a
     time, without a gap, for startOrReload)."""
     sup = ctx.supervisor
@@ -124,12 +137,16 @@ async def _apply_file_rule(ctx: Context, spec: AppSpec, shell_env: dict[str, str
     outcome.restarted.append(spec.name)
 
 
-async def _apply_script_rule(ctx: Context, spec: AppSpec, shell_env: dict[str, str],
-                             force: bool, outcome: _Outcome) -> None:
+async def _apply_script_rule(
+    ctx: Context, spec: AppSpec, shell_env: dict[str, str], force: bool, outcome: _Outcome
+) -> None:
     sup = ctx.supervisor
     prepared = sup.prepare(spec, shell_env)
-    same = [app for app in sup.apps.values()
-            if app.name == spec.name and app.command.exec_path == prepared[0].command.exec_path]
+    same = [
+        app
+        for app in sup.apps.values()
+        if app.name == spec.name and app.command.exec_path == prepared[0].command.exec_path
+    ]
     if same and not force:
         if all(app.status in protocol.DOWN_STATUSES for app in same):
             if spec.watch:  # `start app.js --watch` on a stopped app: watched from now on

@@ -1,7 +1,8 @@
 """Daemon command `watch`: turn file watching on, off or over for apps (`--watch` on restart/stop).
 
-Only the app's spec changes here; the automation (pm.daemon.automation.restarts) sees the resulting bus event and
-starts or stops the actual watch, so the saved process list keeps the choice too.
+Only the app's spec changes here; the automation (pm.daemon.automation.restarts) sees the
+resulting bus event and starts or stops the actual watch, so the saved process list keeps the
+choice too.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import dataclasses
 from typing import Any
 
 from pm.daemon.core.app import App
-from pm.errors import BadRequest
 from pm.daemon.handlers.context import Context, Handler, selected
+from pm.errors import BadRequest
 
 ACTIONS = ("enable", "disable", "toggle")
 
@@ -31,8 +32,9 @@ def set_watch(ctx: Context, app: App, enable: bool) -> None:
     starts or stops the actual watch on the bus event."""
     if bool(app.spec.watch) != enable:
         app.spec = dataclasses.replace(app.spec, watch=enable)
-        ctx.supervisor.bus.publish("process", {"event": "watch", "pm_id": app.pm_id,
-                                               "name": app.name, "watching": enable})
+        ctx.supervisor.bus.publish(
+            "process", {"event": "watch", "pm_id": app.pm_id, "name": app.name, "watching": enable}
+        )
 
 
 #: The commands this module answers, by wire name.

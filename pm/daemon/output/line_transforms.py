@@ -38,8 +38,13 @@ def json_lines(kind: str, pm_id: int, name: str, fmt: str | None) -> Transform:
         timestamp = stamp()
         out = []
         for line in lines[:-1].split(b"\n"):
-            record = {"message": line.decode(errors="replace") + "\n", "timestamp": timestamp,
-                      "type": kind, "process_id": pm_id, "app_name": name}
+            record = {
+                "message": line.decode(errors="replace") + "\n",
+                "timestamp": timestamp,
+                "type": kind,
+                "process_id": pm_id,
+                "app_name": name,
+            }
             out.append(json.dumps(record, ensure_ascii=False))
         out.append("")
         return "\n".join(out).encode()

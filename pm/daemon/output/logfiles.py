@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pm.config import dateformat
-from pm.paths import Home
 from pm.config.spec import AppSpec
+from pm.paths import Home
 
 NULL_PATHS = frozenset({"/dev/null", "NULL", "null"})
 
@@ -40,7 +40,9 @@ def resolve_paths(home: Home, spec: AppSpec, pm_id: int) -> LogPaths:
         out = err = "/dev/null"
     else:
         out = _custom(spec.out_file, spec.cwd, suffix_id) or str(home.out_log(spec.name, suffix_id))
-        err = _custom(spec.error_file, spec.cwd, suffix_id) or str(home.err_log(spec.name, suffix_id))
+        err = _custom(spec.error_file, spec.cwd, suffix_id) or str(
+            home.err_log(spec.name, suffix_id)
+        )
     combined = None
     if spec.log_file is True or spec.log_file == "true":  # `-l` without a path on the CLI
         combined = str(home.combined_log(spec.name))
@@ -111,8 +113,9 @@ class Outputs:
             reader.close()
 
 
-def open_outputs(paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0,
-                 owner: str = "") -> Outputs:
+def open_outputs(
+    paths: LogPaths, spec: AppSpec | None = None, pm_id: int = 0, owner: str = ""
+) -> Outputs:
     """The child's stdout/stderr: pipes the daemon reads, or the files themselves (no spec).
 
     owner (the app's unique_id) lets state.json name the pipes, so a daemon started after a
@@ -150,8 +153,7 @@ def pipe_targets(paths: LogPaths, spec: AppSpec, pm_id: int, kind: str) -> list[
 
 
 def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int, owner: str) -> Outputs:
-    from pm.daemon.output import logpipe
-    from pm.daemon.output import pipes
+    from pm.daemon.output import logpipe, pipes
 
     opened: list[int] = []
     readers: list[logpipe.StreamReader] = []
@@ -166,8 +168,15 @@ def _open_pipes(paths: LogPaths, spec: AppSpec, pm_id: int, owner: str) -> Outpu
                 continue
             read_end, child_end = pipes.open_pair()
             opened += [read_end, child_end]
-            readers.append(logpipe.StreamReader(read_end, pipe_targets(paths, spec, pm_id, kind),
-                                                owner=owner, kind=kind, whole_lines=whole_lines))
+            readers.append(
+                logpipe.StreamReader(
+                    read_end,
+                    pipe_targets(paths, spec, pm_id, kind),
+                    owner=owner,
+                    kind=kind,
+                    whole_lines=whole_lines,
+                )
+            )
             ends[kind] = child_end
     except OSError:
         for reader in readers:

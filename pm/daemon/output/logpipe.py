@@ -43,11 +43,7 @@ import time
 from collections.abc import Callable
 
 from pm.daemon.output.line_transforms import identity
-from pm.daemon.output.logtargets import (
-    Target,
-    release,
-    reopen_all,  # noqa: F401  (pm/daemon/handlers/logs.py)
-)
+from pm.daemon.output.logtargets import Target, release
 from pm.daemon.output.pipe_io import (
     BATCH_DELAY,
     READ_SIZE,
@@ -104,9 +100,15 @@ class StreamReader(ThreadDrain):
     Waits on the event loop (this class) or drains from a thread (ThreadDrain, reader_threads.py).
     """
 
-    def __init__(self, fd: int, targets: list[Target],
-                 on_close: Callable[[], None] = lambda: None, owner: str = "",
-                 kind: str = "out", whole_lines: bool | None = None) -> None:
+    def __init__(
+        self,
+        fd: int,
+        targets: list[Target],
+        on_close: Callable[[], None] = lambda: None,
+        owner: str = "",
+        kind: str = "out",
+        whole_lines: bool | None = None,
+    ) -> None:
         self.fd = fd
         self.owner = owner
         self.kind = kind

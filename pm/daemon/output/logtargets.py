@@ -44,7 +44,7 @@ class LogFile:
             try:
                 os.lseek(self.fd, 0, os.SEEK_END)
                 while view:
-                    view = view[os.write(self.fd, view):]
+                    view = view[os.write(self.fd, view) :]
                 self._warned = False
             except OSError as exc:
                 self.failed(exc)

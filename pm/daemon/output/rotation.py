@@ -62,8 +62,11 @@ def rotated_path(path: str, date_format: str, when: float) -> Path:
     if not taken:
         return source.with_name(f"{stem}__{date}.log")
     # Never reuse a name pruning freed: the newest copy must sort after the older ones.
-    numbers = [int(m.group(1)) for name in taken
-               if (m := re.match(re.escape(f"{stem}__{date}_") + r"(\d+)\.log", name))]
+    numbers = [
+        int(m.group(1))
+        for name in taken
+        if (m := re.match(re.escape(f"{stem}__{date}_") + r"(\d+)\.log", name))
+    ]
     return source.with_name(f"{stem}__{date}_{max(numbers, default=0) + 1}.log")
 
 
@@ -150,8 +153,7 @@ def prune(path: str, retain: int | None) -> list[Path]:
         return []
     source = Path(path)
     stem = source.name[:-4] if source.name.endswith(".log") else source.name
-    rotated = [p for p in source.parent.glob(f"{stem}__*")
-               if p.name.endswith((".log", ".log.gz"))]
+    rotated = [p for p in source.parent.glob(f"{stem}__*") if p.name.endswith((".log", ".log.gz"))]
     rotated.sort(key=lambda p: (p.stat().st_mtime, p.name))
     doomed = rotated[:-retain] if len(rotated) > retain else []
     for old in doomed:
@@ -183,8 +185,9 @@ async def rotate(path: str, config: RotateConfig, when: float | None = None) -> 
 # ------------------------------------------------------------ the daemon's worker
 
 
-def watched_files(apps: Iterable[Any], home: Home, section: dict[str, Any]
-                  ) -> list[tuple[str, RotateConfig]]:
+def watched_files(
+    apps: Iterable[Any], home: Home, section: dict[str, Any]
+) -> list[tuple[str, RotateConfig]]:
     """Every log file of every app with its settings, plus pm.log; no /dev/null, no repeats."""
     files: dict[str, RotateConfig] = {}
     for app in apps:
@@ -194,13 +197,20 @@ def watched_files(apps: Iterable[Any], home: Home, section: dict[str, Any]
                 files[path] = config
     # only the daemon's loop writes pm.log, so copy-then-truncate is exact there at any size
     files[str(home.daemon_log)] = dataclasses.replace(
-        logrotate.parse(section, logrotate.has_five_fields), lossless=False)
+        logrotate.parse(section, logrotate.has_five_fields), lossless=False
+    )
     return list(files.items())
 
 
-async def check_once(apps: Iterable[Any], home: Home, section: dict[str, Any], forced: bool,
-                     since: float | None = None, now: float | None = None,
-                     schedule: Schedule | None = None) -> list[Path]:
+async def check_once(
+    apps: Iterable[Any],
+    home: Home,
+    section: dict[str, Any],
+    forced: bool,
+    since: float | None = None,
+    now: float | None = None,
+    schedule: Schedule | None = None,
+) -> list[Path]:
     """Rotate what is due: over max_size, forced, or (given since/now) at its rotateInterval."""
     done = []
     schedule = schedule or Schedule()
@@ -240,8 +250,11 @@ class Schedule:
         except ConfigError:
             if pattern not in self.refused:
                 self.refused.add(pattern)
-                log.error("logrotate:rotateInterval: invalid cron pattern %r; no rotation on a "
-                          "schedule with it (size still counts)", pattern)
+                log.error(
+                    "logrotate:rotateInterval: invalid cron pattern %r; no rotation on a "
+                    "schedule with it (size still counts)",
+                    pattern,
+                )
             return False
 
 
@@ -263,8 +276,9 @@ async def worker(supervisor: Any, home: Home) -> None:
         await asyncio.sleep(config.worker_interval)
         now = time.time()
         try:
-            await check_once(list(supervisor.apps.values()), home, section, False, last, now,
-                             schedule)
+            await check_once(
+                list(supervisor.apps.values()), home, section, False, last, now, schedule
+            )
         except PMError as exc:
             log.error("log rotation: %s", exc.message)
         except Exception:

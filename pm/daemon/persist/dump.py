@@ -24,6 +24,12 @@ from pm.paths import Home, write_private
 DUMP_FORMAT = 1
 
 
+def mapping_at(item: dict[str, Any], key: str) -> dict[str, Any]:
+    """item[key] when it is an object, else an empty one (dumps are read as they come)."""
+    value = item.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def entry(app: App) -> dict[str, Any]:
     return {
         "format": DUMP_FORMAT,
@@ -139,10 +145,13 @@ def load(home: Home) -> Loaded:
             entries = read_entries(home.dump_backup)
         except (ConfigError, NotFound):
             if isinstance(first, NotFound):
-                raise NotFound(f"no processes saved: {home.dump} does not exist "
-                               "(run `pm save` first)") from None
-            raise ConfigError(f"{first.message}, and {home.dump_backup} is not usable either; "
-                              "nothing to resurrect") from None
+                raise NotFound(
+                    f"no processes saved: {home.dump} does not exist (run `pm save` first)"
+                ) from None
+            raise ConfigError(
+                f"{first.message}, and {home.dump_backup} is not usable either; "
+                "nothing to resurrect"
+            ) from None
         warnings = [f"{first.message}; using the previous list {home.dump_backup}"]
         if isinstance(first, ConfigError):
             aside = home.dump.with_name(home.dump.name + ".broken")
@@ -160,7 +169,7 @@ def saved_names(home: Home) -> list[str] | None:
         return None
     names = []
     for item in entries:
-        spec = item.get("spec") if isinstance(item.get("spec"), dict) else item
+        spec = mapping_at(item, "spec") or item
         names.append(str(spec.get("name", "")))
     return names
 
@@ -168,12 +177,27 @@ def saved_names(home: Home) -> list[str] | None:
 # ------------------------------------------------------------ PM2's dump.pm2
 
 #: Variables PM2 adds to every app's `env` that mean nothing to pm.
-_PM2_ENV_NOISE = frozenset({"PM2_HOME", "PM2_USAGE", "PM2_INTERACTOR_PROCESSING",
-                            "PM2_JSON_PROCESSING", "unique_id", "_"})
+_PM2_ENV_NOISE = frozenset(
+    {"PM2_HOME", "PM2_USAGE", "PM2_INTERACTOR_PROCESSING", "PM2_JSON_PROCESSING", "unique_id", "_"}
+)
 #: pm2_env keys that are PM2 runtime facts, not configuration.
-_PM2_RUNTIME = frozenset({"pm_id", "status", "pm_uptime", "created_at", "restart_time",
-                          "unstable_restarts", "exit_code", "version", "node_version",
-                          "username", "unique_id", "instances", "prev_restart_delay"})
+_PM2_RUNTIME = frozenset(
+    {
+        "pm_id",
+        "status",
+        "pm_uptime",
+        "created_at",
+        "restart_time",
+        "unstable_restarts",
+        "exit_code",
+        "version",
+        "node_version",
+        "username",
+        "unique_id",
+        "instances",
+        "prev_restart_delay",
+    }
+)
 
 
 def is_pm2_entry(item: dict[str, Any]) -> bool:
@@ -199,11 +223,18 @@ def from_pm2(entries: list[dict[str, Any]], where: str) -> tuple[list[dict[str, 
         raw = _pm2_raw_spec(item)
         raw["instances"] = counts.get(str(item.get("name", "")), 1)
         spec = build_spec(raw, label, str(raw.get("cwd") or "/"), None, {}, warnings)
-        env = item.get("env") if isinstance(item.get("env"), dict) else {}
-        shell_env = {str(k): str(v) for k, v in env.items()
-                     if k not in _PM2_ENV_NOISE and k != spec.name}
-        converted.append({"format": DUMP_FORMAT, "status": str(item.get("status", "online")),
-                          "spec": spec.to_dict(), "shell_env": shell_env})
+        env = mapping_at(item, "env")
+        shell_env = {
+            str(k): str(v) for k, v in env.items() if k not in _PM2_ENV_NOISE and k != spec.name
+        }
+        converted.append(
+            {
+                "format": DUMP_FORMAT,
+                "status": str(item.get("status", "online")),
+                "spec": spec.to_dict(),
+                "shell_env": shell_env,
+            }
+        )
     return converted, warnings
 
 
@@ -213,7 +244,7 @@ def _pm2_raw_spec(item: dict[str, Any]) -> dict[str, Any]:
     from pm.config.command import INTERPRETER_BY_EXTENSION
     from pm.config.spec import canonical_key
 
-    env = item.get("env") if isinstance(item.get("env"), dict) else {}
+    env = mapping_at(item, "env")
     pm2_home = str(env.get("PM2_HOME") or item.get("PM2_HOME") or "")
     raw: dict[str, Any] = {}
     for key, value in item.items():
@@ -230,8 +261,11 @@ def _pm2_raw_spec(item: dict[str, Any]) -> dict[str, Any]:
         raw["interpreter"] = interpreter
     else:
         raw.pop("interpreter", None)  # let pm pick it (python -> python3 where needed)
-    for ours, theirs in (("out_file", "pm_out_log_path"), ("error_file", "pm_err_log_path"),
-                         ("pid_file", "pm_pid_path")):
+    for ours, theirs in (
+        ("out_file", "pm_out_log_path"),
+        ("error_file", "pm_err_log_path"),
+        ("pid_file", "pm_pid_path"),
+    ):
         path = str(item.get(theirs) or "")
         raw.pop(ours, None)
         if path and not (pm2_home and path.startswith(pm2_home.rstrip("/") + "/")):

@@ -76,8 +76,11 @@ def resume(supervisor: Any) -> int:
                 continue
             fd = find(tree, int(pipe_inode))
             if fd is None:
-                log.warning("App %s: its %s pipe is gone; output written while no daemon ran "
-                            "is lost", app.label(), kind)
+                log.warning(
+                    "App %s: its %s pipe is gone; output written while no daemon ran is lost",
+                    app.label(),
+                    kind,
+                )
                 continue
             try:
                 targets = logs.pipe_targets(app.paths, app.spec, app.pm_id, kind)
@@ -85,8 +88,7 @@ def resume(supervisor: Any) -> int:
                 log.error("App %s: cannot open its log files again: %s", app.label(), exc)
                 os.close(fd)
                 continue
-            logpipe.StreamReader(fd, targets, owner=app.unique_id, kind=kind).start(
-                supervisor.loop)
+            logpipe.StreamReader(fd, targets, owner=app.unique_id, kind=kind).start(supervisor.loop)
             resumed += 1
     if resumed:
         log.info("resumed reading %d app output pipes", resumed)

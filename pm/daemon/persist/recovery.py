@@ -27,16 +27,17 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pm.daemon.core import process
-from pm.daemon.persist import pipe_recovery, state, strays
-from pm.daemon.core.app import App, now_ms
-from pm.errors import PMError
-from pm.daemon.output.logfiles import LogPaths
-from pm.daemon.core.policy import Counters, after_exit
-from pm.protocol import Status
 from pm.config.command import Command
 from pm.config.spec import AppSpec
+from pm.daemon.core import process
+from pm.daemon.core.app import App
+from pm.daemon.core.clock import now_ms
+from pm.daemon.core.policy import Counters, after_exit
 from pm.daemon.core.supervisor import Supervisor
+from pm.daemon.output.logfiles import LogPaths
+from pm.daemon.persist import pipe_recovery, state, strays
+from pm.errors import PMError
+from pm.protocol import Status
 
 log = logging.getLogger("pm")
 
@@ -83,15 +84,20 @@ def scan(home_root: str) -> dict[str, list[Found]]:
             with open(f"/proc/{pid}/stat", "rb") as handle:
                 stat = handle.read()
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                cmdline = [part.decode(errors="replace") for part in handle.read().split(b"\0")[:-1]]
+                cmdline = [
+                    part.decode(errors="replace") for part in handle.read().split(b"\0")[:-1]
+                ]
         except OSError:
             continue
-        variables = dict(item.decode(errors="replace").split("=", 1)
-                         for item in environ.split(b"\0") if b"=" in item)
+        variables = dict(
+            item.decode(errors="replace").split("=", 1)
+            for item in environ.split(b"\0")
+            if b"=" in item
+        )
         unique_id = variables.get("unique_id")
         if variables.get("PM_HOME") != home_root or not unique_id:
             continue
-        after = stat[stat.rfind(b")") + 2:].split()
+        after = stat[stat.rfind(b")") + 2 :].split()
         if after[0] in (b"Z", b"X"):
             continue
         leader = int(after[3]) == pid  # field 6, the session id
@@ -109,11 +115,17 @@ def rebuild(raw: dict[str, Any], data: dict[str, Any]) -> App:
     command = raw["command"]
     counters = Counters(**{f.name: int(raw["counters"].get(f.name, 0)) for f in fields(Counters)})
     app = App(
-        pm_id=int(raw["pm_id"]), spec=spec,
-        command=Command(list(command["argv"]), str(command["exec_path"]), str(command["interpreter"])),
-        paths=LogPaths(**raw["paths"]), shell_env={str(k): str(v) for k, v in shell_env.items()},
-        instance=int(raw.get("instance", 0)), counters=counters,
-        exit_code=raw.get("exit_code"), unique_id=str(raw["unique_id"]),
+        pm_id=int(raw["pm_id"]),
+        spec=spec,
+        command=Command(
+            list(command["argv"]), str(command["exec_path"]), str(command["interpreter"])
+        ),
+        paths=LogPaths(**raw["paths"]),
+        shell_env={str(k): str(v) for k, v in shell_env.items()},
+        instance=int(raw.get("instance", 0)),
+        counters=counters,
+        exit_code=raw.get("exit_code"),
+        unique_id=str(raw["unique_id"]),
     )
     app.status = Status(raw.get("status", "stopped"))
     for name, value in raw.get("extra", {}).items():
@@ -162,15 +174,23 @@ def _recover(supervisor: Supervisor) -> Report:
             for item in processes:
                 if item.session_leader:
                     _adopt_stray(supervisor, item, report)
-    log.info("recovered %d apps from %s in %.0f ms: %d re-adopted, %d restarted, %d down, "
-             "%d adopted from their environment", len(data["apps"]), supervisor.home.state,
-             (time.monotonic() - started) * 1000, report.adopted, report.restarted, report.down,
-             report.strays_adopted)
+    log.info(
+        "recovered %d apps from %s in %.0f ms: %d re-adopted, %d restarted, %d down, "
+        "%d adopted from their environment",
+        len(data["apps"]),
+        supervisor.home.state,
+        (time.monotonic() - started) * 1000,
+        report.adopted,
+        report.restarted,
+        report.down,
+        report.strays_adopted,
+    )
     return report
 
 
-def _recover_one(supervisor: Supervisor, app: App, raw: dict[str, Any],
-                 processes: list[Found], report: Report) -> None:
+def _recover_one(
+    supervisor: Supervisor, app: App, raw: dict[str, Any], processes: list[Found], report: Report
+) -> None:
     was = app.status
     proc = _find_process(app, raw, processes) if was in RUNNING or raw.get("pid") else None
     if proc is not None:
@@ -212,7 +232,9 @@ def _recover_one(supervisor: Supervisor, app: App, raw: dict[str, Any],
         report.down += 1
 
 
-def _find_process(app: App, raw: dict[str, Any], processes: list[Found]) -> process.OSProcess | None:
+def _find_process(
+    app: App, raw: dict[str, Any], processes: list[Found]
+) -> process.OSProcess | None:
     pid = int(raw.get("pid") or 0)
     if pid and process.alive(pid):
         adopted = process.OSProcess.adopt(pid, float(raw.get("create_time") or 0))
@@ -233,7 +255,7 @@ def _runs(cmdline: list[str], argv: list[str]) -> bool:
     if cmdline == argv:
         return True
     if len(argv) > 1:
-        return cmdline[-(len(argv) - 1):] == argv[1:]
+        return cmdline[-(len(argv) - 1) :] == argv[1:]
     return bool(cmdline) and os.path.basename(cmdline[0]) == os.path.basename(argv[0])
 
 
@@ -243,9 +265,12 @@ def _adopt_stray(supervisor: Supervisor, item: Found, report: Report) -> None:
     if strays.adopt_stray(supervisor, item.pid, item.cmdline, item.env) is not None:
         report.strays_adopted += 1
         return
-    log.warning("process %d (%s) was started by a previous daemon of this home and cannot be "
-                "listed again (its environment is incomplete); left running, unmanaged",
-                item.pid, " ".join(item.cmdline))
+    log.warning(
+        "process %d (%s) was started by a previous daemon of this home and cannot be "
+        "listed again (its environment is incomplete); left running, unmanaged",
+        item.pid,
+        " ".join(item.cmdline),
+    )
 
 
 def _remove(path: str) -> None:

@@ -65,8 +65,11 @@ def record(app: App, spec_key: str, env_key: str) -> dict[str, Any]:
         "counters": dict(vars(app.counters)),  # flat dataclasses: vars() is 10x asdict()
         "spec": spec_key,
         "shell_env": env_key,
-        "command": {"argv": app.command.argv, "exec_path": app.command.exec_path,
-                    "interpreter": app.command.interpreter},
+        "command": {
+            "argv": app.command.argv,
+            "exec_path": app.command.exec_path,
+            "interpreter": app.command.interpreter,
+        },
         "paths": dict(vars(app.paths)),
         "extra": extra,
     }
@@ -115,8 +118,14 @@ def snapshot(supervisor: Supervisor, spec_dicts: SpecDicts | None = None) -> dic
             env_keys[id(app.shell_env)] = env_key
         apps.append(record(app, spec_key, env_key))
     spec_dicts.keep_only([app.spec for app in supervisor.apps.values()])
-    return {"format": STATE_FORMAT, "written_at": time.time(), "daemon_pid": os.getpid(),
-            "specs": specs, "envs": envs, "apps": apps}
+    return {
+        "format": STATE_FORMAT,
+        "written_at": time.time(),
+        "daemon_pid": os.getpid(),
+        "specs": specs,
+        "envs": envs,
+        "apps": apps,
+    }
 
 
 def write(home: Home, supervisor: Supervisor, spec_dicts: SpecDicts | None = None) -> None:
@@ -137,14 +146,24 @@ def read(home: Home) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log.error("cannot read %s (%s); moved aside, apps still running are adopted from their "
-                  "environment", home.state, exc)
+        log.error(
+            "cannot read %s (%s); moved aside, apps still running are adopted from their "
+            "environment",
+            home.state,
+            exc,
+        )
         move_aside(home)
         return _empty_state()
-    if not isinstance(data, dict) or data.get("format") != STATE_FORMAT \
-            or not isinstance(data.get("apps"), list):
-        log.error("%s has an unknown format; moved aside, apps still running are adopted from "
-                  "their environment", home.state)
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != STATE_FORMAT
+        or not isinstance(data.get("apps"), list)
+    ):
+        log.error(
+            "%s has an unknown format; moved aside, apps still running are adopted from "
+            "their environment",
+            home.state,
+        )
         move_aside(home)
         return _empty_state()
     return data

@@ -1,4 +1,5 @@
 """A web-test app: a line on stdout every 0.3 s, and a marker line on stderr for each SIGUSR1."""
+
 import signal
 import sys
 import time

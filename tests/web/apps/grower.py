@@ -1,5 +1,6 @@
 """A web-test app that grows: it keeps 4 MB more memory every 0.2 s, up to LIMIT_MB (default 80),
 printing its size each step, then holds it (a leak, as a person would see it on a chart)."""
+
 import os
 import signal
 import sys
