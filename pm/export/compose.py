@@ -1,5 +1,13 @@
 """A Compose file (compose.yaml): a service per app, with replicas, restart policy, stop
-signal and grace period, memory limit, healthcheck, environment, ports and depends_on."""
+signal and grace period, memory limit, healthcheck, environment, ports and depends_on.
+
+One file for both engines that read it, as run in tests/e2e/engine: `docker compose up` and
+Swarm's `docker stack deploy`. Hence `version: "3.8"` (the stack loader refuses a file without
+one), the restart policy twice (`restart` for Compose, `deploy.restart_policy` for Swarm,
+which ignores `restart`), `entrypoint` rather than `command` (Kubernetes' `command` replaces
+the image's entrypoint; Compose's `command` would only replace its CMD, and an image whose
+entrypoint is pm-runtime would run `pm-runtime pm-runtime ...`), and ports published in host
+mode (bound where the container runs, as pm binds them, and needing no IPVS routing mesh)."""
 
 from __future__ import annotations
 
@@ -14,6 +22,9 @@ from pm.export.notes import Notes, warn_unmapped
 
 ENGINE = "Compose"
 
+#: The file format both `docker compose` and `docker stack deploy` read.
+VERSION = "3.8"
+
 
 def service_name(name: str) -> str:
     """A name Compose accepts for a service (letters, digits, '.', '_', '-')."""
@@ -24,9 +35,10 @@ def document(apps: list[ExportApp], options: Options, notes: Notes) -> dict[str,
     container.check_images(apps, options, notes)
     names = {app.name for app in apps}
     return {
+        "version": VERSION,
         "services": {
             service_name(app.key): service(app, apps, names, options, notes) for app in apps
-        }
+        },
     }
 
 
@@ -47,7 +59,7 @@ def service(
     scheduled = pm_runtime and bool(spec.cron_restart)  # pm-runtime's cron runs it again
     found: dict[str, Any] = {
         "image": container.image_name(app, options),
-        "command": container.command(app, apps, options, notes, keep_running=scheduled),
+        "entrypoint": container.command(app, apps, options, notes, keep_running=scheduled),
         "working_dir": container.working_dir(app, options, notes),
         "restart": "unless-stopped" if spec.autorestart or scheduled else "no",
         # pm stops an app with SIGINT (PM2's signal); pm-runtime stops its app the same way
@@ -57,7 +69,10 @@ def service(
     env = container.environment(app, pm_runtime, notes)
     if env:
         found["environment"] = env
-    deploy: dict[str, Any] = {"replicas": spec.instances if spec.autostart else 0}
+    deploy: dict[str, Any] = {
+        "replicas": spec.instances if spec.autostart else 0,
+        "restart_policy": {"condition": "any" if spec.autorestart or scheduled else "none"},
+    }
     if spec.max_memory_restart:
         memory = container.byte_size(spec.max_memory_restart, ("k", "m", "g"))
         deploy["resources"] = {"limits": {"memory": memory}}
@@ -81,8 +96,9 @@ def service(
     return found
 
 
-def ports(app: ExportApp, notes: Notes) -> dict[str, list[str]]:
-    """Published on the host as pm would bind them; with replicas, only to other services."""
+def ports(app: ExportApp, notes: Notes) -> dict[str, list[Any]]:
+    """Published on the host as pm would bind them (host mode); with replicas, only to other
+    services."""
     numbers = list(dict.fromkeys(point.port for point in app.listen))
     if app.spec.instances > 1:
         notes.warn(
@@ -92,7 +108,12 @@ def ports(app: ExportApp, notes: Notes) -> dict[str, list[str]]:
             "port is exposed to the other services only",
         )
         return {"expose": [str(port) for port in numbers]}
-    return {"ports": [f"{port}:{port}" for port in numbers]}
+    return {
+        "ports": [
+            {"target": port, "published": port, "protocol": "tcp", "mode": "host"}
+            for port in numbers
+        ]
+    }
 
 
 def healthcheck(check: HealthCheck) -> dict[str, Any]:

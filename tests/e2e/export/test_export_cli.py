@@ -133,5 +133,5 @@ def test_running_list(pm: PM) -> None:
     api = services["api"]
     assert api["environment"] == {"TOKEN": "prod"}  # not the shell's PATH, HOME...
     assert api["deploy"]["replicas"] == 2
-    assert api["command"] == ["python3", "ticker.py"]
+    assert api["entrypoint"] == ["python3", "ticker.py"]
     assert api["working_dir"] == "/app"  # the project folder is the current one
