@@ -19,4 +19,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 port = int(os.environ.get("PORT", "8000"))
 host = os.environ.get("HOST", "127.0.0.1")  # 0.0.0.0 in a container (examples/Dockerfile)
 print(f"listening on {host}:{port}", flush=True)
-http.server.ThreadingHTTPServer((host, port), Handler).serve_forever()
+try:
+    http.server.ThreadingHTTPServer((host, port), Handler).serve_forever()
+except KeyboardInterrupt:  # pm stops an app with SIGINT
+    print("web: stopped", flush=True)
