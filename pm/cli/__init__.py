@@ -8,5 +8,7 @@ start_options.py  PM2's `pm start` flags and the attributes they set
 runtime.py        `pm-runtime` and `pm start --no-daemon` (exec the foreground runtime)
 render.py         PM2's table, describe, colours
 startup_unit.py   the systemd unit `pm startup` writes
+hosts.py          which hosts `pm --host NAME` and `--all-hosts` mean (deploy section, ssh)
+over_ssh.py       `pm --host`: the command run by other hosts' pm, one table for `list`
 commands/         the other commands, one module per area, imported only when used
 """

@@ -22,6 +22,14 @@ from pm.version import __version__
 
 @click.group(cls=PMGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pm")
+@click.option(
+    "--host",
+    metavar="NAME",
+    multiple=True,
+    expose_value=False,
+    help="Run the command by the pm of another host, over ssh: a deploy environment or host "
+    "of ./ecosystem.*, or any name ssh knows (~/.ssh/config). Repeat it, or a,b, for several.",
+)
 def main_group() -> None:
     """pm: a PM2-compatible process manager."""
 
@@ -210,8 +218,17 @@ def send_signal(signal_name: str, targets: tuple[str, ...]) -> None:
 @click.option("-m", "--mini-list", is_flag=True, help="One block of key: value lines per app.")
 @click.option("--sort", "sort_key", help="name|id|pid|cpu|memory|uptime|status[:asc|desc]")
 @click.option("--watch", is_flag=True, help="Refresh the table every second until Ctrl-C.")
-def list_cmd(mini_list: bool, sort_key: str | None, watch: bool) -> None:
+@click.option(
+    "--all-hosts",
+    is_flag=True,
+    help="One table for every host of ./ecosystem.*'s deploy section, over ssh.",
+)
+def list_cmd(mini_list: bool, sort_key: str | None, watch: bool, all_hosts: bool) -> None:
     """Show the process table."""
+    if all_hosts:
+        from pm.cli import hosts, over_ssh
+
+        sys.exit(over_ssh.list_hosts(hosts.all_hosts()))
     if watch:
         from pm.cli.commands.monit import watch_table
 
@@ -343,6 +360,11 @@ def kill() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and (args[0] == "--host" or args[0].startswith("--host=")):
+        from pm.cli import over_ssh  # before click: the remote pm parses its own command line
+
+        names, rest = over_ssh.take_host_options(args)
+        sys.exit(over_ssh.main(names, rest))
     if "--" in args:
         cut = args.index("--")
         SCRIPT_ARGS[:] = args[cut + 1 :]

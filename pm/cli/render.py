@@ -40,6 +40,7 @@ COLUMNS = (
 )
 #: PM2's minimum column widths (content width, without the padding spaces).
 MIN_WIDTHS = {
+    "host": 4,
     "id": 2,
     "name": 11,
     "namespace": 11,
@@ -62,7 +63,9 @@ def row(entry: dict[str, Any], now_ms: float | None = None) -> dict[str, str]:
     online = status == "online"
     now_ms = time.time() * 1000 if now_ms is None else now_ms
     monit = entry.get("monit") or {}
+    host = {"host": str(entry["host"])} if "host" in entry else {}  # set by --all-hosts only
     return {
+        **host,
         "id": str(entry.get("pm_id", "")),
         "name": str(entry.get("name", "")),
         "namespace": str(env.get("namespace", "default")),

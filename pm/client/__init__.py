@@ -5,6 +5,7 @@
     records.py     the typed records it returns (ProcessInfo, Event, LogLine)
     logreader.py   reading and following log files for `pm logs` (no daemon in the path)
     describe.py    what `pm describe` shows, as pairs (the CLI and the dashboard print them)
+remote.py      reaching another host's pm over ssh, many hosts at once, each bounded in time
 
 Never imports the daemon side (pm.daemon): the socket is the only way across.
 """

@@ -194,3 +194,47 @@ def _env(value: Any, label: str) -> dict[str, str]:
             raise ConfigError(f"{label}: field 'env.{name}': expected a string or a number")
         env[name.upper()] = ("true" if item else "false") if isinstance(item, bool) else str(item)
     return env
+
+
+@dataclass(frozen=True)
+class SshHost:
+    """A host of a deploy environment and how ssh reaches it (what `pm --host` needs: no
+    repository, ref or path)."""
+
+    env_name: str
+    host: str
+    user: str | None = None
+    port: int | None = None
+    key: str | None = None
+    ssh_options: tuple[str, ...] = ()
+
+
+def ssh_hosts(data: Any, path: str) -> list[SshHost]:
+    """Every host of every environment of the file's deploy section, in the file's order, each
+    checked as `pm deploy` checks it; [] when the file has no deploy section."""
+    section = data.get("deploy") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return []
+    base = str(Path(path).parent) if path != "<stdin>" else os.getcwd()
+    found: list[SshHost] = []
+    for env_name, raw in section.items():
+        label = f"{path}: deploy.{env_name}"
+        if not isinstance(raw, dict) or not raw.get("host"):
+            continue
+        for key in ("user", "key"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise ConfigError(
+                    f"{label}: field '{key}': expected a string, got {type(raw[key]).__name__}"
+                )
+        for host in _hosts(raw["host"], label):
+            found.append(
+                SshHost(
+                    env_name,
+                    host,
+                    user=raw.get("user") or None,
+                    port=_port(raw.get("port"), label),
+                    key=_key(raw.get("key"), base, label),
+                    ssh_options=_ssh_options(raw.get("ssh_options"), label),
+                )
+            )
+    return found
