@@ -1,5 +1,5 @@
 """Run the web server: `python -m pm.web [--port N] [--host H] [--allow-remote]
-[--sample-interval S]`, which is how
+[--sample-interval S] [--remote-hosts JSON]`, which is how
 `pm web --daemon` runs it as a pm app (`pm web` checked the options before starting it).
 
 When this file is run by path (as pm does under `--daemon`), Python puts pm/web/ first on
@@ -13,6 +13,7 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.a
     del sys.path[0]
 
 import argparse
+import json
 
 from pm.errors import PMError
 from pm.paths import Home
@@ -30,7 +31,14 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--allow-remote", action="store_true")
     parser.add_argument("--sample-interval", type=float, default=DEFAULT_INTERVAL_S)
+    parser.add_argument("--remote-hosts", default="[]", help="other hosts, as pm web wrote them")
     options = parser.parse_args()
+    from pm.client.remote import RemoteHost
+
+    remotes = [
+        RemoteHost(**{**fields, "ssh_options": tuple(fields.get("ssh_options") or ())})
+        for fields in json.loads(options.remote_hosts)
+    ]
     if not is_loopback(options.host) and not options.allow_remote:
         parser.error(f"refusing to listen on {options.host} without --allow-remote")
     try:
@@ -40,6 +48,7 @@ def main() -> None:
             options.port,
             lambda line: print(f"[PM] {line}", flush=True),
             options.sample_interval,
+            remotes,
         )
     except PMError as exc:
         print(f"[PM][ERROR] {exc.message}", file=sys.stderr)

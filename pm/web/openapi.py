@@ -279,6 +279,38 @@ _ACTION_SUMMARY = {
     "reset": "Reset the restart counters of apps.",
 }
 
+_SCHEMAS["Hosts"] = {
+    "type": "object",
+    "required": ["poll_s", "hosts"],
+    "properties": {"poll_s": {"type": "number"}, "hosts": {"type": "array"}},
+}
+_SCHEMAS["HostAction"] = {
+    "type": "object",
+    "required": ["host", "cmd", "target"],
+    "properties": {
+        "host": {"type": "string"},
+        "cmd": {"type": "string", "enum": ["restart", "stop", "start", "reload"]},
+        "target": _TARGET,
+    },
+}
+_HOST_ACTION = {
+    "post": {
+        "summary": "Run `pm <cmd> <target>` by another host's pm, over ssh.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HostAction"}}
+            },
+        },
+        "responses": {
+            "200": {"description": "What the host's pm printed."},
+            "502": _error("The host could not be reached, or its pm failed."),
+            **_COMMON,
+            **{code: _error(_ERROR_TEXT[code]) for code in ("400", "404", "415")},
+        },
+    }
+}
+
 _EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
 _NAME_QUERY = {
     "name": "name",
@@ -396,6 +428,12 @@ def document() -> dict[str, Any]:
             },
         ),
         "/api/scale": _post("Add or remove instances of an app.", "Scale", _ACTION_ERRORS),
+        "/api/hosts": _get(
+            "The other hosts shown (pm web --remote, --all-hosts), each polled over ssh: its "
+            "state (connecting, ok, unreachable), why, when it last answered, its apps.",
+            _json("The hosts.", "Hosts"),
+        ),
+        "/api/hosts/action": _HOST_ACTION,
     }
     for cmd in ACTIONS:
         paths[f"/api/{cmd}"] = _post(_ACTION_SUMMARY[cmd], "Targets", _ACTION_ERRORS)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pm.errors import PMError
 from pm.paths import Home
 from pm.web.history import INTERVAL_S
+
+if TYPE_CHECKING:
+    from pm.client.remote import RemoteHost
 
 DEFAULT_INTERVAL_S = INTERVAL_S
 
@@ -37,9 +41,10 @@ def serve_until_signal(
     port: int,
     echo: Callable[[str], None],
     interval_s: float = DEFAULT_INTERVAL_S,
+    remotes: Sequence[RemoteHost] = (),
 ) -> None:
     """Serve the dashboard, API and /metrics; `echo` prints one announcement line; history
-    samples cpu and memory every interval_s."""
+    samples cpu and memory every interval_s; remotes are other hosts shown beside this one."""
     from pm.web import auth
     from pm.web.server import serve
 
@@ -52,9 +57,11 @@ def serve_until_signal(
             f"API token: {auth.token_path(home)} (send 'Authorization: Bearer <token>'); "
             f"API description: {base}/openapi.json"
         )
+        if remotes:
+            echo(f"Other hosts, over ssh: {', '.join(host.label for host in remotes)}")
 
     try:
-        asyncio.run(serve(home, host, port, announce, interval_s))
+        asyncio.run(serve(home, host, port, announce, interval_s, remotes))
     except OSError as exc:
         raise PMError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; "

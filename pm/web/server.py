@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import html
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from pm.client.remote import RemoteHost
 from pm.errors import PMError
 from pm.paths import Home
-from pm.web import api, api_history, auth, metrics
+from pm.web import api, api_history, auth, hosts, metrics
 from pm.web.bridge import Bridge
 from pm.web.eventlog import EventLog
 from pm.web.history import INTERVAL_S, History
@@ -180,8 +181,14 @@ async def prometheus(request: web.Request) -> web.Response:
     return web.Response(body=text.encode(), headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
-def create_app(home: Home, token: str, interval_s: float = INTERVAL_S) -> web.Application:
-    """The whole server; interval_s is how often cpu and memory are sampled for history."""
+def create_app(
+    home: Home,
+    token: str,
+    interval_s: float = INTERVAL_S,
+    remotes: Sequence[RemoteHost] = (),
+) -> web.Application:
+    """The whole server; interval_s is how often cpu and memory are sampled for history;
+    remotes are the other hosts shown beside this one (pm/web/hosts.py)."""
     app = web.Application(middlewares=[require_token], client_max_size=64 * 1024)
     app[TOKEN] = token
     app[CODES] = auth.LoginCodes(token)
@@ -190,16 +197,19 @@ def create_app(home: Home, token: str, interval_s: float = INTERVAL_S) -> web.Ap
     app[api.HUB] = hub = Hub(bridge)
     app[api_history.HISTORY] = history = History(interval_s)
     app[api_history.EVENTS] = events = EventLog()
+    app[hosts.PANEL] = panel = hosts.HostsPanel(list(remotes))
     recorder = Recorder(bridge, hub, history, events)
     app.on_response_prepare.append(security_headers)
 
     async def start_hub(app: web.Application) -> None:
         await hub.start()
         await recorder.start()
+        await panel.start()
 
     async def stop_hub(app: web.Application) -> None:
         await hub.stop()
         await recorder.stop()
+        await panel.stop()
 
     app.on_startup.append(start_hub)
     app.on_shutdown.append(stop_hub)
@@ -222,6 +232,8 @@ def create_app(home: Home, token: str, interval_s: float = INTERVAL_S) -> web.Ap
     for cmd in api.ACTIONS:
         router.add_post(f"/api/{cmd}", api.action(cmd))
     router.add_post("/api/scale", api.scale)
+    router.add_get("/api/hosts", hosts.list_hosts)
+    router.add_post("/api/hosts/action", hosts.host_action)
     router.add_static("/static", STATIC, follow_symlinks=False)
     return app
 
@@ -235,10 +247,11 @@ async def serve(
     port: int,
     announce: Callable[[str], None],
     interval_s: float = INTERVAL_S,
+    remotes: Sequence[RemoteHost] = (),
 ) -> None:
     """Serve until SIGINT or SIGTERM; `announce` gets the base URL once the port listens."""
     token = auth.load_or_create_token(home)
-    app = create_app(home, token, interval_s)
+    app = create_app(home, token, interval_s, remotes)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:

@@ -64,6 +64,16 @@ def _echo(line: str) -> None:
     metavar="SECONDS",
     help="How often the dashboard samples cpu and memory for its charts (it keeps an hour).",
 )
+@click.option(
+    "--remote",
+    "remote_names",
+    multiple=True,
+    metavar="NAME",
+    help="Show another host too, reached over ssh (names as for pm --host; repeat or a,b).",
+)
+@click.option(
+    "--all-hosts", is_flag=True, help="Show every host of ./ecosystem.*'s deploy section too."
+)
 def web(
     port: int,
     host: str,
@@ -72,6 +82,8 @@ def web(
     name: str,
     link_only: bool,
     interval_s: float,
+    remote_names: tuple[str, ...],
+    all_hosts: bool,
 ) -> None:
     """Web dashboard, JSON API (/openapi.json) and Prometheus /metrics.
 
@@ -92,6 +104,9 @@ def web(
             ),
             err=True,
         )
+    from pm.cli import hosts
+
+    remotes = hosts.all_hosts() if all_hosts else hosts.resolve(remote_names)
     home = Home.from_env()
     from pm.web import auth
 
@@ -102,9 +117,9 @@ def web(
         _echo(f"Login link (one use, {auth.LINK_TTL_S // 60} min): {_login_url(host, port, token)}")
         return
     if as_app:
-        _start_as_app(home, host, port, allow_remote, name, token, interval_s)
+        _start_as_app(home, host, port, allow_remote, name, token, interval_s, remotes)
         return
-    _serve(home, host, port, interval_s)
+    _serve(home, host, port, interval_s, remotes)
 
 
 def _login_url(host: str, port: int, token: str) -> str:
@@ -138,14 +153,21 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _serve(home: Home, host: str, port: int, interval_s: float) -> None:
+def _serve(home: Home, host: str, port: int, interval_s: float, remotes: list[Any]) -> None:
     from pm.web.run import serve_until_signal
 
-    serve_until_signal(home, host, port, _echo, interval_s)
+    serve_until_signal(home, host, port, _echo, interval_s, remotes)
 
 
 def _start_as_app(
-    home: Home, host: str, port: int, allow_remote: bool, name: str, token: str, interval_s: float
+    home: Home,
+    host: str,
+    port: int,
+    allow_remote: bool,
+    name: str,
+    token: str,
+    interval_s: float,
+    remotes: list[Any],
 ) -> None:
     """Start the server as a pm app, wait for its port, print the login link."""
     from pm.client.connection import Client
@@ -156,6 +178,11 @@ def _start_as_app(
     _check_port_free(host, port)
     args = ["--port", str(port), "--host", host, "--sample-interval", str(interval_s)]
     args += ["--allow-remote"] if allow_remote else []
+    if remotes:  # resolved here, where the ecosystem file is: the app runs in PM_HOME
+        import dataclasses
+        import json
+
+        args += ["--remote-hosts", json.dumps([dataclasses.asdict(one) for one in remotes])]
     import pm.web
 
     spec = AppSpec(

@@ -6,6 +6,7 @@ import { sparkline } from "./chart.js";
 import { closeDetail, detailName, initDetail, openDetail, renderCharts, renderStates,
   settingsMayHaveChanged } from "./detail.js";
 import { formatBytes, renderEvents } from "./events.js";
+import { initHosts } from "./hosts.js";
 import { closeLogs, initLogs, logTarget, openLogs } from "./logs.js";
 import { addEvent, addSample, loadAll, marksOf, store } from "./store.js";
 
@@ -269,6 +270,7 @@ function init() {
   $("#problems-only").addEventListener("change", renderEventList);
   initLogs(() => { for (const row of state.rows.values()) row.classList.remove("selected"); });
   initDetail();
+  initHosts();
   store.listeners.add(historyChanged);
   window.addEventListener("hashchange", route);
   document.addEventListener("keydown", onKey);

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.home import APPS, PM, find_program, wait_for
@@ -278,3 +279,53 @@ def test_a_down_host_alone_is_reported_and_the_others_run(started: Hosts) -> Non
     alpha_pid = started.live[0].home.jlist()[0]["pid"]
     assert f"[{started.live[0].address}] {alpha_pid}" in mixed.stdout
     assert f"[{started.live[1].address}] " in mixed.stdout  # beta answered (an empty line)
+
+
+def test_dashboard_shows_every_host_and_the_down_one(started: Hosts) -> None:
+    from helpers.web import start_web
+
+    local = PM(started.workdir / "dashboard-home", started.workdir)
+    local.run("ping")
+    web = start_web(local, "--all-hosts")
+    try:
+        assert any("Other hosts, over ssh: " in line for line in web.output)
+
+        def all_polled() -> dict[str, Any] | None:
+            data: dict[str, Any] = web.get("/api/hosts").json()
+            return data if all(h["state"] != "connecting" for h in data["hosts"]) else None
+
+        polled = wait_for(all_polled, 30, 0.2, "every host polled once")
+        by_name = {host["name"]: host for host in polled["hosts"]}
+        assert list(by_name) == [*(h.address for h in started.live), started.down.address]
+        for host in started.live:
+            card = by_name[host.address]
+            assert card["state"] == "ok" and card["problem"] is None
+            assert [app["name"] for app in card["apps"]] == [f"tick-{host.name}"]
+        down = by_name[started.down.address]
+        assert down["state"] == "unreachable" and down["answered_ms"] is None
+        assert down["problem"] == "unreachable: Connection timed out during banner exchange"
+
+        alpha = started.live[0]
+        before = alpha.home.jlist()[0]["pm2_env"]["restart_time"]
+        done = web.post(
+            "/api/hosts/action", {"host": alpha.address, "cmd": "restart", "target": "tick-alpha"}
+        )
+        assert done.status == 200, done.text
+        assert alpha.home.jlist()[0]["pm2_env"]["restart_time"] == before + 1
+        assert (
+            web.post("/api/hosts/action", {"host": "nope", "cmd": "restart", "target": "x"}).status
+            == 404
+        )
+        assert (
+            web.post(
+                "/api/hosts/action", {"host": alpha.address, "cmd": "delete", "target": "x"}
+            ).status
+            == 400
+        )
+        failed = web.post(
+            "/api/hosts/action", {"host": started.down.address, "cmd": "restart", "target": "all"}
+        )
+        assert failed.status == 502 and "unreachable" in failed.json()["error"]["message"]
+    finally:
+        web.stop()
+        local.cleanup()
