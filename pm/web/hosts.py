@@ -130,6 +130,8 @@ async def host_action(request: web.Request) -> web.Response:
     if cmd not in HOST_ACTIONS:
         raise BadRequest(f"'cmd' must be one of {', '.join(HOST_ACTIONS)}")
     target = check_target(body.get("target"))
+    if target.startswith("-"):  # an option for the host's pm, not a target
+        raise BadRequest("'target' must be an id, a name, a namespace, 'all' or /regex/")
     reply = await asyncio.to_thread(remote.run, state.host, [cmd, target, "--silent"])
     await panel.poll(state)
     if reply.problem is not None:

@@ -322,6 +322,8 @@ def test_dashboard_shows_every_host_and_the_down_one(started: Hosts) -> None:
             ).status
             == 400
         )
+        option = {"host": alpha.address, "cmd": "restart", "target": "--update-env"}
+        assert web.post("/api/hosts/action", option).status == 400  # a target, not an option
         failed = web.post(
             "/api/hosts/action", {"host": started.down.address, "cmd": "restart", "target": "all"}
         )
