@@ -185,7 +185,7 @@ class Engine:
         ]
         self._import_base()
         for process in pip:
-            _, err = process.communicate(timeout=300)
+            _, err = process.communicate(timeout=600)
             if process.returncode != 0:
                 raise AssertionError(f"{process.args}: {err.decode(errors='replace')[-800:]}")
         self.timings["base image"] = time.monotonic() - started
@@ -206,7 +206,7 @@ class Engine:
             "-t",
             "pm-example",
             str(context),
-            timeout=300,
+            timeout=600,
         )
         self.timings["pm-example build"] = time.monotonic() - started
 
@@ -248,7 +248,7 @@ class Engine:
             ],
             stdin=bootstrap.stdout,
             capture_output=True,
-            timeout=300,
+            timeout=600,
         )
         bootstrap.stdout.close()
         err = bootstrap.communicate(timeout=60)[1].decode(errors="replace")
