@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 from helpers.home import APPS, PM, pid_alive, wait_for
 
 TICKER = str(APPS / "ticker.py")
@@ -57,15 +58,17 @@ def test_start_list_and_jlist_shape(pm: PM) -> None:
 def test_killed_app_is_back_fast_with_restart_counted(pm: PM) -> None:
     pm.run("start", TICKER, "--name", "api")
     first = pm.wait_status("api", "online")["pid"]
+    killed_at = time.time()
     os.kill(first, signal.SIGKILL)
-    killed_at = time.monotonic()
 
     def respawned() -> dict | None:
         entry = pm.app("api")
         return entry if entry["pid"] not in (0, first) else None
 
     entry = wait_for(respawned, timeout=5, message="respawn")
-    assert time.monotonic() - killed_at < 1.0
+    # the daemon's delay, from the new process's own start time: not the test's polling, whose
+    # `pm jlist` subprocesses take most of a second on a loaded machine
+    assert psutil.Process(entry["pid"]).create_time() - killed_at < 1.0
     assert entry["pm2_env"]["restart_time"] == 1
     assert entry["pm2_env"]["status"] == "online"
     # The relaunch happens before the exit's bookkeeping, yet the record reads in order and
