@@ -98,6 +98,10 @@ def describe_pairs(entry: dict[str, Any], now_ms: float | None = None) -> list[t
         ("min uptime", f"{env.get('min_uptime')}ms"),
         ("kill timeout", f"{env.get('kill_timeout')}ms"),
         (
+            "kill signal",
+            str(env.get("kill_signal") or "daemon default (PM_KILL_SIGNAL, else SIGINT)"),
+        ),
+        (
             "last exit code",
             str(env.get("exit_code") if env.get("exit_code") is not None else "N/A"),
         ),

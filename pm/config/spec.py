@@ -71,6 +71,7 @@ class AppSpec:
     exp_backoff_restart_delay: int = 0
     stop_exit_codes: list[int] = field(default_factory=list)
     kill_timeout: int = DEFAULT_KILL_TIMEOUT_MS
+    kill_signal: str | None = None  # pm addition; None: the daemon's (PM_KILL_SIGNAL, SIGINT)
     listen_timeout: int = DEFAULT_LISTEN_TIMEOUT_MS
     wait_ready: bool = False
     shutdown_with_message: bool = False
@@ -201,6 +202,31 @@ def parse_size(value: Any, where: str) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS.get(unit, 1))
 
 
+#: Signals that cannot stop an app: SIGSTOP only freezes it (it cannot be caught either).
+_NOT_STOP_SIGNALS = ("SIGSTOP",)
+
+
+def parse_signal(value: Any, where: str) -> str:
+    """A signal's canonical name from a name ('SIGTERM', 'TERM', 'sigterm') or a number (15,
+    '15'), as `kill -s` and PM2_KILL_SIGNAL take them."""
+    import signal
+
+    expected = f"{where}: expected a signal name or number (e.g. SIGTERM or 15), got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(expected)
+    text = str(value).strip().upper()
+    try:
+        if text.isdigit():
+            name = signal.Signals(int(text)).name
+        else:
+            name = signal.Signals[text if text.startswith("SIG") else f"SIG{text}"].name
+    except (KeyError, ValueError):
+        raise ConfigError(expected) from None
+    if name in _NOT_STOP_SIGNALS:
+        raise ConfigError(f"{where}: {name} cannot stop an app (it only freezes it)")
+    return name
+
+
 def split_args(value: Any, where: str) -> list[str]:
     """A list of strings from a list or a shell-quoted string, as PM2 splits `args`."""
     if value is None:
@@ -277,6 +303,11 @@ def validation_errors(spec: AppSpec, where: str) -> list[str]:
         isinstance(code, int) for code in spec.stop_exit_codes
     ):
         errors.append(f"{where}: field 'stop_exit_codes' expects integers")
+    if spec.kill_signal is not None and "kill_signal" not in bad:
+        try:
+            parse_signal(spec.kill_signal, f"{where}: field 'kill_signal'")
+        except ConfigError as exc:
+            errors.append(exc.message)
     if spec.cron_restart is not None and "cron_restart" not in bad:
         from pm.config.cron import check as check_cron
 

@@ -38,6 +38,7 @@ USED: dict[str, str] = {
     "exp_backoff_restart_delay": "pm/daemon/core/policy.py",
     "stop_exit_codes": "pm/daemon/core/policy.py",
     "kill_timeout": "pm/daemon/core/lifecycle.py",
+    "kill_signal": "pm/daemon/core/lifecycle.py",
     "cron_restart": "pm/daemon/automation/restarts.py",
     "max_memory_restart": "pm/daemon/automation/restarts.py",
     "watch": "pm/daemon/automation/restarts.py",

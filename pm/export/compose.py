@@ -62,8 +62,9 @@ def service(
         "entrypoint": container.command(app, apps, options, notes, keep_running=scheduled),
         "working_dir": container.working_dir(app, options, notes),
         "restart": "unless-stopped" if spec.autorestart or scheduled else "no",
-        # pm stops an app with SIGINT (PM2's signal); pm-runtime stops its app the same way
-        "stop_signal": "SIGTERM" if pm_runtime else "SIGINT",
+        # pm stops an app with its kill_signal (SIGINT, PM2's, by default); pm-runtime stops
+        # on SIGTERM and stops its app with the app's kill_signal
+        "stop_signal": "SIGTERM" if pm_runtime else spec.kill_signal or "SIGINT",
         "stop_grace_period": container.duration(spec.kill_timeout + (1000 if pm_runtime else 0)),
     }
     env = container.environment(app, pm_runtime, notes)

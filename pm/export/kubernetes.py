@@ -39,6 +39,12 @@ def objects(
     )
     if spec.cron_restart and not spec.autorestart:
         reasons.pop("cron_restart", None)  # it is the CronJob's schedule
+    if not pm_runtime and spec.kill_signal not in (None, "SIGTERM"):
+        reasons["kill_signal"] = (
+            "Kubernetes stops a container with SIGTERM or the image's STOPSIGNAL: write "
+            f"`STOPSIGNAL {spec.kill_signal}` in its Dockerfile (the pod's lifecycle.stopSignal "
+            "needs the alpha ContainerStopSignals gate); not mapped"
+        )
     warn_unmapped(spec, reasons, notes)
     container.check_listen(app, ENGINE, pm_runtime, notes)
     pod = pod_spec(app, apps, options, notes)

@@ -112,7 +112,7 @@ def service_text(app: ExportApp, by_name: dict[str, ExportApp], notes: Notes) ->
         *environment(app, notes),
         *user_lines(app),
         *restart_lines(app, notes),
-        "KillSignal=SIGINT",  # pm's and PM2's stop signal
+        f"KillSignal={spec.kill_signal or 'SIGINT'}",  # SIGINT: pm's and PM2's default
         f"TimeoutStopSec={spec.kill_timeout}ms",
         *([] if spec.treekill else ["KillMode=process"]),
         *([f"MemoryMax={spec.max_memory_restart}"] if spec.max_memory_restart else []),

@@ -284,6 +284,7 @@ class Lifecycle:
         apps); SIGKILL after kill_timeout. Returns the pids that survived. moment: see
         termination.terminate."""
         ask = channels.send_shutdown if channels and app.spec.shutdown_with_message else None
+        spec = app.spec
         return await terminate(
-            proc, app.spec.kill_timeout / 1000, app.spec.treekill, self.clock, ask, moment
+            proc, spec.kill_timeout / 1000, spec.treekill, self.clock, ask, moment, spec.kill_signal
         )

@@ -1,7 +1,12 @@
-"""How an app's process is stopped: PM2's kill signal to its tree, SIGKILL after kill_timeout."""
+"""How an app's process is stopped: its kill signal to its tree, SIGKILL after kill_timeout.
+
+The kill signal is the app's `kill_signal` when it has one, else the daemon's default: the
+PM_KILL_SIGNAL (or PM2's PM2_KILL_SIGNAL) of the daemon's environment, else SIGINT as PM2.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -10,13 +15,31 @@ from pm.daemon.core import process
 from pm.daemon.core.clock import Clock
 from pm.daemon.core.process import AppProcess
 
+log = logging.getLogger("pm")
+_WARNED: set[str] = set()
 
-def kill_signal() -> int:
-    """PM2's global stop signal: SIGINT unless PM_KILL_SIGNAL (or PM2_KILL_SIGNAL) says so."""
-    name = os.environ.get("PM_KILL_SIGNAL") or os.environ.get("PM2_KILL_SIGNAL") or "SIGINT"
+
+def kill_signal(app_signal: str | None = None) -> int:
+    """The signal that stops an app: its own (checked when its spec was read), else the
+    daemon's PM_KILL_SIGNAL or PM2_KILL_SIGNAL, else SIGINT. A default that is no signal is
+    said once in pm.log and SIGINT used."""
+    if app_signal:
+        try:
+            return process.signal_number(app_signal)
+        except (ValueError, KeyError):
+            pass  # checked when its spec was read; should it still fail: the default
+    variable = "PM_KILL_SIGNAL" if os.environ.get("PM_KILL_SIGNAL") else "PM2_KILL_SIGNAL"
+    name = os.environ.get(variable)
+    if not name:
+        return int(signal.SIGINT)
     try:
         return process.signal_number(name)
     except (ValueError, KeyError):
+        if name not in _WARNED:
+            _WARNED.add(name)
+            log.warning(
+                "%s=%r is not a signal: apps without kill_signal get SIGINT", variable, name
+            )
         return int(signal.SIGINT)
 
 
@@ -27,8 +50,11 @@ async def terminate(
     clock: Clock,
     ask: Callable[[], bool] | None = None,
     moment: Callable[[], Awaitable[Callable[[], object]]] | None = None,
+    app_signal: str | None = None,
 ) -> list[int]:
     """PM2's stop: kill signal to the tree, SIGKILL after timeout. Returns pids that survived.
+
+    app_signal: the app's kill_signal (None: the daemon's default, kill_signal()).
 
     ask: instead of the kill signal, ask the app to stop (PM2's shutdown_with_message: the
     'shutdown' message); the signal still goes when asking fails (no channel).
@@ -38,7 +64,7 @@ async def terminate(
     tree = proc.tree() if treekill else []
     resume = await moment() if moment is not None else None
     if ask is None or not ask():
-        proc.signal(kill_signal(), tree, group=treekill)
+        proc.signal(kill_signal(app_signal), tree, group=treekill)
     if resume is not None:
         resume()
     survivors = await _wait_tree(proc, tree, timeout, clock)

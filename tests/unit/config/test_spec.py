@@ -11,6 +11,7 @@ from pm.config.spec import (
     AppSpec,
     canonical_key,
     parse_duration_ms,
+    parse_signal,
     parse_size,
     resolve_instances,
     split_args,
@@ -32,6 +33,24 @@ def test_durations_and_sizes() -> None:
         parse_duration_ms("soon", "field")
     with pytest.raises(ConfigError):
         parse_size("lots", "f")
+
+
+def test_signals_by_name_or_number_as_kill_takes_them() -> None:
+    for value in ("SIGTERM", "TERM", "sigterm", " SIGTERM ", 15, "15"):
+        assert parse_signal(value, "f") == "SIGTERM"
+    assert parse_signal("SIGIOT", "f") == "SIGABRT"  # an alias: its canonical name
+    assert parse_signal("QUIT", "f") == "SIGQUIT" and parse_signal(10, "f") == "SIGUSR1"
+    for bad in ("SIGFOO", "", 0, 99, -1, True, 1.5, None, ["SIGTERM"]):
+        with pytest.raises(ConfigError, match=r"^e.json: field 'kill_signal': expected a signal"):
+            parse_signal(bad, "e.json: field 'kill_signal'")
+    with pytest.raises(ConfigError, match="SIGSTOP cannot stop an app"):
+        parse_signal("STOP", "f")
+
+
+def test_a_spec_from_the_wire_with_a_bad_signal_is_refused() -> None:
+    with pytest.raises(ConfigError, match="field 'kill_signal': expected a signal"):
+        AppSpec.from_dict({"script": "x", "kill_signal": "SIGNOPE"}, "app 'x'")
+    assert AppSpec.from_dict({"script": "x", "kill_signal": "SIGHUP"}).kill_signal == "SIGHUP"
 
 
 def test_args_split_like_a_shell() -> None:
