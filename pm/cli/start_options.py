@@ -90,7 +90,13 @@ def start_options(func: Any) -> Any:
             callback=_warn_update_env,
             help="Accepted as in PM2; no effect on pm start (use pm restart -a).",
         ),
-        click.option("-x", "force_fork", is_flag=True, help="Force fork mode (pm's only mode)."),
+        click.option(
+            "-x",
+            "--execute-command",
+            "force_fork",
+            is_flag=True,
+            help="Fork mode, even for a Node script given instances (no cluster mode).",
+        ),
         click.option(
             "--no-vizion",
             "no_vizion",
@@ -138,7 +144,6 @@ FLAGS_WITHOUT_ATTRIBUTE = {
     "force": "sent with the start request: the daemon starts a script that already runs",
     "silent": "read by the start command: prints nothing on success",
     "update_env": "warned when used: no effect on pm start (_warn_update_env)",
-    "force_fork": "always true: pm runs every app in fork mode",
     "no_pm2io": "always true: pm has no PM2.io instrumentation to turn off",
 }
 
@@ -185,6 +190,7 @@ FLAG_ATTRIBUTES = {
     "no_autostart": "autostart",
     "no_treekill": "treekill",
     "no_vizion": "vizion",
+    "force_fork": "exec_mode",
 }
 
 #: CLI flag -> ecosystem attribute, for flags whose value passes through unchanged.
@@ -236,6 +242,8 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         found["treekill"] = False
     if options.get("no_vizion"):
         found["vizion"] = False
+    if options.get("force_fork"):
+        found["exec_mode"] = "fork_mode"  # PM2's -x: execute_command, fork mode
     if options.get("stop_exit_codes"):
         found["stop_exit_codes"] = [
             code for item in options["stop_exit_codes"] for code in item.replace(",", " ").split()

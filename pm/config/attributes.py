@@ -248,6 +248,8 @@ def collect_spec(
         if "script" not in bad:
             errors.append(f"{label}: field 'script' is required (the file or command to run)")
         return Built(None, errors, bad | {"script"})
+    if raw.get("execute_command") is True:  # PM2 turns it into fork mode, whatever else is set
+        values["exec_mode"] = "fork_mode"
     if env_name:
         values["env"] = {**values.get("env", {}), **profiles.get(env_name, {})}
         if values.get("append_env_to_name"):
@@ -258,8 +260,10 @@ def collect_spec(
     if values.get("time") and not values.get("log_date_format"):
         values["log_date_format"] = "YYYY-MM-DDTHH:mm:ss"
     node = _runs_on_node(values)
-    if "exec_mode" not in values and "instances" in values and node:
-        values["exec_mode"] = "cluster_mode"  # PM2: a Node script given instances is clustered
+    if "exec_mode" not in values and "instances" in values and node and not values.get("listen"):
+        # PM2: a Node script given instances is clustered; one with `listen` (pm's, no PM2
+        # attribute) keeps fork mode, its instances serving the socket handed over at fd 3
+        values["exec_mode"] = "cluster_mode"
     if values.get("exec_mode") == "cluster_mode" and not node:  # support.WARNED's exec_mode
         warnings.append(CLUSTER_WARNING)
         values["exec_mode"] = "fork_mode"

@@ -125,7 +125,7 @@ IGNORED_SILENT: dict[str, str] = {
     "km_link": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
     "vizion_running": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
     "node_version": "PM2 runtime state found in PM2 dumps and jlist, not a setting",
-    "execute_command": "PM2 only turns it into fork mode, the one mode pm runs apps in",
+    "execute_command": "PM2 only turns it into fork mode; attributes.py does the same",
     "exec_mode_override": "PM2 runtime state found in PM2 dumps, not a setting",
     "min_uptime_ms": "PM2 runtime state found in PM2 dumps (min_uptime is the setting)",
     "force_exec": "PM2 runtime state found in PM2 dumps, not a setting",

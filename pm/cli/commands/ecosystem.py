@@ -203,8 +203,9 @@ def reload(
 ) -> None:
     """Reload apps without downtime: each instance is replaced only once its successor is ready.
 
-    Apps with `listen`, `wait_ready` or a `health_check` roll one instance at a time; any other
-    app restarts, as PM2's reload of a fork-mode app.
+    Node apps in cluster mode (as under PM2) and apps with `listen`, `wait_ready` or a
+    `health_check` roll one instance at a time; any other app restarts, as PM2's reload of a
+    fork-mode app.
     """
     client = _client()
     rest = file_action(client, "reload", targets, {"env_name": env_name, "only": only})

@@ -112,3 +112,23 @@ def test_every_pm2_command_exists_or_says_what_to_use_instead() -> None:
         "dashboard",
         "deploy",
     }
+
+
+def _command_help(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "pm", *args, "--help"],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return " ".join(result.stdout.split())
+
+
+def test_fork_and_cluster_mode_help_is_true() -> None:
+    """pm has a cluster mode (Node apps given instances): -x turns it off, reload rolls it."""
+    start = _command_help("start")
+    assert "-x, --execute-command Fork mode, even for a Node script given instances" in start
+    assert "only mode" not in start
+    assert "Node apps in cluster mode" in _command_help("reload")

@@ -139,6 +139,21 @@ def test_node_script_with_instances_is_clustered_as_under_pm2(tmp_path: Path) ->
     assert loaded.warnings == []
 
 
+def test_node_app_with_listen_or_execute_command_runs_fork(tmp_path: Path) -> None:
+    """`listen` hands the socket to fork-mode instances (a cluster worker's listen({fd: 3})
+    would not reach it); PM2's execute_command (`-x`) is fork mode whatever exec_mode says."""
+    (tmp_path / "w.js").write_text("")
+    (tmp_path / "e.json").write_text(
+        '[{"script": "w.js", "name": "a", "instances": 2, "listen": 8000},'
+        ' {"script": "w.js", "name": "b", "instances": 2, "execute_command": true},'
+        ' {"script": "w.js", "name": "c", "exec_mode": "cluster", "execute_command": true},'
+        ' {"script": "w.js", "name": "d", "instances": 2, "execute_command": false}]'
+    )
+    loaded = load_file(str(tmp_path / "e.json"))
+    assert [spec.exec_mode for spec in loaded.specs] == ["fork_mode"] * 3 + ["cluster_mode"]
+    assert loaded.warnings == []
+
+
 def test_cluster_mode_off_node_runs_fork_with_one_warning(tmp_path: Path) -> None:
     (tmp_path / "w.py").write_text("")
     (tmp_path / "e.json").write_text(
