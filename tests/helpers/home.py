@@ -201,5 +201,7 @@ SYSTEM_BIN = "/usr/local/sbin:/usr/sbin:/sbin"
 
 
 def find_program(name: str) -> str | None:
-    """A program on PATH, or in the system's sbin folders."""
-    return shutil.which(name) or shutil.which(name, path=SYSTEM_BIN)
+    """A program on PATH, in this Python's own bin folder (what pip installed with pytest, such
+    as the servers of the test extra), or in the system's sbin folders."""
+    here = str(Path(sys.executable).parent)
+    return shutil.which(name) or shutil.which(name, path=f"{here}:{SYSTEM_BIN}")

@@ -3,6 +3,7 @@ while an app reloads."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import urllib.request
@@ -49,7 +50,7 @@ class Load:
         while not self._stop.is_set():
             try:
                 pid = get(self.port)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # refused, reset, or cut short
                 with self._lock:
                     self.failures.append(repr(exc))
                 continue
