@@ -6,6 +6,7 @@
     readers.py     reading .json/.json5, .yaml/.yml and .config.js/.cjs/.mjs (through node)
     ecosystem.py   loading a file's apps (env profiles, --only) and planning `pm start <targets>`
     command.py     how a script becomes the command line to exec (interpreter by extension)
+    package.py     the version in the package.json above a script (jlist's version, as PM2)
     settings.py    `pm set` / `pm get` (PM_HOME/module_conf.json)
     logrotate.py   the `logrotate:<key>` settings: names, pm2-logrotate defaults, validation
     cron.py        cron patterns (croniter), for cron_restart and log rotation

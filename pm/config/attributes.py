@@ -246,7 +246,7 @@ def collect_spec(
             bad.add(canonical_key(key) if isinstance(key, str) else str(key))
     if not values.get("script"):
         if "script" not in bad:
-            errors.append(f"{label}: field 'script' is required (the file or command to run)")
+            errors.append(_missing_script(raw, label))
         return Built(None, errors, bad | {"script"})
     if raw.get("execute_command") is True:  # PM2 turns it into fork mode, whatever else is set
         values["exec_mode"] = "fork_mode"
@@ -278,6 +278,26 @@ def collect_spec(
     bad |= {name for name in values if any(f"field '{name}'" in line for line in checked)}
     warnings += support.unsupported_warnings(values, _defaults(), label, spec.name)
     return Built(spec, errors, bad)
+
+
+def _missing_script(raw: dict[str, Any], label: str) -> str:
+    """'script' is required, naming a misspelt key the user may have meant for it (`scrpt`),
+    else the unknown keys: their warnings would not be seen beside this error."""
+    message = f"{label}: field 'script' is required (the file or command to run)"
+    unknown = [key for key in raw if isinstance(key, str) and _is_unknown(key)]
+    for key in unknown:
+        hint = suggest_key(key)
+        if hint is not None and canonical_key(hint) == "script":
+            return f"{message}; unknown attribute '{key}' (did you mean '{hint}'?)"
+    if unknown:
+        return f"{message}; unknown attributes: {', '.join(repr(key) for key in unknown)}"
+    return message
+
+
+def _is_unknown(key: str) -> bool:
+    return not (
+        key.startswith("env_") or key in support.IGNORED_KEYS or canonical_key(key) in COERCE
+    )
 
 
 @functools.cache

@@ -185,10 +185,11 @@ def plan_start(
             raw = {"script": target, **overrides}
             if script_args:
                 raw["args"] = script_args
-            try:
-                plan.specs.append(
-                    build_spec(raw, f"pm start {target}", cwd, env_name, {}, plan.warnings)
-                )
+            label = f"pm start {target}"
+            try:  # resolved here too, so a missing script is an error before "Starting ..."
+                spec = build_spec(raw, label, cwd, env_name, {}, plan.warnings)
+                check_runnable(spec, label)
+                plan.specs.append(spec)
             except ConfigError as exc:  # every target's problems in one report
                 errors.append(exc.message)
     if errors:

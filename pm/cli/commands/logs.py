@@ -43,15 +43,21 @@ class Printer:
 
     def header(self, source: Source, count: int) -> None:
         if not (self.raw or self.as_json or self.key_values):
-            click.echo(click.style(f"{source.path} last {count} lines:", fg="bright_black"))
+            # The files keep no time per line: past lines are not stamped (as PM2 does), and
+            # with --timestamp the header says so.
+            unknown = " (written before now, at times the file does not keep)"
+            note = unknown if self.timestamp else ""
+            click.echo(click.style(f"{source.path} last {count} lines{note}:", fg="bright_black"))
 
-    def line(self, source: Source, raw_line: bytes) -> None:
+    def line(self, source: Source, raw_line: bytes, when: float | None = None) -> None:
+        """One line; when: the time it was seen written (followed lines), None for a line
+        read back from the file, whose time is not known: it gets no time stamp."""
         text = raw_line.decode(errors="replace").rstrip("\r")
         kind = "PM" if source.kind == "pm" else source.kind
         if self.as_json:
             record = {
                 "message": text,
-                "timestamp": format_date("YYYY-MM-DDTHH:mm:ssZ"),
+                "timestamp": None if when is None else format_date("YYYY-MM-DDTHH:mm:ssZ", when),
                 "type": kind,
                 "process_id": source.pm_id,
                 "app_name": source.name,
@@ -59,13 +65,14 @@ class Printer:
             click.echo(json.dumps(record))
             return
         if self.key_values:
+            stamp = format_date(self.timestamp or LOGS_TIMESTAMP_FORMAT, when) if when else None
             click.echo(
-                f"timestamp={format_date(self.timestamp or LOGS_TIMESTAMP_FORMAT)} "
-                f"app={source.name} id={source.pm_id} type={kind} message={text}"
+                (f"timestamp={stamp} " if stamp else "")
+                + f"app={source.name} id={source.pm_id} type={kind} message={text}"
             )
             return
-        if self.timestamp:
-            text = f"{format_date(self.timestamp)}: {text}"
+        if self.timestamp and when is not None:
+            text = f"{format_date(self.timestamp, when)}: {text}"
         if self.highlight:
             marked = click.style(self.highlight, bold=True, reverse=True)
             text = text.replace(self.highlight, marked)
@@ -185,7 +192,7 @@ def _follow(
         while True:
             for source, follower in list(followers.items()):
                 for line in follower.poll():
-                    printer.line(source, line)
+                    printer.line(source, line, time.time())
             sys.stdout.flush()
             if time.monotonic() >= next_refresh:
                 next_refresh = time.monotonic() + REFRESH_SECONDS

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pm.config.command import Command, is_python
+from pm.config.package import package_version
 from pm.config.spec import AppSpec
 from pm.daemon.core.clock import Timer
 from pm.daemon.core.policy import Counters, Policy
@@ -61,6 +62,10 @@ class App:
     #: The policy of `_policy_spec`: built again only when the spec is replaced.
     _policy: Policy | None = field(default=None, init=False, repr=False, compare=False)
     _policy_spec: AppSpec | None = field(default=None, init=False, repr=False, compare=False)
+    #: (pid, version) of the package.json above the script, read again for each new process.
+    _package: tuple[int, str | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def name(self) -> str:
@@ -81,6 +86,16 @@ class App:
             self._policy = policy_of(self.spec)
             self._policy_spec = self.spec
         return self._policy
+
+    def version(self) -> str:
+        """jlist's version: the app's `version` attribute, else its package.json's (PM2 reads
+        that one at each launch, and shows nothing else), else N/A."""
+        if self.spec.version:
+            return self.spec.version
+        if self._package is None or self._package[0] != self.pid:
+            found = package_version(self.command.exec_path, self.spec.cwd)
+            self._package = (self.pid, found)
+        return self._package[1] or "N/A"
 
     def label(self) -> str:
         """PM2's `[name:id]` used in daemon log lines."""
@@ -137,7 +152,7 @@ class App:
         pm2_env["exit_code"] = self.exit_code
         pm2_env["prev_restart_delay"] = self.counters.prev_restart_delay
         pm2_env["node_args"] = self.spec.interpreter_args  # PM2's name for the same list
-        pm2_env["version"] = self.spec.version or "N/A"
+        pm2_env["version"] = self.version()
         pm2_env["watching"] = bool(self.spec.watch)
         pm2_env["axm_actions"] = []
         pm2_env["axm_monitor"] = {}

@@ -176,6 +176,8 @@ def test_errors_are_one_clear_line_and_exit_non_zero(pm: PM) -> None:
         assert result.returncode == 1, args
         assert needle in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+        if args[0] == "start":  # the error alone: no "Starting ..." before it
+            assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result
     assert pm.jlist() == []
     bad_flag = pm.run("start", TICKER, "--no-such-flag", check=False)
     assert bad_flag.returncode == 2 and "no-such-flag" in bad_flag.stderr
@@ -354,3 +356,21 @@ def test_quiesce_tells_a_waiting_process_from_a_busy_one() -> None:
         for child in (idle, busy):
             child.kill()
             child.wait()
+
+
+def test_version_is_read_from_the_package_json_above_the_script(pm: PM) -> None:
+    """As PM2: the nearest package.json above the script (any language), read again at each
+    launch; an explicit `version` attribute is kept (PM2 would show the package's)."""
+    (pm.workdir / "package.json").write_text('{"name": "shop", "version": "1.4.2"}')
+    (pm.workdir / "src").mkdir()
+    script = pm.write_app("src/tick.py", "import time\nwhile True:\n    time.sleep(1)\n")
+    pm.run("start", str(script), "--name", "shop")
+    assert pm.app("shop")["pm2_env"]["version"] == "1.4.2"
+    assert "1.4.2" in next(line for line in pm.run("list").stdout.splitlines() if "shop" in line)
+    (pm.workdir / "package.json").write_text('{"name": "shop", "version": "1.5.0"}')
+    pm.run("restart", "shop")
+    assert pm.app("shop")["pm2_env"]["version"] == "1.5.0"
+    eco = pm.workdir / "eco.json"
+    eco.write_text(json.dumps({"apps": [{"name": "pinned", "script": str(script), "version": "9"}]}))
+    pm.run("start", str(eco))
+    assert pm.app("pinned")["pm2_env"]["version"] == "9"

@@ -190,6 +190,37 @@ def test_logs_nostream_through_a_pipe(pm: PM) -> None:
     assert missing.returncode == 1 and "nope" in missing.stderr
 
 
+def test_logs_timestamp_stamps_no_line_read_back_from_the_file(pm: PM) -> None:
+    """The files keep no time per line: `--timestamp` leaves the lines already written as they
+    are (PM2 does the same) and says so; JSON records give their time as null."""
+    script = pm.write_app("greet.py", "print('hi there')\n")
+    pm.run("start", str(script), "--no-autorestart")
+    pm.wait_status("greet", "stopped")
+    out = pm.run("logs", "greet", "--nostream", "--out", "--timestamp").stdout
+    assert "greet-out.log last 15 lines (written before now, at times the file does not keep):" in out
+    assert "0|greet    | hi there" in out.splitlines()
+    record = json.loads(pm.run("logs", "greet", "--nostream", "--out", "--json").stdout)
+    assert record["message"] == "hi there" and record["timestamp"] is None
+    key_values = pm.run("logs", "greet", "--nostream", "--out", "--format").stdout
+    assert key_values.startswith("app=greet id=0 type=out message=hi there")
+
+
+def test_followed_lines_get_the_time_they_were_seen(pm: PM) -> None:
+    pm.run("start", str(pm.write_app("tick.py", TICKER)), "--name", "tick")
+    proc = _stream(pm, "tick", "--out", "--lines", "0", "--timestamp")
+    stamped = re.compile(rb"\| (\d{4}-\d\d-\d\d-\d\d:\d\d:\d\d): tick \d+")
+    try:
+        reader = Reader(proc)
+        match = wait_for(lambda: reader.has("tick") and stamped.search(reader.data), 15)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+    seen = time.mktime(time.strptime(match.group(1).decode(), "%Y-%m-%d-%H:%M:%S"))
+    assert abs(seen - time.time()) < 60
+
+
 def _stream(pm: PM, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "pm", "logs", *args],

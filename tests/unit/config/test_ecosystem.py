@@ -343,6 +343,26 @@ def test_missing_script_and_missing_field() -> None:
         load_file(str(BROKEN / "no_script.yaml"))
 
 
+@pytest.mark.parametrize(
+    ("app", "hint"),
+    [
+        ({"name": "a", "scrpt": "w.py"}, "; unknown attribute 'scrpt' (did you mean 'script'?)"),
+        ({"name": "a", "exce": "w.py"}, "; unknown attribute 'exce' (did you mean 'exec'?)"),
+        ({"name": "a", "file": "w.py", "env_x": {}}, "; unknown attributes: 'file'"),
+        ({"name": "a", "instances": 2}, ""),
+    ],
+)
+def test_a_missing_script_names_the_misspelt_key(
+    tmp_path: Path, app: dict[str, object], hint: str
+) -> None:
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps({"apps": [app]}))
+    with pytest.raises(ConfigError) as info:
+        load_file(str(path))
+    expected = f"{path}: app #0 (a): field 'script' is required (the file or command to run)"
+    assert info.value.message.splitlines()[1] == expected + hint
+
+
 def test_unknown_keys_warn_with_nearest_known_key() -> None:
     loaded = load_file(str(BROKEN / "unknown_key.json"))
     assert loaded.specs[0].max_restarts == 16  # ignored, default kept
