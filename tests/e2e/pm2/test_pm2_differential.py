@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,8 @@ class Manager:
     home_variable: str
     workdir: Path
     home: Path = field(init=False)
+    #: Variables for the daemon the first command starts (e.g. its kill signal).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix=f"{self.name}d", dir="/tmp"))
@@ -45,7 +48,7 @@ class Manager:
         env = {
             key: value for key, value in os.environ.items() if not key.startswith(("PM2_", "PM_"))
         }
-        return dict(env, **{self.home_variable: str(self.home)})
+        return dict(env, **self.extra_env, **{self.home_variable: str(self.home)})
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -238,3 +241,90 @@ def test_exit_codes_of_reading_commands_and_save_with_nothing(managers: dict[str
         zip(map(" ".join, steps), zip(codes["pm"], codes["pm2"]))
     )
     assert managers["pm"].run("pid", "nope").stdout == managers["pm2"].run("pid", "nope").stdout
+
+
+def test_a_missing_script_or_a_misspelt_key_is_an_error_alone(
+    managers: dict[str, Manager],
+) -> None:
+    """No "Starting ..." before the error (PM2: `Script not found: <path>`), exit 1, nothing
+    started; for `scrpt`, PM2 says "No script path - aborting", pm names the key it did not
+    know."""
+    for manager in managers.values():
+        (manager.workdir / "typo.json").write_text('{"apps": [{"name": "a", "scrpt": "echo.js"}]}')
+        for target in ("nosuchfile.js", "typo.json"):
+            result = manager.run("start", target)
+            assert result.returncode == 1, (manager.name, target, result)
+            assert "Starting" not in result.stdout, (manager.name, target, result.stdout)
+        assert "not found" in manager.run("start", "nosuchfile.js").stderr.lower()
+        assert manager.jlist() == []
+    pm_error = managers["pm"].run("start", "typo.json").stderr
+    assert "unknown attribute 'scrpt' (did you mean 'script'?)" in pm_error
+
+
+def test_x_and_the_version_of_the_nearest_package_json(managers: dict[str, Manager]) -> None:
+    """-x keeps a Node script given instances in fork mode; the version is the nearest
+    package.json's, next to the script or in a parent folder of it."""
+    for manager in managers.values():
+        (manager.workdir / "package.json").write_text('{"name": "shop", "version": "1.4.2"}')
+        (manager.workdir / "lib" / "sub").mkdir(parents=True)
+        (manager.workdir / "lib" / "package.json").write_text('{"version": "0.9.1"}')
+        (manager.workdir / "lib" / "deep.js").write_text(TICKER)
+        (manager.workdir / "lib" / "sub" / "deeper.js").write_text(TICKER)
+    steps = [
+        ["start", "echo.js", "-i", "2", "-x"],
+        ["start", "lib/deep.js"],
+        ["start", "lib/sub/deeper.js"],
+    ]
+    codes = run_both(managers, steps)
+    assert codes["pm"] == codes["pm2"] == [0, 0, 0]
+    seen = {
+        name: [
+            (e["name"], e["pm2_env"]["exec_mode"], e["pm2_env"]["version"])
+            for e in sorted(m.jlist(), key=lambda e: e["pm_id"])
+        ]
+        for name, m in managers.items()
+    }
+    assert (
+        seen["pm"]
+        == seen["pm2"]
+        == [
+            ("echo", "fork_mode", "1.4.2"),
+            ("echo", "fork_mode", "1.4.2"),
+            ("deep", "fork_mode", "0.9.1"),
+            ("deeper", "fork_mode", "0.9.1"),
+        ]
+    )
+
+
+def test_logs_timestamp_leaves_past_lines_unstamped(managers: dict[str, Manager]) -> None:
+    """Lines read back from the log files get no date under --timestamp, in both."""
+    dated = re.compile(r"\d{4}-\d\d-\d\d")
+    for manager in managers.values():
+        (manager.workdir / "hello.js").write_text('console.log("hello there");\n')
+        assert manager.run("start", "hello.js", "--no-autorestart").returncode == 0
+        out = Path(manager.jlist()[0]["pm2_env"]["pm_out_log_path"])
+        wait_for(lambda out=out: out.exists() and "hello there" in out.read_text(), 15)
+        logs = manager.run("logs", "hello", "--nostream", "--out", "--timestamp").stdout
+        (line,) = [line for line in logs.splitlines() if "hello there" in line]
+        assert not dated.search(line), (manager.name, line)
+
+
+def test_the_daemons_kill_signal_variable(managers: dict[str, Manager]) -> None:
+    """PM2_KILL_SIGNAL for PM2, PM_KILL_SIGNAL for pm: the signal every app is stopped with."""
+    worker = (
+        "const fs = require('fs');\n"
+        "for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => {\n"
+        "  fs.appendFileSync('got', s + '\\n'); process.exit(0); });\n"
+        "console.log('ready'); setInterval(() => {}, 1000);\n"
+    )
+    got = {}
+    for manager in managers.values():
+        variable = {"pm2": "PM2_KILL_SIGNAL", "pm": "PM_KILL_SIGNAL"}[manager.name]
+        manager.extra_env = {variable: "SIGTERM"}
+        (manager.workdir / "worker.js").write_text(worker)
+        assert manager.run("start", "worker.js").returncode == 0
+        out = Path(manager.jlist()[0]["pm2_env"]["pm_out_log_path"])
+        wait_for(lambda out=out: out.exists() and "ready" in out.read_text(), 15)
+        assert manager.run("stop", "worker").returncode == 0
+        got[manager.name] = (manager.workdir / "got").read_text()
+    assert got["pm"] == got["pm2"] == "SIGTERM\n"
